@@ -1,0 +1,163 @@
+# Makefile - builds mailsift into build/, runs its tests, installs it.
+#
+#   make            build everything (build/mailsift, build/libmailsift.a)
+#   make deps       install missing Debian packages (root, noninteractive)
+#   make check      deps + build + every test (unit, ASan/UBSan, fuzz, CLI)
+#   make run        deps + build + show the system working (see README.md)
+#   make bench-index  import speed and index size against notmuch
+#   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format every source file in place
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+FUZZ_SECONDS ?= 300
+
+PKGS    := gmime-3.0 libxml-2.0 openssl zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+XAPIAN_CXXFLAGS = $(shell xapian-config --cxxflags 2>/dev/null)
+XAPIAN_LIBS     = $(shell xapian-config --libs 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+CXXFLAGS ?= -O2 -g
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer $(PKG_CFLAGS) $(CFLAGS)
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CXXFLAGS)
+LIBS     = $(PKG_LIBS) $(XAPIAN_LIBS) -lstdc++ -lm -lpthread
+
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_C    := $(sort $(wildcard indexer/ms_*.c))
+LIB_CXX  := $(sort $(wildcard indexer/ms_*.cc))
+CLI_C    := $(sort $(wildcard indexer/cli_*.c))
+UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SUPPORT := $(sort $(wildcard tests/unit/support_*.c))
+UNITS    := $(patsubst tests/unit/%.c,%,$(UNIT_C))
+
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
+ASAN_OBJ := $(LIB_C:%.c=$(BUILD)/asan/%.o) $(LIB_CXX:%.cc=$(BUILD)/asan/%.o)
+CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/obj/%.o)
+
+DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
+	libssl-dev zlib1g-dev libxapian-dev xapian-tools check libmilter-dev \
+	libclang-rt-14-dev clang notmuch valgrind clang-format python3
+
+.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests format \
+	format-check run stop bench-index install clean
+
+all: $(BUILD)/mailsift
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null || exit 1; \
+	fi
+
+# ---- library and programs ----
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmailsift.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mailsift: $(CLI_OBJ) $(BUILD)/libmailsift.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS)
+
+# ---- sanitizer build of the library ----
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/libmailsift.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- unit tests (Check), plain and under ASan+UBSan ----
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/libmailsift.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(LIBS)
+
+unit: $(UNITS:%=$(BUILD)/unit/%)
+	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
+
+unit-asan: $(UNITS:%=$(BUILD)/asan/unit/%)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  tests/run-unit.sh $(BUILD)/asan/unit $(UNITS)
+
+# ---- fuzzing (libFuzzer, clang) ----
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
+	@mkdir -p $(BUILD)/fuzz/obj
+	@for f in $(LIB_C); do clang -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 \
+	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .c).o || exit 1; done
+	@for f in $(LIB_CXX); do clang++ -std=c++17 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) -g -O1 \
+	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .cc).o || exit 1; done
+	clang -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(BUILD)/fuzz/obj/*.o $(LIBS)
+
+fuzz-brief: $(BUILD)/fuzz/fuzz_mime
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_mime -max_total_time=30 -rss_limit_mb=1024 -max_len=65536 \
+	  $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
+
+fuzz: $(BUILD)/fuzz/fuzz_mime
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_mime -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
+	  $(BUILD)/fuzz/corpus tests/fuzz/seeds
+
+# ---- CLI and corpus tests (shell) ----
+cli-tests: $(BUILD)/mailsift
+	@tests/run-shell.sh $(BUILD) tests/cli/*.sh
+
+format-check:
+	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \
+	  && echo "format: ok"
+
+format:
+	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C)
+
+check: deps
+	$(MAKE) all
+	$(MAKE) format-check
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) fuzz-brief
+	$(MAKE) cli-tests
+
+run: deps
+	$(MAKE) all
+	@tests/run-demo.sh $(BUILD)
+
+bench-index: deps
+	$(MAKE) all
+	@tests/bench/bench-index.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/mailsift
+	install -m 755 $(BUILD)/mailsift $(DESTDIR)$(PREFIX)/bin/mailsift
+	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

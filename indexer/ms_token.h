@@ -1,0 +1,35 @@
+/* ms_token.h - the tokenizer shared by the archive, the CLI's query parser
+ * and (later) the Dovecot plugin.
+ *
+ * A word is a maximal run of letters, digits and combining marks (Unicode
+ * categories L*, N*, M*; "_" is a separator). Words are case-folded to
+ * lower case (full Unicode case folding, NFKC-compatible: e.g. "Straße"
+ * -> "strasse", fullwidth "Ａ" -> "a") with an ASCII fast path. Runs of CJK
+ * characters (Han, Hiragana, Katakana, Hangul) are split into overlapping
+ * bigrams ("東京都" -> "東京", "京都"); a lone CJK character is a unigram.
+ * Invalid UTF-8 bytes are separators. Words longer than MS_TOKEN_MAX bytes
+ * after folding are skipped (but still consume a position).
+ */
+#ifndef MS_TOKEN_H
+#define MS_TOKEN_H
+
+#include <stddef.h>
+
+#define MS_TOKEN_MAX 64
+
+/* Called once per term: term[0..len) is folded UTF-8 (NUL-terminated),
+ * valid only during the call; pos is its position. Return nonzero to stop. */
+typedef int (*ms_token_fn)(const char *term, size_t len, unsigned pos,
+			   void *ctx);
+
+/* Tokenizes text[0..len). Positions start at *pos_io and *pos_io is
+ * advanced past the last term. Returns nonzero if fn stopped it. */
+int ms_tokenize(const char *text, size_t len, unsigned *pos_io, ms_token_fn fn,
+		void *ctx);
+
+/* Case-folds text[0..len) the same way words are folded (all characters,
+ * separators kept) into out (appended). Returns 0, or -1 on ENOMEM. */
+struct ms_buf;
+int ms_token_fold(const char *text, size_t len, struct ms_buf *out);
+
+#endif

@@ -1,0 +1,102 @@
+/* ms_xapian.h - the C face of the Xapian shim (ms_xapian*.cc are the only
+ * C++ files and the only includers of <xapian.h>).
+ *
+ * Handles are opaque. Every entry point catches every Xapian exception and
+ * maps it to a status in one place: DatabaseLockError -> MS_ERR_LOCKED,
+ * DatabaseModifiedError -> MS_ERR_MODIFIED (both retryable; a reader
+ * calls ms_xdb_reopen()), DatabaseCorruptError -> MS_ERR_CORRUPT,
+ * DatabaseNotFoundError/DocNotFoundError -> MS_ERR_NOTFOUND, DatabaseOpening
+ * errors -> MS_ERR_IO, anything else -> MS_ERR_XAPIAN. The message of the
+ * last error is kept on the handle (ms_xdb_error). Nothing prints or exits.
+ */
+#ifndef MS_XAPIAN_H
+#define MS_XAPIAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_query.h"
+#include "ms_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ms_xdb ms_xdb;
+typedef struct ms_xdoc ms_xdoc;
+typedef struct ms_xresults ms_xresults;
+
+/* Opens (creating if missing) the database at path for writing. Only one
+ * writer at a time: MS_ERR_LOCKED if another holds the lock. On success
+ * *db_r is a handle freed with ms_xdb_close(). On failure *db_r is NULL
+ * and *err_r (if err_r) is a message the caller frees with free(). */
+ms_status_t ms_xdb_open_write(const char *path, ms_xdb **db_r, char **err_r);
+
+/* Opens the n databases at paths as one read-only database (n may be 0:
+ * an empty database). Returns as ms_xdb_open_write (MS_ERR_NOTFOUND if a
+ * path holds no database). */
+ms_status_t ms_xdb_open_read(const char *const *paths, size_t n, ms_xdb **db_r,
+			     char **err_r);
+
+/* Reader: moves to the latest revision. MS_OK or an error status. */
+ms_status_t ms_xdb_reopen(ms_xdb *db);
+
+/* Closes the database; pending writes are committed (Xapian semantics).
+ * NULL-safe; sets *db to NULL. */
+void ms_xdb_close(ms_xdb **db);
+
+/* The last error message on db ("" if none). Valid until the next call. */
+const char *ms_xdb_error(const ms_xdb *db);
+
+/* A document under construction. NULL on ENOMEM; free with ms_xdoc_free. */
+ms_xdoc *ms_xdoc_new(void);
+void ms_xdoc_free(ms_xdoc **doc);
+/* Tokenizes text (ms_tokenize) into prefix+term terms with positions; each
+ * call starts 100 positions after the previous one so phrases never span
+ * two calls. MS_OK or MS_ERR_NOMEM. */
+ms_status_t ms_xdoc_add_text(ms_xdoc *doc, const char *prefix, const char *text,
+			     size_t len);
+/* Adds prefix+term as one non-positional term (truncated to Xapian's term
+ * limit). MS_OK or MS_ERR_NOMEM. */
+ms_status_t ms_xdoc_add_term(ms_xdoc *doc, const char *prefix,
+			     const char *term);
+/* Sets a numeric value slot (stored sortable). */
+ms_status_t ms_xdoc_set_value(ms_xdoc *doc, unsigned slot, double v);
+/* Sets the document data blob (copied). */
+ms_status_t ms_xdoc_set_data(ms_xdoc *doc, const void *data, size_t len);
+
+/* Replaces (or adds) the one document carrying idterm with doc. doc stays
+ * owned by the caller. Errors as above; on error nothing changed. */
+ms_status_t ms_xdb_replace(ms_xdb *db, const char *idterm, ms_xdoc *doc);
+/* Deletes every document carrying term. */
+ms_status_t ms_xdb_delete(ms_xdb *db, const char *term);
+/* *yes_r = 1 if some document carries term. */
+ms_status_t ms_xdb_has_term(ms_xdb *db, const char *term, int *yes_r);
+/* Commits pending changes durably. */
+ms_status_t ms_xdb_commit(ms_xdb *db);
+/* Number of documents. */
+ms_status_t ms_xdb_doccount(ms_xdb *db, uint64_t *n_r);
+
+/* Runs query q, newest first (date value descending), skipping offset
+ * matches and returning at most limit (0 = all). On MS_OK *res_r is freed
+ * by ms_xresults_free(). MS_ERR_MODIFIED: reopen and retry. */
+ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q, size_t offset,
+			  size_t limit, ms_xresults **res_r);
+/* Exact number of documents matching q. */
+ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q, uint64_t *n_r);
+
+size_t ms_xresults_size(const ms_xresults *res);
+/* Data blob of hit i (0-based); *len_r gets its length. Owned by res. */
+const char *ms_xresults_data(const ms_xresults *res, size_t i, size_t *len_r);
+void ms_xresults_free(ms_xresults **res);
+
+/* Runs Xapian's consistency check on the database at path. On MS_OK the
+ * database is consistent; on MS_ERR_CORRUPT *report_r (caller frees) says
+ * what is wrong. */
+ms_status_t ms_xdb_check(const char *path, char **report_r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
