@@ -127,7 +127,7 @@ fuzz: $(BUILD)/fuzz/fuzz_mime
 
 # ---- CLI and corpus tests (shell) ----
 cli-tests: $(BUILD)/mailsift
-	@tests/run-shell.sh $(BUILD) tests/cli/*.sh
+	@tests/run-shell.sh $(BUILD) tests/cli/test_*
 
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \

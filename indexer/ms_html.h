@@ -20,6 +20,9 @@ typedef struct ms_html ms_html;
 ms_html *ms_html_begin(ms_buf *out, size_t cap);
 /* Feeds n bytes of HTML. MS_OK, or MS_ERR_NOMEM. Never fails on bad HTML. */
 ms_status_t ms_html_feed(ms_html *h, const char *p, size_t n);
+/* Nonzero once cap bytes of text were kept: further input is ignored, so
+ * callers may stop decoding. */
+int ms_html_full(const ms_html *h);
 /* Flushes, frees *h and NULLs it. Returns MS_OK or MS_ERR_NOMEM. */
 ms_status_t ms_html_end(ms_html **h);
 /* Whole-buffer convenience: begin, feed, end. */

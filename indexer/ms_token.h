@@ -7,8 +7,24 @@
  * -> "strasse", fullwidth "Ａ" -> "a") with an ASCII fast path. Runs of CJK
  * characters (Han, Hiragana, Katakana, Hangul) are split into overlapping
  * bigrams ("東京都" -> "東京", "京都"); a lone CJK character is a unigram.
- * Invalid UTF-8 bytes are separators. Words longer than MS_TOKEN_MAX bytes
- * after folding are skipped (but still consume a position).
+ * Invalid UTF-8 bytes and NUL bytes are separators. Words longer than
+ * MS_TOKEN_MAX bytes after folding are skipped (but still consume a
+ * position).
+ *
+ * Details:
+ * - Apostrophes (' and ’) are separators like all punctuation:
+ *   "don't" -> "don", "t"; "O'Brien" -> "o", "brien". The query parser
+ *   uses the same rule, so a search for don't is the phrase "don t".
+ * - "alice@example.org" -> "alice", "example", "org"; URLs likewise.
+ * - A combining mark continues the current word (or CJK character); a
+ *   word is NFKC-normalised as a whole, so "e" + U+0301 equals "é".
+ * - A compatibility mapping may split a word: "¼" -> "1", "4".
+ * - Positions: every emitted term, CJK bigram or skipped over-long word
+ *   takes the next position; a CJK run next to letters or digits is a
+ *   separate word ("abc東京" -> "abc", "東京").
+ * - Folding is NFKC(casefold(NFKC(word))) (glib): "ΣΟΦΟΣ" -> "σοφοσ"
+ *   (no final-sigma special case), "İ" -> "i̇".
+ * Thread-safe (a small per-thread cache of character properties).
  */
 #ifndef MS_TOKEN_H
 #define MS_TOKEN_H
@@ -28,7 +44,8 @@ int ms_tokenize(const char *text, size_t len, unsigned *pos_io, ms_token_fn fn,
 		void *ctx);
 
 /* Case-folds text[0..len) the same way words are folded (all characters,
- * separators kept) into out (appended). Returns 0, or -1 on ENOMEM. */
+ * separators kept; invalid UTF-8 and NUL bytes copied as they are) and
+ * appends the result to out. Returns 0, or -1 on ENOMEM. */
 struct ms_buf;
 int ms_token_fold(const char *text, size_t len, struct ms_buf *out);
 

@@ -1,0 +1,93 @@
+/* cli_main.c - the mailsift command: option parsing and dispatch.
+ *
+ *   mailsift [-c plugin.conf] import|search|count|show|stats ARGS
+ *
+ * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
+ * status 0 on success, 1 on failure, 2 on usage errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ms_log.h"
+
+#define DEFAULT_CONF "/etc/mailsift/plugin.conf"
+
+static const struct {
+	const char *name;
+	int (*fn)(const ms_config *, int, char **);
+	const char *usage;
+} commands[] = {
+	{ "import", cli_import, "import PATH...        (files, maildirs, mbox)" },
+	{ "search", cli_search, "search [--json] [--limit N] QUERY" },
+	{ "count", cli_count, "count QUERY           ('*' = all)" },
+	{ "show", cli_show, "show ID               (archive id or Message-ID)" },
+	{ "stats", cli_stats, "stats" },
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(stderr, "  %s\n", commands[i].usage);
+	return 2;
+}
+
+ms_archive *cli_open_archive(const ms_config *cfg, int writable)
+{
+	ms_archive_opts o = {
+		.dir = cfg->archive_dir,
+		.shard_by = cfg->archive_shard_by,
+		.max_text_per_part = cfg->archive_max_text_per_part,
+		.compression_level = (int)cfg->archive_compression_level,
+		.writable = writable,
+	};
+	ms_archive *ar = NULL;
+	char *err = NULL;
+	ms_status_t st = ms_archive_open(&o, &ar, &err);
+	if (st)
+		ms_log_error("cannot open archive %s: %s", cfg->archive_dir,
+			     err ? err : ms_status_str(st));
+	free(err);
+	return ar;
+}
+
+static ms_config *load_config(const char *path)
+{
+	ms_config *cfg = NULL;
+	char *err = NULL;
+	ms_status_t st = ms_config_load(path, &cfg, &err);
+	if (st)
+		ms_log_error("%s", err ? err : ms_status_str(st));
+	free(err);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = getenv("MAILSIFT_CONF");
+	ms_log_open_stderr("mailsift");
+	int c;
+	while ((c = getopt(argc, argv, "+c:h")) != -1) {
+		if (c != 'c')
+			return usage();
+		conf = optarg;
+	}
+	if (optind >= argc)
+		return usage();
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		ms_config *cfg = load_config(conf ? conf : DEFAULT_CONF);
+		if (!cfg)
+			return 1;
+		optind++;
+		int rc = commands[i].fn(cfg, argc - optind + 1, argv + optind - 1);
+		ms_config_free(&cfg);
+		return rc;
+	}
+	ms_log_error("unknown command '%s'", argv[optind]);
+	return usage();
+}

@@ -1,0 +1,169 @@
+/* cli_query.c - the reading subcommands: search, count, show, stats.
+ *
+ * Functions: cli_search, cli_count, cli_show, cli_stats. The query is the
+ * remaining arguments joined by spaces. search prints one line per hit
+ * (date, id, from, subject), or with --json one JSON object per line.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ms_json.h"
+#include "ms_log.h"
+
+/* Joins argv[from..argc) with spaces and parses it. */
+static ms_qnode *parse_args(int argc, char **argv, int from)
+{
+	ms_buf q = MS_BUF_INIT;
+	for (int i = from; i < argc; i++)
+		ms_buf_printf(&q, "%s%s", i > from ? " " : "", argv[i]);
+	ms_qnode *root = NULL;
+	char *err = NULL;
+	ms_status_t st = ms_query_parse(q.data ? q.data : "", &root, &err);
+	if (st)
+		ms_log_error("%s", err ? err : ms_status_str(st));
+	free(err);
+	ms_buf_free(&q);
+	return root;
+}
+
+static void format_date(int64_t t, const char *fmt, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || !strftime(out, n, fmt, &tm))
+		snprintf(out, n, "?");
+}
+
+static void json_field(ms_buf *b, const char *key, const char *value)
+{
+	ms_buf_printf(b, ",\"%s\":", key);
+	ms_json_string(b, value);
+}
+
+static void print_json(const ms_hit *h)
+{
+	char date[32];
+	format_date(h->date, "%Y-%m-%dT%H:%M:%SZ", date, sizeof date);
+	ms_buf b = MS_BUF_INIT;
+	ms_buf_puts(&b, "{\"id\":");
+	ms_json_string(&b, h->id);
+	json_field(&b, "message_id", h->message_id);
+	json_field(&b, "date", date);
+	ms_buf_printf(&b, ",\"date_unix\":%" PRId64, h->date);
+	json_field(&b, "from", h->from);
+	json_field(&b, "to", h->to);
+	json_field(&b, "cc", h->cc);
+	json_field(&b, "subject", h->subject);
+	ms_buf_printf(&b, ",\"size\":%" PRIu64, h->size);
+	json_field(&b, "sha256", h->sha256);
+	if (*h->verdict) {
+		json_field(&b, "verdict", h->verdict);
+		json_field(&b, "virus", h->virus);
+		json_field(&b, "sender", h->sender);
+		json_field(&b, "rcpts", h->rcpts);
+		json_field(&b, "queue_id", h->queue_id);
+	}
+	ms_buf_puts(&b, "}\n");
+	fwrite(b.data, 1, b.len, stdout);
+	ms_buf_free(&b);
+}
+
+static void print_line(const ms_hit *h)
+{
+	char date[32];
+	format_date(h->date, "%Y-%m-%d %H:%M", date, sizeof date);
+	printf("%s  %s  %-32.32s  %s\n", date, h->id, h->from, h->subject);
+}
+
+int cli_search(const ms_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int json = 0, c;
+	long limit = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+jl:", opts, NULL)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else if (c == 'l' && (limit = strtol(optarg, NULL, 10)) > 0)
+			continue;
+		else
+			return ms_log_error("usage: mailsift search [--json] "
+					    "[--limit N] QUERY"),
+			       2;
+	}
+	ms_qnode *q = parse_args(argc, argv, optind);
+	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
+	ms_hits *hits = NULL;
+	ms_status_t st = ar ? ms_archive_search(ar, q, (size_t)limit, &hits)
+			    : MS_ERR_INVALID;
+	if (ar && st)
+		ms_log_error("search: %s", ms_archive_error(ar));
+	for (size_t i = 0; i < ms_hits_size(hits); i++)
+		(json ? print_json : print_line)(ms_hits_get(hits, i));
+	ms_hits_free(&hits);
+	ms_archive_close(&ar);
+	ms_query_free(&q);
+	return st ? 1 : 0;
+}
+
+int cli_count(const ms_config *cfg, int argc, char **argv)
+{
+	if (argc < 2)
+		return ms_log_error("usage: mailsift count QUERY"), 2;
+	ms_qnode *q = parse_args(argc, argv, 1);
+	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
+	uint64_t n = 0;
+	ms_status_t st = ar ? ms_archive_count(ar, q, &n) : MS_ERR_INVALID;
+	if (ar && st)
+		ms_log_error("count: %s", ms_archive_error(ar));
+	else if (!st)
+		printf("%" PRIu64 "\n", n);
+	ms_archive_close(&ar);
+	ms_query_free(&q);
+	return st ? 1 : 0;
+}
+
+int cli_show(const ms_config *cfg, int argc, char **argv)
+{
+	if (argc != 2)
+		return ms_log_error("usage: mailsift show ID"), 2;
+	ms_archive *ar = cli_open_archive(cfg, 0);
+	ms_buf msg = MS_BUF_INIT;
+	ms_status_t st = ar ? ms_archive_show(ar, argv[1], &msg) : MS_ERR_IO;
+	if (ar && st)
+		ms_log_error("show: %s", ms_archive_error(ar));
+	if (!st && fwrite(msg.data, 1, msg.len, stdout) != msg.len)
+		st = MS_ERR_IO;
+	ms_buf_free(&msg);
+	ms_archive_close(&ar);
+	return st ? 1 : 0;
+}
+
+int cli_stats(const ms_config *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return ms_log_error("usage: mailsift stats"), 2;
+	ms_archive *ar = cli_open_archive(cfg, 0);
+	ms_archive_stats s;
+	ms_status_t st = ar ? ms_archive_stats_get(ar, &s) : MS_ERR_IO;
+	if (ar && st)
+		ms_log_error("stats: %s", ms_archive_error(ar));
+	if (!st)
+		printf("messages: %" PRIu64 "\nshards: %u\nindex bytes: %llu\n"
+		       "store bytes: %llu\nstore files: %llu\n",
+		       s.messages, s.shards, s.index_bytes, s.store_bytes,
+		       s.store_files);
+	ms_archive_close(&ar);
+	return st ? 1 : 0;
+}

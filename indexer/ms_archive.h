@@ -1,0 +1,116 @@
+/* ms_archive.h - the archive: Xapian shards by time plus the message store.
+ *
+ * Layout under dir: shards/<period>/ (one Xapian database per month, year,
+ * or "all"; messages without a usable date go to shards/undated) and
+ * store/ (ms_store.h). One document per message, keyed by its archive id
+ * (MS_PREFIX_ID term); adding a message whose id is already present
+ * replaces it, so re-processing is idempotent.
+ *
+ * Ownership: ms_archive_open() returns a handle freed by ms_archive_close(),
+ * which commits pending additions. The last error message is kept on the
+ * handle (ms_archive_error). The library never prints.
+ */
+#ifndef MS_ARCHIVE_H
+#define MS_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_buf.h"
+#include "ms_config.h" /* ms_shard_by */
+#include "ms_query.h"
+#include "ms_status.h"
+
+typedef struct ms_archive ms_archive;
+
+typedef struct ms_archive_opts {
+	const char *dir;          /* archive directory (created if missing) */
+	ms_shard_by shard_by;     /* period of one shard */
+	size_t max_text_per_part; /* text cap per MIME part (0 = default) */
+	int compression_level;    /* zlib level for the store, 1..9 */
+	int writable;             /* open for adding messages */
+} ms_archive_opts;
+
+/* Envelope and scan facts of a message that came through the milter.
+ * All strings borrowed for the duration of ms_archive_add(); any may be
+ * NULL. rcpts is an array of n_rcpts addresses. */
+typedef struct ms_envelope {
+	const char *id;        /* X-Mailsift-Id; NULL = derive from content */
+	const char *sender;    /* envelope sender (MAIL FROM) */
+	const char *const *rcpts;
+	size_t n_rcpts;
+	const char *queue_id;  /* Postfix queue id */
+	const char *client;    /* client address and name */
+	const char *helo;
+	const char *auth_user;
+	const char *verdict;   /* "clean", "infected", "unscanned" */
+	const char *virus;     /* virus name when infected */
+	int64_t time;          /* arrival time (seconds); shards by it */
+} ms_envelope;
+
+/* What ms_archive_add() did. */
+typedef enum ms_add_result {
+	MS_ADD_NEW,     /* indexed and stored */
+	MS_ADD_PRESENT  /* already archived: nothing changed */
+} ms_add_result;
+
+/* One search hit, decoded from the document data. All strings owned by the
+ * results; never NULL ("" when absent). */
+typedef struct ms_hit {
+	const char *id, *message_id, *from, *to, *cc, *subject, *sha256;
+	const char *verdict, *virus, *sender, *rcpts, *queue_id;
+	int64_t date;
+	uint64_t size;
+} ms_hit;
+
+typedef struct ms_hits ms_hits;
+
+/* Opens the archive. MS_OK, or MS_ERR_IO / MS_ERR_NOMEM with *err_r (if
+ * err_r) a one-line message the caller frees. */
+ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
+			    char **err_r);
+/* Commits pending work and closes. Returns the commit status. NULL-safe;
+ * sets *ar to NULL even on error. */
+ms_status_t ms_archive_close(ms_archive **ar);
+/* The last error message ("" if none), valid until the next call. */
+const char *ms_archive_error(const ms_archive *ar);
+
+/* Parses, indexes and stores one raw message (a leading mbox "From " line
+ * is dropped; the rest is stored byte for byte). env may be NULL (import).
+ * The addition becomes durable at the next ms_archive_commit().
+ * id_r (if non-NULL, MS_ARCHIVE_ID_MAX bytes) receives the archive id.
+ * Returns MS_OK with *res_r, MS_ERR_PARSE (not a message; nothing
+ * written), MS_ERR_LOCKED (shard being written by another process),
+ * MS_ERR_IO, MS_ERR_XAPIAN, MS_ERR_NOMEM. On error the message is not in
+ * the archive; the error text is on the handle. */
+#define MS_ARCHIVE_ID_MAX 65
+ms_status_t ms_archive_add(ms_archive *ar, const char *raw, size_t len,
+			   const ms_envelope *env, ms_add_result *res_r,
+			   char *id_r);
+/* Makes every earlier addition durable: store first, then each shard. */
+ms_status_t ms_archive_commit(ms_archive *ar);
+
+/* Searches with a parsed query, newest first; at most limit hits (0 = all).
+ * On MS_OK *hits_r is freed with ms_hits_free(). */
+ms_status_t ms_archive_search(ms_archive *ar, const ms_qnode *q, size_t limit,
+			      ms_hits **hits_r);
+/* Exact number of messages matching q. */
+ms_status_t ms_archive_count(ms_archive *ar, const ms_qnode *q, uint64_t *n_r);
+size_t ms_hits_size(const ms_hits *h);
+const ms_hit *ms_hits_get(const ms_hits *h, size_t i);
+void ms_hits_free(ms_hits **h);
+
+/* Appends the raw message with archive id or Message-ID key to out.
+ * MS_ERR_NOTFOUND if no message matches, MS_ERR_INVALID if several do. */
+ms_status_t ms_archive_show(ms_archive *ar, const char *key, ms_buf *out);
+
+typedef struct ms_archive_stats {
+	uint64_t messages;
+	unsigned shards;
+	unsigned long long index_bytes;
+	unsigned long long store_bytes;
+	unsigned long long store_files;
+} ms_archive_stats;
+ms_status_t ms_archive_stats_get(ms_archive *ar, ms_archive_stats *st);
+
+#endif

@@ -1,0 +1,273 @@
+/* ms_archive_read.c - reading the archive: search, count, show, stats.
+ *
+ * Functions: ms_archive_reader, ms_archive_search, ms_archive_count,
+ * ms_archive_show, ms_archive_stats_get, ms_hits_size, ms_hits_get,
+ * ms_hits_free. A search opens the shards its date range can touch as one
+ * Xapian database, and reopens and retries when a writer commits under it
+ * (MS_ERR_MODIFIED).
+ */
+#include "ms_archive_int.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ms_record.h"
+
+#define MODIFIED_RETRIES 5
+
+struct ms_hits {
+	ms_hit *v;
+	char **blobs;
+	size_t n;
+};
+
+/* Narrows [lo, hi] by date ranges that every match must satisfy. */
+static void date_bounds(const ms_qnode *q, int64_t *lo, int64_t *hi)
+{
+	if (q->type == MS_Q_RANGE && q->field->slot == MS_SLOT_DATE) {
+		if (q->lo > *lo)
+			*lo = q->lo;
+		if (q->hi < *hi)
+			*hi = q->hi;
+	} else if (q->type == MS_Q_AND) {
+		for (size_t i = 0; i < q->n_kids; i++)
+			date_bounds(q->kids[i], lo, hi);
+	}
+}
+
+/* Opens a reader over the shards that may hold dates in [lo, hi]. */
+static ms_status_t open_reader(ms_archive *ar, int64_t lo, int64_t hi,
+			       ms_xdb **db_r)
+{
+	char **names = NULL;
+	size_t n = 0, k = 0;
+	if (ms_shard_list(ar->shards_dir, &names, &n))
+		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
+				       ar->shards_dir);
+	char **paths = calloc(n + 1, sizeof *paths);
+	ms_status_t st = paths ? MS_OK : MS_ERR_NOMEM;
+	for (size_t i = 0; i < n && !st; i++) {
+		if (!ms_shard_overlaps(names[i], lo, hi))
+			continue;
+		if (asprintf(&paths[k++], "%s/%s", ar->shards_dir, names[i]) < 0)
+			st = MS_ERR_NOMEM, paths[--k] = NULL;
+	}
+	char *err = NULL;
+	if (!st && (st = ms_xdb_open_read((const char *const *)paths, k, db_r,
+					  &err)))
+		ms_archive_fail(ar, st, "%s", err ? err : ms_status_str(st));
+	free(err);
+	for (size_t i = 0; paths && i < k; i++)
+		free(paths[i]);
+	free(paths);
+	ms_shard_list_free(&names);
+	return st;
+}
+
+ms_status_t ms_archive_reader(ms_archive *ar)
+{
+	if (ar->reader)
+		return MS_OK;
+	return open_reader(ar, INT64_MIN, INT64_MAX, &ar->reader);
+}
+
+/* Copies one hit's record and points the hit's fields into it. */
+static void hit_field(const char *key, const char *value, void *ctx)
+{
+	ms_hit *h = ctx;
+	static const struct {
+		const char *key;
+		size_t off;
+	} map[] = {
+		{ "id", offsetof(ms_hit, id) },
+		{ "mid", offsetof(ms_hit, message_id) },
+		{ "from", offsetof(ms_hit, from) },
+		{ "to", offsetof(ms_hit, to) },
+		{ "cc", offsetof(ms_hit, cc) },
+		{ "subj", offsetof(ms_hit, subject) },
+		{ "sha", offsetof(ms_hit, sha256) },
+		{ "verdict", offsetof(ms_hit, verdict) },
+		{ "virus", offsetof(ms_hit, virus) },
+		{ "sender", offsetof(ms_hit, sender) },
+		{ "rcpts", offsetof(ms_hit, rcpts) },
+		{ "qid", offsetof(ms_hit, queue_id) },
+	};
+	if (strcmp(key, "date") == 0)
+		h->date = strtoll(value, NULL, 10);
+	else if (strcmp(key, "size") == 0)
+		h->size = strtoull(value, NULL, 10);
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(key, map[i].key) == 0)
+			*(const char **)((char *)h + map[i].off) = value;
+}
+
+static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
+{
+	size_t n = ms_xresults_size(res);
+	ms_hits *h = calloc(1, sizeof *h);
+	if (!h || !(h->v = calloc(n + 1, sizeof *h->v)) ||
+	    !(h->blobs = calloc(n + 1, sizeof *h->blobs))) {
+		ms_hits_free(&h);
+		return MS_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++, h->n++) {
+		size_t len;
+		const char *data = ms_xresults_data(res, i, &len);
+		if (!(h->blobs[i] = malloc(len + 1))) {
+			ms_hits_free(&h);
+			return MS_ERR_NOMEM;
+		}
+		memcpy(h->blobs[i], data, len);
+		h->blobs[i][len] = '\0';
+		ms_hit *hit = &h->v[i];
+		hit->id = hit->message_id = hit->from = hit->to = hit->cc = "";
+		hit->subject = hit->sha256 = hit->verdict = hit->virus = "";
+		hit->sender = hit->rcpts = hit->queue_id = "";
+		ms_record_parse(h->blobs[i], len, hit_field, hit);
+	}
+	*hits_r = h;
+	return MS_OK;
+}
+
+/* Runs fn on a fresh reader for q's date range, reopening on MODIFIED. */
+typedef ms_status_t (*reader_fn)(ms_xdb *db, const ms_qnode *q, void *ctx);
+
+static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q,
+			       reader_fn fn, void *ctx)
+{
+	int64_t lo = INT64_MIN, hi = INT64_MAX;
+	date_bounds(q, &lo, &hi);
+	ms_xdb *db = NULL;
+	ms_status_t st = open_reader(ar, lo, hi, &db);
+	for (int i = 0; !st && i < MODIFIED_RETRIES; i++) {
+		st = fn(db, q, ctx);
+		if (st != MS_ERR_MODIFIED || ms_xdb_reopen(db) != MS_OK)
+			break;
+	}
+	if (st && db)
+		ms_archive_fail(ar, st, "%s", ms_xdb_error(db));
+	ms_xdb_close(&db);
+	return st;
+}
+
+typedef struct search_ctx {
+	size_t limit;
+	ms_hits *hits;
+} search_ctx;
+
+static ms_status_t search_fn(ms_xdb *db, const ms_qnode *q, void *ctx)
+{
+	search_ctx *sc = ctx;
+	ms_xresults *res = NULL;
+	ms_status_t st = ms_xdb_search(db, q, 0, sc->limit, &res);
+	if (!st)
+		st = decode_hits(res, &sc->hits);
+	ms_xresults_free(&res);
+	return st;
+}
+
+ms_status_t ms_archive_search(ms_archive *ar, const ms_qnode *q, size_t limit,
+			      ms_hits **hits_r)
+{
+	search_ctx sc = { limit, NULL };
+	ms_status_t st = with_reader(ar, q, search_fn, &sc);
+	*hits_r = sc.hits;
+	return st;
+}
+
+static ms_status_t count_fn(ms_xdb *db, const ms_qnode *q, void *ctx)
+{
+	return ms_xdb_count(db, q, ctx);
+}
+
+ms_status_t ms_archive_count(ms_archive *ar, const ms_qnode *q, uint64_t *n_r)
+{
+	*n_r = 0;
+	return with_reader(ar, q, count_fn, n_r);
+}
+
+size_t ms_hits_size(const ms_hits *h)
+{
+	return h ? h->n : 0;
+}
+
+const ms_hit *ms_hits_get(const ms_hits *h, size_t i)
+{
+	return i < h->n ? &h->v[i] : NULL;
+}
+
+void ms_hits_free(ms_hits **hp)
+{
+	ms_hits *h = *hp;
+	if (!h)
+		return;
+	for (size_t i = 0; h->blobs && i < h->n; i++)
+		free(h->blobs[i]);
+	free(h->blobs);
+	free(h->v);
+	free(h);
+	*hp = NULL;
+}
+
+ms_status_t ms_archive_show(ms_archive *ar, const char *key, ms_buf *out)
+{
+	ms_qnode q = { .type = MS_Q_EXACT, .field = ms_schema_field("id") };
+	q.value = (char *)key;
+	ms_hits *hits = NULL;
+	ms_status_t st = ms_archive_search(ar, &q, 2, &hits);
+	if (st)
+		return st;
+	size_t n = ms_hits_size(hits);
+	if (n != 1)
+		st = ms_archive_fail(ar, n ? MS_ERR_INVALID : MS_ERR_NOTFOUND,
+				     n ? "%s: several messages match"
+				       : "%s: no such message",
+				     key);
+	else if ((st = ms_store_get(ar->store, hits->v[0].sha256, out)))
+		ms_archive_fail(ar, st, "%s", ms_store_error(ar->store));
+	ms_hits_free(&hits);
+	return st;
+}
+
+/* Adds the sizes of the regular files below path. */
+static unsigned long long dir_bytes(const char *path)
+{
+	unsigned long long sum = 0;
+	DIR *d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = NULL;
+		struct stat sb;
+		if (asprintf(&p, "%s/%s", path, e->d_name) >= 0 &&
+		    lstat(p, &sb) == 0)
+			sum += S_ISDIR(sb.st_mode) ? dir_bytes(p)
+						   : (unsigned long long)sb.st_size;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+ms_status_t ms_archive_stats_get(ms_archive *ar, ms_archive_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	char **names = NULL;
+	size_t n = 0;
+	if (ms_shard_list(ar->shards_dir, &names, &n))
+		return ms_archive_fail(ar, MS_ERR_IO, "cannot list shards");
+	s->shards = (unsigned)n;
+	ms_shard_list_free(&names);
+	s->index_bytes = dir_bytes(ar->shards_dir);
+	ms_status_t st = ms_store_bytes(ar->store, &s->store_bytes,
+					&s->store_files);
+	ms_qnode all = { .type = MS_Q_ALL };
+	if (!st)
+		st = ms_archive_count(ar, &all, &s->messages);
+	return st;
+}

@@ -1,0 +1,120 @@
+/* ms_config_table.c - every plugin.conf parameter, declared once.
+ *
+ * Functions: ms_config_params, ms_config_sections.
+ * One row per key: section, key, type, flags, default (config syntax),
+ * bounds, enum choices, target member, doc. The parser, the defaults, the
+ * dump and the doc-drift test all work from this table; plugin.conf at the
+ * top of the repository must list the same keys with the same defaults.
+ */
+#include "ms_config.h"
+
+#include <assert.h>
+
+#define KB 1024ull
+#define MB (1024ull * KB)
+#define GB (1024ull * MB)
+
+/* Enum members are written through an int; they must be int-sized. */
+static_assert(sizeof(ms_on_infected) == sizeof(int), "enum size");
+static_assert(sizeof(ms_on_failure) == sizeof(int), "enum size");
+static_assert(sizeof(ms_shard_by) == sizeof(int), "enum size");
+
+/* Names in enum value order. */
+static const char *const on_infected[] = { "reject", "quarantine", "discard",
+					   "tag", NULL };
+static const char *const on_failure[] = { "tempfail", "accept", NULL };
+static const char *const shard_by[] = { "month", "year", "none", NULL };
+
+static const char *const sections[] = { "milter",  "scanner", "policy",
+					"spool",   "archive", "indexd",
+					"imap",	   NULL };
+
+#define OFF(m) offsetof(ms_config, m)
+#define P(sec, key, type, flags, def, lo, hi, ch, doc)                         \
+	{                                                                      \
+		#sec, #key, type, flags, def, lo, hi, ch, OFF(sec##_##key),    \
+			doc                                                    \
+	}
+
+static const ms_config_param params[] = {
+	P(milter, socket, MS_CT_STRING, MS_CF_MILTER_SOCKET,
+	  "unix:/run/mailsift/milter.sock", 0, 0, NULL,
+	  "where the milter listens for Postfix"),
+	P(milter, user, MS_CT_STRING, 0, "", 0, 0, NULL,
+	  "user to run as after start (empty: do not change)"),
+	P(milter, pidfile, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "file to write the process id to (empty: none)"),
+	P(milter, max_message_size, MS_CT_SIZE, 0, "0", 0, 4 * GB, NULL,
+	  "largest message accepted (0: no limit of our own)"),
+	P(milter, timeout, MS_CT_DURATION, 0, "300s", 1, 3600, NULL,
+	  "I/O timeout on the connection with Postfix"),
+
+	P(scanner, clamd, MS_CT_LIST, MS_CF_CLAMD, "unix:/run/clamav/clamd.ctl",
+	  0, 0, NULL, "clamd endpoints, tried in order"),
+	P(scanner, connect_timeout, MS_CT_DURATION, 0, "5s", 1, 300, NULL,
+	  "time allowed to connect to clamd"),
+	P(scanner, read_timeout, MS_CT_DURATION, 0, "120s", 1, 3600, NULL,
+	  "time allowed for clamd to answer"),
+	P(scanner, max_scan_size, MS_CT_SIZE, 0, "25M", 1 * KB, 4 * GB, NULL,
+	  "largest message sent to clamd; larger is on_oversize"),
+	P(scanner, chunk_size, MS_CT_SIZE, 0, "64k", 1 * KB, 1 * MB, NULL,
+	  "bytes per INSTREAM chunk sent to clamd"),
+
+	P(policy, blocked_extensions, MS_CT_LIST, MS_CF_EMPTY_OK,
+	  "exe, scr, pif, com, bat, cmd, vbs, vbe, js, jse, wsf, wsh, hta, "
+	  "cpl, msi, msp, jar, lnk, ps1, reg, iso, img",
+	  0, 0, NULL, "attachment file name extensions treated as infected"),
+	P(policy, blocklist_file, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "file of extra blocked extensions, one a line (empty: none)"),
+	P(policy, skip_authenticated, MS_CT_BOOL, 0, "no", 0, 0, NULL,
+	  "do not scan mail from SMTP-authenticated senders"),
+	P(policy, on_infected, MS_CT_ENUM, 0, "reject", 0, 0, on_infected,
+	  "what to do with infected mail"),
+	P(policy, on_scan_failure, MS_CT_ENUM, 0, "tempfail", 0, 0, on_failure,
+	  "what to do when the scanner fails"),
+	P(policy, on_oversize, MS_CT_ENUM, 0, "tempfail", 0, 0, on_failure,
+	  "what to do with mail over max_scan_size"),
+
+	P(spool, dir, MS_CT_PATH, 0, "/var/spool/mailsift", 0, 0, NULL,
+	  "spool handed from the milter to indexd"),
+
+	P(archive, dir, MS_CT_PATH, 0, "/var/lib/mailsift/archive", 0, 0, NULL,
+	  "archive: Xapian shards and the message store"),
+	P(archive, shard_by, MS_CT_ENUM, 0, "month", 0, 0, shard_by,
+	  "one Xapian shard per month, per year, or one in all"),
+	P(archive, max_text_per_part, MS_CT_SIZE, 0, "1M", 1 * KB, 1 * GB,
+	  NULL, "text indexed per MIME part at most"),
+	P(archive, compression_level, MS_CT_UINT, 0, "1", 1, 9, NULL,
+	  "zlib level for stored messages"),
+	P(archive, keep_infected, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
+	  "archive infected messages too"),
+	P(archive, encrypt_key, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "AES-256 key file for encryption at rest (empty: off)"),
+
+	P(indexd, batch_size, MS_CT_UINT, 0, "1000", 1, 100000, NULL,
+	  "messages per Xapian commit at most"),
+	P(indexd, commit_interval, MS_CT_DURATION, 0, "2s", 0, 3600, NULL,
+	  "longest wait before committing a partial batch"),
+	P(indexd, user, MS_CT_STRING, 0, "", 0, 0, NULL,
+	  "user to run as after start (empty: do not change)"),
+	P(indexd, pidfile, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "file to write the process id to (empty: none)"),
+
+	P(imap, archive_reuse, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
+	  "reuse archive terms for messages delivered to the user"),
+	P(imap, batch_size, MS_CT_UINT, 0, "500", 1, 100000, NULL,
+	  "messages per index commit at most"),
+	P(imap, user_addresses, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "file mapping IMAP logins to addresses (empty: none)"),
+};
+
+const ms_config_param *ms_config_params(size_t *n_r)
+{
+	*n_r = sizeof params / sizeof params[0];
+	return params;
+}
+
+const char *const *ms_config_sections(void)
+{
+	return sections;
+}

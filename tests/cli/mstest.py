@@ -1,0 +1,68 @@
+"""mstest.py - shared helpers for mailsift's command-level tests.
+
+A Test collects named checks and prints "N passed, N failed" at the end;
+an Archive is a private plugin.conf + archive directory in a temp dir,
+with run() calling build/mailsift -c that config.
+"""
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("MAILSIFT_BUILD", "build"))
+MAILSIFT = os.path.join(BUILD, "mailsift")
+CORPUS = os.environ.get("MAILSIFT_CORPUS",
+                        os.path.join(ROOT, "..", "shared", "corpus", "spamassassin"))
+
+
+class Test:
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL: %s: %s" % (self.name, what), flush=True)
+        return ok
+
+    def done(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
+        sys.exit(1 if self.failed or not self.passed else 0)
+
+
+class Archive:
+    def __init__(self, extra=""):
+        self.tmp = tempfile.mkdtemp(prefix="mailsift-test-")
+        self.dir = os.path.join(self.tmp, "archive")
+        self.conf = os.path.join(self.tmp, "plugin.conf")
+        with open(self.conf, "w") as f:
+            f.write("[archive]\ndir = %s\n%s" % (self.dir, extra))
+
+    def run(self, *args, input=None, check=False):
+        """Runs mailsift; returns (exit status, stdout bytes, stderr text)."""
+        p = subprocess.run([MAILSIFT, "-c", self.conf] + list(args), input=input,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and p.returncode != 0:
+            raise RuntimeError("mailsift %s failed: %s" % (args, p.stderr.decode()))
+        return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+    def peak_rss_mb(self, *args):
+        """Runs mailsift in a child and returns (status, peak RSS in MB)."""
+        pid = os.fork()
+        if pid == 0:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.execv(MAILSIFT, [MAILSIFT, "-c", self.conf] + list(args))
+        _, status, ru = os.wait4(pid, 0)
+        return os.waitstatus_to_exitcode(status), ru.ru_maxrss / 1024.0
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
