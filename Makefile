@@ -148,6 +148,9 @@ run: deps
 	$(MAKE) all
 	@tests/run-demo.sh $(BUILD)
 
+stop:
+	@echo "nothing to stop: make run starts no daemons yet"
+
 bench-index: deps
 	$(MAKE) all
 	@tests/bench/bench-index.sh $(BUILD)

@@ -20,7 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define KB 1024ull
+#define KB	  1024ull
 #define SHOWN_MAX 72 /* bytes of user text quoted in a message */
 
 /* The snapshot with its reference count (kept out of the public struct). */
@@ -48,13 +48,12 @@ typedef struct unit {
 } unit;
 
 static const unit size_units[] = { { 'k', 'k', KB },
-				   { 'm', 'M', KB * KB },
-				   { 'g', 'G', KB * KB * KB },
+				   { 'm', 'M', KB *KB },
+				   { 'g', 'G', KB *KB *KB },
 				   { 0, 0, 0 } };
-static const unit duration_units[] = { { 's', 's', 1 },
-				       { 'm', 'm', 60 },
-				       { 'h', 'h', 3600 },
-				       { 0, 0, 0 } };
+static const unit duration_units[] = {
+	{ 's', 's', 1 }, { 'm', 'm', 60 }, { 'h', 'h', 3600 }, { 0, 0, 0 }
+};
 
 /* ---- small helpers ---- */
 
@@ -92,8 +91,10 @@ static const char *shown(const char *s, char tmp[SHOWN_MAX + 4])
 		unsigned char c = (unsigned char)s[i];
 		tmp[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
-	if (s[i])
-		memcpy(tmp + i, "...", 3), i += 3;
+	if (s[i]) {
+		memcpy(tmp + i, "...", 3);
+		i += 3;
+	}
 	tmp[i] = '\0';
 	return tmp;
 }
@@ -220,7 +221,8 @@ static ms_status_t set_bool(ms_config *cfg, const ms_config_param *p,
 	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
 	static const char *const no[] = { "no", "false", "off", "0", NULL };
 	for (int i = 0; yes[i]; i++) {
-		if (strcasecmp(val, yes[i]) == 0 || strcasecmp(val, no[i]) == 0) {
+		if (strcasecmp(val, yes[i]) == 0 ||
+		    strcasecmp(val, no[i]) == 0) {
 			*(bool *)member(cfg, p) = strcasecmp(val, yes[i]) == 0;
 			return MS_OK;
 		}
@@ -233,7 +235,9 @@ static ms_status_t want_choices(const ms_config_param *p, ms_buf *w)
 {
 	ms_status_t st = MS_OK;
 	for (size_t i = 0; p->choices[i] && st == MS_OK; i++) {
-		const char *sep = i == 0 ? "" : p->choices[i + 1] ? ", " : " or ";
+		const char *sep = i == 0	      ? ""
+				  : p->choices[i + 1] ? ", "
+						      : " or ";
 		st = ms_buf_printf(w, "%s%s", sep, p->choices[i]);
 	}
 	return st;
@@ -321,7 +325,8 @@ static int valid_inet(const char *rest, unsigned flags)
 		return valid_port(rest, n) && (!at || at[1]);
 	}
 	const char *colon = strrchr(rest, ':');
-	return colon && colon > rest && valid_port(colon + 1, strlen(colon + 1));
+	return colon && colon > rest &&
+	       valid_port(colon + 1, strlen(colon + 1));
 }
 
 /* Checks an endpoint; a relative unix: path is made absolute. *out_r is
@@ -338,10 +343,10 @@ static ms_status_t endpoint(const char *v, unsigned flags, const char *base,
 			return MS_ERR_CONFIG;
 		ms_buf b = MS_BUF_INIT;
 		char *path = NULL;
-		ms_status_t st = abs_path(v + plen, strlen(v + plen), base,
-					  &path);
-		if (st == MS_OK && ms_buf_printf(&b, "%.*s%s", (int)plen, v,
-						 path) != MS_OK)
+		ms_status_t st =
+			abs_path(v + plen, strlen(v + plen), base, &path);
+		if (st == MS_OK &&
+		    ms_buf_printf(&b, "%.*s%s", (int)plen, v, path) != MS_OK)
 			st = MS_ERR_NOMEM;
 		free(path);
 		*out_r = st == MS_OK ? ms_buf_steal(&b) : NULL;
@@ -526,8 +531,7 @@ void ms_config_unref(ms_config **cfg)
 		return;
 	cfg_box *box = box_of(*cfg);
 	*cfg = NULL;
-	if (atomic_fetch_sub_explicit(&box->refs, 1, memory_order_acq_rel) ==
-	    1)
+	if (atomic_fetch_sub_explicit(&box->refs, 1, memory_order_acq_rel) == 1)
 		cfg_destroy(&box->cfg);
 }
 
@@ -646,7 +650,8 @@ static ms_status_t parse_text(parser *ps, const char *text, size_t len)
 		if (n && start[n - 1] == '\r')
 			n--;
 		if (n > MS_CONFIG_MAX_LINE)
-			return fail(ps->err, "line too long (more than %d bytes)",
+			return fail(ps->err,
+				    "line too long (more than %d bytes)",
 				    MS_CONFIG_MAX_LINE);
 		if (memchr(start, '\0', n))
 			return fail(ps->err, "NUL byte in line");
@@ -670,8 +675,8 @@ static char *base_dir(const char *name)
 	if (name[0] != '/' && !cwd)
 		return NULL;
 	ms_buf b = MS_BUF_INIT;
-	ms_status_t st = ms_buf_printf(&b, "%s/%.*s", cwd ? cwd : "", (int)n,
-				       name);
+	ms_status_t st =
+		ms_buf_printf(&b, "%s/%.*s", cwd ? cwd : "", (int)n, name);
 	free(cwd);
 	if (st != MS_OK) {
 		ms_buf_free(&b);
@@ -694,8 +699,8 @@ static ms_status_t report(const parser *ps, const char *name, ms_status_t st,
 			  char **err_r)
 {
 	ms_buf msg = MS_BUF_INIT;
-	if (st == MS_ERR_CONFIG && ms_buf_printf(&msg, "%s:%u: %s", name,
-						 ps->line, ps->err->data))
+	if (st == MS_ERR_CONFIG &&
+	    ms_buf_printf(&msg, "%s:%u: %s", name, ps->line, ps->err->data))
 		st = MS_ERR_NOMEM;
 	set_err(err_r, st == MS_ERR_CONFIG ? ms_buf_steal(&msg) : NULL);
 	ms_buf_free(&msg);

@@ -35,7 +35,7 @@
 #include "ms_buf.h"
 #include "ms_status.h"
 
-#define MS_CONFIG_MAX_LINE 4096	      /* bytes per line, without newline */
+#define MS_CONFIG_MAX_LINE 4096	     /* bytes per line, without newline */
 #define MS_CONFIG_MAX_FILE (1 << 20) /* bytes per config file */
 
 /* [policy] on_infected */
@@ -63,8 +63,8 @@ typedef enum ms_shard_by {
  * seconds. See plugin.conf for what each key means. */
 typedef struct ms_config {
 	/* [milter] */
-	char *milter_socket; /* "unix:/path", "inet:port@host", ... */
-	char *milter_user;   /* "" = do not change user */
+	char *milter_socket;  /* "unix:/path", "inet:port@host", ... */
+	char *milter_user;    /* "" = do not change user */
 	char *milter_pidfile; /* "" = none */
 	uint64_t milter_max_message_size; /* 0 = unlimited */
 	unsigned milter_timeout;
@@ -115,10 +115,11 @@ typedef enum ms_config_type {
 } ms_config_type;
 
 /* flags */
-#define MS_CF_EMPTY_OK	     0x1u /* path: "" allowed; list: may be empty */
-#define MS_CF_MILTER_SOCKET 0x2u /* string: unix:PATH, local:PATH,
-				     inet:PORT[@HOST], inet6:PORT[@HOST] */
-#define MS_CF_CLAMD	     0x4u /* list items: unix:PATH, inet:HOST:PORT */
+#define MS_CF_EMPTY_OK 0x1u /* path: "" allowed; list: may be empty */
+#define MS_CF_MILTER_SOCKET                                                    \
+	0x2u		 /* string: unix:PATH, local:PATH,                     \
+			     inet:PORT[@HOST], inet6:PORT[@HOST] */
+#define MS_CF_CLAMD 0x4u /* list items: unix:PATH, inet:HOST:PORT */
 
 typedef struct ms_config_param {
 	const char *section;

@@ -25,15 +25,15 @@ static const char *const on_infected[] = { "reject", "quarantine", "discard",
 static const char *const on_failure[] = { "tempfail", "accept", NULL };
 static const char *const shard_by[] = { "month", "year", "none", NULL };
 
-static const char *const sections[] = { "milter",  "scanner", "policy",
-					"spool",   "archive", "indexd",
-					"imap",	   NULL };
+static const char *const sections[] = { "milter",  "scanner", "policy", "spool",
+					"archive", "indexd",  "imap",	NULL };
 
 #define OFF(m) offsetof(ms_config, m)
-#define P(sec, key, type, flags, def, lo, hi, ch, doc)                         \
+#define P(s_, k_, type_, flags_, def_, lo, hi, ch, doc_)                       \
 	{                                                                      \
-		#sec, #key, type, flags, def, lo, hi, ch, OFF(sec##_##key),    \
-			doc                                                    \
+		.section = #s_, .key = #k_, .type = type_, .flags = flags_,    \
+		.def = def_, .min = lo, .max = hi, .choices = ch,              \
+		.offset = OFF(s_##_##k_), .doc = doc_                          \
 	}
 
 static const ms_config_param params[] = {
@@ -82,8 +82,8 @@ static const ms_config_param params[] = {
 	  "archive: Xapian shards and the message store"),
 	P(archive, shard_by, MS_CT_ENUM, 0, "month", 0, 0, shard_by,
 	  "one Xapian shard per month, per year, or one in all"),
-	P(archive, max_text_per_part, MS_CT_SIZE, 0, "1M", 1 * KB, 1 * GB,
-	  NULL, "text indexed per MIME part at most"),
+	P(archive, max_text_per_part, MS_CT_SIZE, 0, "1M", 1 * KB, 1 * GB, NULL,
+	  "text indexed per MIME part at most"),
 	P(archive, compression_level, MS_CT_UINT, 0, "1", 1, 9, NULL,
 	  "zlib level for stored messages"),
 	P(archive, keep_infected, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
