@@ -11,15 +11,21 @@
 #include "ms_archive_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ms_hash.h"
 
 #define ID_HEX_LEN 24
+#define MAX_OPEN_SHARDS 32 /* writable shards open at once */
+
+static ms_status_t release_shards(ms_archive *ar);
 
 ms_status_t ms_archive_fail(ms_archive *ar, ms_status_t st, const char *fmt,
 			    ...)
@@ -57,11 +63,12 @@ static ms_status_t open_dirs(ms_archive *ar, char **err_r)
 {
 	char *store_dir = path_join(ar->dir, "store");
 	ms_status_t st = MS_ERR_NOMEM;
-	if (!store_dir || !ar->shards_dir)
+	if (!store_dir || !ar->shards_dir || !ar->locks_dir)
 		goto out;
 	st = MS_ERR_IO;
 	if (ar->opts.writable &&
-	    (make_dir(ar->dir) || make_dir(ar->shards_dir))) {
+	    (make_dir(ar->dir) || make_dir(ar->shards_dir) ||
+	     make_dir(ar->locks_dir))) {
 		if (err_r && asprintf(err_r, "%s: %s", ar->dir,
 				      strerror(errno)) < 0)
 			*err_r = NULL;
@@ -86,6 +93,7 @@ ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 	ar->opts = *opts;
 	ar->dir = strdup(opts->dir);
 	ar->shards_dir = ar->dir ? path_join(ar->dir, "shards") : NULL;
+	ar->locks_dir = ar->dir ? path_join(ar->dir, "locks") : NULL;
 	ar->opts.dir = ar->dir;
 	ar->mime.max_text_per_part = opts->max_text_per_part;
 	ms_mime_init();
@@ -103,17 +111,52 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	ms_archive *ar = *arp;
 	if (!ar)
 		return MS_OK;
-	ms_status_t st = ar->store ? ms_archive_commit(ar) : MS_OK;
-	for (size_t i = 0; i < ar->n_w; i++)
-		ms_xdb_close(&ar->w[i].db);
+	ms_status_t st = ar->store ? release_shards(ar) : MS_OK;
 	free(ar->w);
 	ms_xdb_close(&ar->reader);
 	ms_store_close(&ar->store);
 	free(ar->shards_dir);
+	free(ar->locks_dir);
 	free(ar->dir);
 	ms_buf_free(&ar->err);
 	free(ar);
 	*arp = NULL;
+	return st;
+}
+
+/* Takes the inter-process write lock of shard name: every archive writer
+ * (import, indexd) holds it while the shard is open for writing. */
+static ms_status_t lock_shard(ms_archive *ar, ms_wshard *ws)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s.lock", ar->locks_dir, ws->name) < 0)
+		return MS_ERR_NOMEM;
+	ws->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	ms_status_t st = MS_OK;
+	if (ws->lock_fd < 0)
+		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
+				     strerror(errno));
+	else if (flock(ws->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		st = ms_archive_fail(ar, errno == EWOULDBLOCK ? MS_ERR_LOCKED
+							      : MS_ERR_IO,
+				     "shard %s is being written by another "
+				     "process (%s)",
+				     ws->name, strerror(errno));
+	if (st && ws->lock_fd >= 0)
+		close(ws->lock_fd);
+	free(path);
+	return st;
+}
+
+/* Commits and closes every writable shard, releasing their locks. */
+static ms_status_t release_shards(ms_archive *ar)
+{
+	ms_status_t st = ms_archive_commit(ar);
+	for (size_t i = 0; i < ar->n_w; i++) {
+		ms_xdb_close(&ar->w[i].db);
+		close(ar->w[i].lock_fd);
+	}
+	ar->n_w = 0;
 	return st;
 }
 
@@ -124,6 +167,9 @@ static ms_status_t get_wshard(ms_archive *ar, const char *name,
 	for (size_t i = 0; i < ar->n_w; i++)
 		if (strcmp(ar->w[i].name, name) == 0)
 			return *ws_r = &ar->w[i], MS_OK;
+	ms_status_t st;
+	if (ar->n_w >= MAX_OPEN_SHARDS && (st = release_shards(ar)))
+		return st;
 	if (ar->n_w == ar->cap_w) {
 		size_t nc = ar->cap_w ? 2 * ar->cap_w : 8;
 		ms_wshard *nw = realloc(ar->w, nc * sizeof *nw);
@@ -135,13 +181,16 @@ static ms_status_t get_wshard(ms_archive *ar, const char *name,
 	ms_wshard *ws = &ar->w[ar->n_w];
 	memset(ws, 0, sizeof *ws);
 	snprintf(ws->name, sizeof ws->name, "%s", name);
+	if ((st = lock_shard(ar, ws)))
+		return st;
 	char *path = path_join(ar->shards_dir, name);
 	char *err = NULL;
-	ms_status_t st = path ? ms_xdb_open_write(path, &ws->db, &err)
-			      : MS_ERR_NOMEM;
-	if (st)
+	st = path ? ms_xdb_open_write(path, &ws->db, &err) : MS_ERR_NOMEM;
+	if (st) {
 		ms_archive_fail(ar, st, "shard %s: %s", name,
 				err ? err : ms_status_str(st));
+		close(ws->lock_fd);
+	}
 	free(err);
 	free(path);
 	if (st)
@@ -191,8 +240,10 @@ static ms_status_t index_doc(ms_archive *ar, const ms_doc *doc,
 	if (!st && (st = ms_xdb_replace(ws->db, term, xd)))
 		ms_archive_fail(ar, st, "shard %s: %s", shard,
 				ms_xdb_error(ws->db));
-	if (!st)
+	if (!st) {
 		ws->dirty++;
+		ws->added++;
+	}
 	ms_xdoc_free(&xd);
 	return st;
 }

@@ -16,12 +16,15 @@
 typedef struct ms_wshard {
 	char name[MS_SHARD_NAME_MAX];
 	ms_xdb *db;
+	int lock_fd;    /* flock on locks/<name>.lock, held while open */
 	unsigned dirty; /* additions since the last commit */
+	unsigned added; /* additions since the shard was opened */
 } ms_wshard;
 
 struct ms_archive {
 	char *dir;
 	char *shards_dir;
+	char *locks_dir;
 	ms_archive_opts opts;
 	ms_mime_opts mime;
 	ms_store *store;

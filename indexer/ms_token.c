@@ -162,8 +162,8 @@ static const cinfo *char_info(gunichar c)
 	if (e->c != c) {
 		e->c = c;
 		e->cl = (unsigned char)classify(c);
-		e->simple = e->cl != CL_SEP && e->cl != CL_MARK &&
-			    simple_fold(c);
+		e->simple =
+			e->cl != CL_SEP && e->cl != CL_MARK && simple_fold(c);
 		e->lower = g_unichar_tolower(c);
 		if (c >= 0x13A0 && c <= 0x13F5) /* Cherokee folds to upper */
 			e->lower = c;
@@ -396,7 +396,8 @@ static int fold_valid(const char *s, size_t n, struct ms_buf *out)
 			return -1;
 		for (i = 0; i < n; i++) {
 			unsigned char b = (unsigned char)s[i];
-			out->data[out->len++] = afold[b] ? (char)afold[b] : s[i];
+			out->data[out->len++] =
+				afold[b] ? (char)afold[b] : s[i];
 		}
 		out->data[out->len] = '\0';
 		return 0;

@@ -38,8 +38,11 @@
 typedef int (*ms_token_fn)(const char *term, size_t len, unsigned pos,
 			   void *ctx);
 
-/* Tokenizes text[0..len). Positions start at *pos_io and *pos_io is
- * advanced past the last term. Returns nonzero if fn stopped it. */
+/* Tokenizes text[0..len) (any bytes; NUL is a separator). Positions start
+ * at *pos_io and *pos_io is advanced past the last term (pos_io may be
+ * NULL: positions start at 0). Returns nonzero if fn stopped it; then
+ * *pos_io is just past the term fn stopped at. Never allocates for ASCII
+ * words; uses glib (which aborts on ENOMEM) for hard Unicode words. */
 int ms_tokenize(const char *text, size_t len, unsigned *pos_io, ms_token_fn fn,
 		void *ctx);
 

@@ -75,21 +75,32 @@ static const tcase_tok words[] = {
 	{ "ab\0cd", 5, "ab cd" },
 	{ "\0\0x\0", 4, "x" },
 	/* accented Latin, precomposed and decomposed */
-	{ "\xc3\x89" "clair caf\xc3\xa9 NA\xc3\x8f" "VE", 0,
-	  "\xc3\xa9" "clair caf\xc3\xa9 na\xc3\xaf" "ve" },
+	{ "\xc3\x89"
+	  "clair caf\xc3\xa9 NA\xc3\x8f"
+	  "VE",
+	  0,
+	  "\xc3\xa9"
+	  "clair caf\xc3\xa9 na\xc3\xaf"
+	  "ve" },
 	{ "cafe\xcc\x81 CAFE\xcc\x81", 0, "caf\xc3\xa9 caf\xc3\xa9" },
 	{ "\xc3\x85ngstr\xc3\xb6m", 0, "\xc3\xa5ngstr\xc3\xb6m" },
 	/* German sharp s */
-	{ "Stra\xc3\x9f" "e STRASSE", 0, "strasse strasse" },
+	{ "Stra\xc3\x9f"
+	  "e STRASSE",
+	  0, "strasse strasse" },
 	{ "GRO\xe1\xba\x9e", 0, "gross" },
 	/* Cyrillic, Greek */
-	{ "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\x9c\xd0\x98\xd0\xa0",
+	{ "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	  "\xd0\x9c\xd0\x98\xd0\xa0",
 	  0,
-	  "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80" },
-	{ "\xce\x95\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 \xce\xa3\xce\x9f\xce\xa6"
+	  "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 "
+	  "\xd0\xbc\xd0\xb8\xd1\x80" },
+	{ "\xce\x95\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 "
+	  "\xce\xa3\xce\x9f\xce\xa6"
 	  "\xce\x9f\xce\xa3",
 	  0,
-	  "\xce\xb5\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 \xcf\x83\xce\xbf\xcf\x86"
+	  "\xce\xb5\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 "
+	  "\xcf\x83\xce\xbf\xcf\x86"
 	  "\xce\xbf\xcf\x83" },
 	/* compatibility forms */
 	{ "\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3\xef\xbc\x91\xef\xbc\x92", 0,
@@ -102,7 +113,8 @@ static const tcase_tok words[] = {
 	  "\xe4\xb8\x9c\xe4\xba\xac \xe4\xba\xac\xe9\x83\xbd" },
 	{ "\xe4\xb8\xad", 0, "\xe4\xb8\xad" },
 	{ "\xe4\xb8\xad \xe6\x96\x87", 0, "\xe4\xb8\xad \xe6\x96\x87" },
-	{ "\xe4\xb8\xad\xe3\x80\x82\xe6\x96\x87", 0, "\xe4\xb8\xad \xe6\x96\x87" },
+	{ "\xe4\xb8\xad\xe3\x80\x82\xe6\x96\x87", 0,
+	  "\xe4\xb8\xad \xe6\x96\x87" },
 	/* Japanese kana (hiragana, katakana with ー, halfwidth katakana) */
 	{ "\xe3\x81\xb2\xe3\x82\x89\xe3\x81\x8c\xe3\x81\xaa", 0,
 	  "\xe3\x81\xb2\xe3\x82\x89 \xe3\x82\x89\xe3\x81\x8c "
@@ -117,12 +129,16 @@ static const tcase_tok words[] = {
 	{ "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4", 0,
 	  "\xed\x95\x9c\xea\xb5\xad \xea\xb5\xad\xec\x96\xb4" },
 	/* mixed CJK / Latin / digits */
-	{ "abc\xe4\xb8\x9c\xe4\xba\xac" "def", 0,
-	  "abc \xe4\xb8\x9c\xe4\xba\xac def" },
-	{ "2002\xe5\xb9\xb4" "8\xe6\x9c\x88", 0,
-	  "2002 \xe5\xb9\xb4 8 \xe6\x9c\x88" },
+	{ "abc\xe4\xb8\x9c\xe4\xba\xac"
+	  "def",
+	  0, "abc \xe4\xb8\x9c\xe4\xba\xac def" },
+	{ "2002\xe5\xb9\xb4"
+	  "8\xe6\x9c\x88",
+	  0, "2002 \xe5\xb9\xb4 8 \xe6\x9c\x88" },
 	/* invalid UTF-8 is a separator */
-	{ "a\xff" "b\xc3", 0, "a b" },
+	{ "a\xff"
+	  "b\xc3",
+	  0, "a b" },
 	{ "\xc0\xafx", 0, "x" },
 	{ "\xed\xa0\x80y", 0, "y" },
 	{ "\xe4\xb8", 0, "" },
@@ -214,7 +230,8 @@ START_TEST(test_stop)
 	static const char *const in[] = {
 		"a b c d e",
 		"\xe4\xb8\x9c\xe4\xba\xac\xe9\x83\xbd\xe5\xb8\x82 x",
-		"Stra\xc3\x9f" "e x\xc2\xbc y z w",
+		"Stra\xc3\x9f"
+		"e x\xc2\xbc y z w",
 	};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		collect c = { .stop_after = 2 };
@@ -271,8 +288,10 @@ END_TEST
 /* Tokenizing the whole text equals tokenizing it in pieces cut at spaces. */
 START_TEST(test_chunks)
 {
-	const char *s = "Hello W\xc3\xb6rld caf\xc3\xa9 \xe4\xb8\x9c\xe4\xba\xac "
-			"x\xc2\xbc Stra\xc3\x9f" "e end";
+	const char *s =
+		"Hello W\xc3\xb6rld caf\xc3\xa9 \xe4\xb8\x9c\xe4\xba\xac "
+		"x\xc2\xbc Stra\xc3\x9f"
+		"e end";
 	char *whole = toks(s, strlen(s), 1);
 	collect c = { .with_pos = 1 };
 	unsigned pos = 0;
@@ -299,10 +318,17 @@ typedef struct tcase_fold {
 static const tcase_fold folds[] = {
 	{ "Hello, World!", 0, "hello, world!", 0 },
 	{ "", 0, "", 0 },
-	{ "Stra\xc3\x9f" "e W\xc3\x96RLD", 0, "strasse w\xc3\xb6rld", 0 },
+	{ "Stra\xc3\x9f"
+	  "e W\xc3\x96RLD",
+	  0, "strasse w\xc3\xb6rld", 0 },
 	{ "\xef\xbc\xa1\xef\xbc\xa2 <X@Y.ORG>", 0, "ab <x@y.org>", 0 },
 	{ "cafe\xcc\x81!", 0, "caf\xc3\xa9!", 0 },
-	{ "A\xff" "B", 0, "a\xff" "b", 0 },
+	{ "A\xff"
+	  "B",
+	  0,
+	  "a\xff"
+	  "b",
+	  0 },
 	{ "A\0B", 3, "a\0b", 3 },
 	{ "\xd0\x9c\xd0\x98\xd0\xa0 \xe4\xb8\x9c", 0,
 	  "\xd0\xbc\xd0\xb8\xd1\x80 \xe4\xb8\x9c", 0 },
@@ -373,7 +399,8 @@ static Suite *token_suite(void)
 	Suite *s = suite_create("token");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_words, 0, sizeof(words) / sizeof(words[0]));
+	tcase_add_loop_test(tc, test_words, 0,
+			    sizeof(words) / sizeof(words[0]));
 	tcase_add_test(tc, test_overlong);
 	tcase_add_test(tc, test_positions);
 	tcase_add_test(tc, test_stop);
