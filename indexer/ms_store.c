@@ -29,6 +29,7 @@
 
 #define HDR_MAGIC   "MSS1"
 #define HDR_LEN	    13 /* magic, method byte, 8-byte big-endian length */
+#define MIN_FILE    (HDR_LEN + 8) /* shortest zlib stream: 8 bytes */
 #define HEX_LEN	    64
 #define REL_LEN	    (6 + HEX_LEN) /* "ab/cd/" + hex */
 #define N_TOP	    256
@@ -461,10 +462,13 @@ ms_status_t ms_store_put(ms_store *st, const char *hex, const void *data,
 	if (!valid_hex(hex, HEX_LEN))
 		return bad_hex(st, hex);
 	rel_path(rel, hex);
-	if (fstatat(st->dirfd, rel, &sb, 0) == 0)
-		return sync ? sync_existing(st, rel, hex) : MS_OK;
-	if (errno != ENOENT)
+	int rc = fstatat(st->dirfd, rel, &sb, 0);
+	if (rc != 0 && errno != ENOENT)
 		return sys_err(st, "stat", rel);
+	/* a file too short to be whole (say, an unsynced put cut short by a
+	 * crash) is written again */
+	if (rc == 0 && sb.st_size >= MIN_FILE)
+		return sync ? sync_existing(st, rel, hex) : MS_OK;
 	ms_status_t s = ensure_dirs(st, rel, hex);
 	if (s == MS_OK)
 		s = encode(st, data, len);
@@ -559,7 +563,7 @@ ms_status_t ms_store_has(ms_store *st, const char *hex, int *yes_r)
 		return bad_hex(st, hex);
 	rel_path(rel, hex);
 	if (fstatat(st->dirfd, rel, &sb, 0) == 0) {
-		*yes_r = 1;
+		*yes_r = sb.st_size >= MIN_FILE; /* as ms_store_put sees it */
 		return MS_OK;
 	}
 	return errno == ENOENT ? MS_OK : sys_err(st, "stat", rel);

@@ -25,8 +25,10 @@
 
 #include <xapian.h>
 
+extern "C" { /* these C headers have no C++ guards of their own */
 #include "ms_schema.h"
 #include "ms_token.h"
+}
 
 /* From ms_xapian_query.cc. */
 Xapian::Query ms_xquery_build(const ms_qnode *q);
@@ -37,7 +39,7 @@ static const Xapian::termpos POS_GAP = 100;
 static const size_t TERM_MAX = 245;
 
 struct ms_xdb {
-	Xapian::Database db;	      /* reads (the writer itself if writable) */
+	Xapian::Database db; /* reads (the writer itself if writable) */
 	Xapian::WritableDatabase wdb; /* writes, if writable */
 	bool writable = false;
 	std::string err;
@@ -174,6 +176,9 @@ extern "C" ms_status_t ms_xdb_open_read(const char *const *paths, size_t n,
 	ms_xdb *db = nullptr;
 	ms_status_t st = guard(&err, [&] {
 		std::unique_ptr<ms_xdb> h(new ms_xdb);
+		if (n == 0) /* Enquire needs at least one subdatabase */
+			h->db = Xapian::Database(std::string(),
+						 Xapian::DB_BACKEND_INMEMORY);
 		for (size_t i = 0; i < n; i++)
 			h->db.add_database(Xapian::Database(paths[i]));
 		db = h.release();
@@ -324,8 +329,7 @@ extern "C" ms_status_t ms_xdb_delete(ms_xdb *db, const char *term)
 	});
 }
 
-extern "C" ms_status_t ms_xdb_has_term(ms_xdb *db, const char *term,
-				       int *yes_r)
+extern "C" ms_status_t ms_xdb_has_term(ms_xdb *db, const char *term, int *yes_r)
 {
 	*yes_r = 0;
 	return guard(&db->err, [&] {
@@ -372,8 +376,8 @@ extern "C" ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q,
 		Xapian::Enquire enq = enquire(db, q);
 		enq.set_sort_by_value(MS_SLOT_DATE, true);
 		enq.set_docid_order(Xapian::Enquire::DESCENDING);
-		Xapian::doccount max = limit ? clamp_count(limit)
-					     : db->db.get_doccount();
+		Xapian::doccount max =
+			limit ? clamp_count(limit) : db->db.get_doccount();
 		Xapian::MSet ms = enq.get_mset(clamp_count(offset), max);
 		std::unique_ptr<ms_xresults> res(new ms_xresults);
 		res->data.reserve(ms.size());
@@ -397,7 +401,8 @@ extern "C" ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q,
 		Xapian::Enquire enq = enquire(db, q);
 		/* checking every candidate makes the estimate exact */
 		Xapian::MSet ms = enq.get_mset(0, 0, all);
-		if (ms.get_matches_lower_bound() != ms.get_matches_upper_bound())
+		if (ms.get_matches_lower_bound() !=
+		    ms.get_matches_upper_bound())
 			ms = enq.get_mset(0, all, all);
 		*n_r = ms.get_matches_lower_bound();
 		return MS_OK;

@@ -6,8 +6,13 @@
  * DatabaseModifiedError -> MS_ERR_MODIFIED (both retryable; a reader
  * calls ms_xdb_reopen()), DatabaseCorruptError -> MS_ERR_CORRUPT,
  * DatabaseNotFoundError/DocNotFoundError -> MS_ERR_NOTFOUND, DatabaseOpening
- * errors -> MS_ERR_IO, anything else -> MS_ERR_XAPIAN. The message of the
- * last error is kept on the handle (ms_xdb_error). Nothing prints or exits.
+ * and DatabaseCreate errors -> MS_ERR_IO, InvalidArgument/InvalidOperation
+ * errors (a malformed query tree, writing through a reader) ->
+ * MS_ERR_INVALID, std::bad_alloc -> MS_ERR_NOMEM, anything else ->
+ * MS_ERR_XAPIAN. The message of the last call's error is kept on the handle
+ * (ms_xdb_error; each call clears it first). Nothing prints or exits.
+ * Terms longer than Xapian's limit (245 bytes with prefix) are cut at a
+ * UTF-8 character boundary, the same way when indexing and when querying.
  */
 #ifndef MS_XAPIAN_H
 #define MS_XAPIAN_H
@@ -15,12 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ms_query.h"
-#include "ms_status.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "ms_query.h"
+#include "ms_status.h"
 
 typedef struct ms_xdb ms_xdb;
 typedef struct ms_xdoc ms_xdoc;
@@ -34,14 +39,16 @@ ms_status_t ms_xdb_open_write(const char *path, ms_xdb **db_r, char **err_r);
 
 /* Opens the n databases at paths as one read-only database (n may be 0:
  * an empty database). Returns as ms_xdb_open_write (MS_ERR_NOTFOUND if a
- * path holds no database). */
+ * path does not exist, MS_ERR_IO if it is not a database, MS_ERR_CORRUPT
+ * if its version file is damaged). */
 ms_status_t ms_xdb_open_read(const char *const *paths, size_t n, ms_xdb **db_r,
 			     char **err_r);
 
 /* Reader: moves to the latest revision. MS_OK or an error status. */
 ms_status_t ms_xdb_reopen(ms_xdb *db);
 
-/* Closes the database; pending writes are committed (Xapian semantics).
+/* Closes the database; pending writes are committed (Xapian semantics; a
+ * failure of that commit is not reported: call ms_xdb_commit() first).
  * NULL-safe; sets *db to NULL. */
 void ms_xdb_close(ms_xdb **db);
 
@@ -65,8 +72,10 @@ ms_status_t ms_xdoc_set_value(ms_xdoc *doc, unsigned slot, double v);
 /* Sets the document data blob (copied). */
 ms_status_t ms_xdoc_set_data(ms_xdoc *doc, const void *data, size_t len);
 
-/* Replaces (or adds) the one document carrying idterm with doc. doc stays
- * owned by the caller. Errors as above; on error nothing changed. */
+/* Replaces (or adds) the one document carrying idterm with doc. idterm is
+ * added to doc (as a boolean term) if it is not there yet. doc stays owned
+ * by the caller. MS_ERR_INVALID on a read-only handle; other errors as
+ * above; on error nothing changed. */
 ms_status_t ms_xdb_replace(ms_xdb *db, const char *idterm, ms_xdoc *doc);
 /* Deletes every document carrying term. */
 ms_status_t ms_xdb_delete(ms_xdb *db, const char *term);
@@ -77,12 +86,17 @@ ms_status_t ms_xdb_commit(ms_xdb *db);
 /* Number of documents. */
 ms_status_t ms_xdb_doccount(ms_xdb *db, uint64_t *n_r);
 
-/* Runs query q, newest first (date value descending), skipping offset
- * matches and returning at most limit (0 = all). On MS_OK *res_r is freed
- * by ms_xresults_free(). MS_ERR_MODIFIED: reopen and retry. */
+/* Runs query q, newest first (date value descending; equal dates: the
+ * later document first), skipping offset matches and returning at most
+ * limit (0 = all). On MS_OK *res_r is freed by ms_xresults_free(), else it
+ * is NULL. MS_ERR_MODIFIED: reopen and retry. MS_ERR_INVALID: q is NULL or
+ * malformed (a NOT without one kid, WORDS/PREFIX without terms, EXACT
+ * without field or value, a term query on a RANGE field, a RANGE on a field
+ * without a slot). Wildcards expand to at most 10000 terms (the most
+ * frequent ones). */
 ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q, size_t offset,
 			  size_t limit, ms_xresults **res_r);
-/* Exact number of documents matching q. */
+/* Exact number of documents matching q (statuses as ms_xdb_search). */
 ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q, uint64_t *n_r);
 
 size_t ms_xresults_size(const ms_xresults *res);
@@ -91,8 +105,11 @@ const char *ms_xresults_data(const ms_xresults *res, size_t i, size_t *len_r);
 void ms_xresults_free(ms_xresults **res);
 
 /* Runs Xapian's consistency check on the database at path. On MS_OK the
- * database is consistent; on MS_ERR_CORRUPT *report_r (caller frees) says
- * what is wrong. */
+ * database is consistent and *report_r is NULL; on MS_ERR_CORRUPT (or any
+ * other error, e.g. MS_ERR_IO if path holds no database) *report_r (caller
+ * frees; NULL if out of memory) says what is wrong. Note: libxapian 1.4.22's
+ * check trips AddressSanitizer's new-delete-type-mismatch inside libxapian
+ * (harmless); ASan builds calling this need new_delete_type_mismatch=0. */
 ms_status_t ms_xdb_check(const char *path, char **report_r);
 
 #ifdef __cplusplus

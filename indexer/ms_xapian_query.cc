@@ -21,10 +21,12 @@
 
 #include <xapian.h>
 
+extern "C" { /* these C headers have no C++ guards of their own */
 #include "ms_buf.h"
 #include "ms_query.h"
 #include "ms_schema.h"
 #include "ms_token.h"
+}
 
 using Xapian::Query;
 

@@ -180,6 +180,28 @@ START_TEST(test_idempotent)
 }
 END_TEST
 
+START_TEST(test_short_file_rewritten)
+{
+	/* a zero-length file left by a crash before sync is not "present" */
+	const char *a = "some message";
+	char hex[MS_SHA256_HEX], path[256];
+	ms_sha256_hex(a, strlen(a), hex);
+	ms_store *st = open_store();
+	ck_assert_int_eq(ms_store_put(st, hex, a, strlen(a), 0), MS_OK);
+	file_path(path, sizeof path, hex);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	int yes = 1;
+	ck_assert_int_eq(ms_store_has(st, hex, &yes), MS_OK);
+	ck_assert_int_eq(yes, 0);
+	ck_assert_int_eq(ms_store_put(st, hex, a, strlen(a), 1), MS_OK);
+	ms_buf out = MS_BUF_INIT;
+	ck_assert_int_eq(ms_store_get(st, hex, &out), MS_OK);
+	ck_assert_str_eq(out.data, a);
+	ms_buf_free(&out);
+	ms_store_close(&st);
+}
+END_TEST
+
 START_TEST(test_many)
 {
 	ms_store *st = open_store();
@@ -401,6 +423,7 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip, K_EMPTY, K_RANDOM + 1);
 	tcase_add_test(tc, test_compresses_text);
 	tcase_add_test(tc, test_idempotent);
+	tcase_add_test(tc, test_short_file_rewritten);
 	tcase_add_test(tc, test_many);
 	tcase_add_test(tc, test_missing);
 	tcase_add_loop_test(tc, test_corrupt, 0,
