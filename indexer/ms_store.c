@@ -4,7 +4,7 @@
  * ms_store_sync, ms_store_get, ms_store_has, ms_store_bytes.
  *
  * Files are addressed relative to a descriptor of the store directory
- * ("ab/cd/<hex>"). The payload after the header goes through a codec chosen
+ * ("ab/<hex>"). The payload after the header goes through a codec chosen
  * by the method byte (codecs[]: 0 = zlib); an encrypting codec can be added
  * to the table later without changing the file API. Which subdirectories
  * exist (and are known durable) is cached in bitmaps, so a put normally
@@ -31,9 +31,8 @@
 #define HDR_LEN	    13 /* magic, method byte, 8-byte big-endian length */
 #define MIN_FILE    (HDR_LEN + 8) /* shortest zlib stream: 8 bytes */
 #define HEX_LEN	    64
-#define REL_LEN	    (6 + HEX_LEN) /* "ab/cd/" + hex */
+#define REL_LEN	    (3 + HEX_LEN) /* "ab/" + hex */
 #define N_TOP	    256
-#define N_LEAF	    65536
 #define MAX_RATIO   1100 /* zlib expands at most ~1032:1 */
 #define FILE_MODE   0640
 #define DIR_MODE    0750
@@ -49,7 +48,6 @@ struct ms_store {
 	ms_buf io;  /* whole file being written or read */
 	ms_buf err; /* last error */
 	unsigned char top_seen[N_TOP / 8], top_durable[N_TOP / 8];
-	unsigned char leaf_seen[N_LEAF / 8], leaf_durable[N_LEAF / 8];
 };
 
 /* One payload encoding. encode appends the payload for data[0..len) to
@@ -115,14 +113,12 @@ static int valid_hex(const char *s, size_t n)
 	return s[n] == '\0';
 }
 
-/* out = "ab/cd/<hex>" (REL_LEN + 1 bytes). */
+/* out = "ab/<hex>" (REL_LEN + 1 bytes). */
 static void rel_path(char *out, const char *hex)
 {
 	memcpy(out, hex, 2);
 	out[2] = '/';
-	memcpy(out + 3, hex + 2, 2);
-	out[5] = '/';
-	memcpy(out + 6, hex, HEX_LEN + 1);
+	memcpy(out + 3, hex, HEX_LEN + 1);
 }
 
 static int bit_get(const unsigned char *map, unsigned i)
@@ -140,11 +136,6 @@ static unsigned top_index(const char *hex)
 	return (unsigned)(hexval(hex[0]) << 4 | hexval(hex[1]));
 }
 
-static unsigned leaf_index(const char *hex)
-{
-	return top_index(hex) << 8 | top_index(hex + 2);
-}
-
 /* ---- directories ---- */
 
 /* Creates rel (one level). *made_r = 1 if it was created now. */
@@ -156,30 +147,19 @@ static ms_status_t make_dir(ms_store *st, const char *rel, int *made_r)
 	return MS_OK;
 }
 
-/* Makes sure "ab" and "ab/cd" for hex exist, using the cache. */
+/* Makes sure directory "ab" for hex exists, using the cache. */
 static ms_status_t ensure_dirs(ms_store *st, const char *rel, const char *hex)
 {
-	unsigned top = top_index(hex), leaf = leaf_index(hex);
-	char path[6];
+	unsigned top = top_index(hex);
+	char path[3] = { rel[0], rel[1], '\0' };
 	int made;
-	if (bit_get(st->leaf_seen, leaf))
+	if (bit_get(st->top_seen, top))
 		return MS_OK;
-	memcpy(path, rel, 5);
-	path[5] = '\0';
-	if (!bit_get(st->top_seen, top)) {
-		path[2] = '\0';
-		if (make_dir(st, path, &made) != MS_OK)
-			return MS_ERR_IO;
-		bit_set(st->top_seen, top);
-		if (!made)
-			bit_set(st->top_durable, top);
-		path[2] = '/';
-	}
 	if (make_dir(st, path, &made) != MS_OK)
 		return MS_ERR_IO;
-	bit_set(st->leaf_seen, leaf);
+	bit_set(st->top_seen, top);
 	if (!made)
-		bit_set(st->leaf_durable, leaf);
+		bit_set(st->top_durable, top);
 	return MS_OK;
 }
 
@@ -198,22 +178,14 @@ static ms_status_t sync_dir(ms_store *st, const char *rel)
 	return rc == 0 ? MS_OK : MS_ERR_IO;
 }
 
-/* Makes the name of the file rel durable: its directory, and the entries
- * of directories created since the last sync. */
+/* Makes the name of the file rel durable: its directory, and the store
+ * directory's entry for it if that was created since the last sync. */
 static ms_status_t make_durable(ms_store *st, const char *rel, const char *hex)
 {
-	unsigned top = top_index(hex), leaf = leaf_index(hex);
-	char path[6];
-	memcpy(path, rel, 5);
-	path[5] = '\0';
+	unsigned top = top_index(hex);
+	char path[3] = { rel[0], rel[1], '\0' };
 	if (sync_dir(st, path) != MS_OK)
 		return MS_ERR_IO;
-	if (!bit_get(st->leaf_durable, leaf)) {
-		path[2] = '\0';
-		if (sync_dir(st, path) != MS_OK)
-			return MS_ERR_IO;
-		bit_set(st->leaf_durable, leaf);
-	}
 	if (!bit_get(st->top_durable, top)) {
 		if (sync_dir(st, "") != MS_OK)
 			return MS_ERR_IO;
@@ -382,7 +354,7 @@ static int open_temp(ms_store *st, const char *rel, char *tmp, size_t size)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		unsigned long n = atomic_fetch_add(&tmp_counter, 1);
-		snprintf(tmp, size, "%.5s/.tmp-%ld-%lu", rel, (long)getpid(),
+		snprintf(tmp, size, "%.2s/.tmp-%ld-%lu", rel, (long)getpid(),
 			 n);
 		int fd = openat(st->dirfd, tmp,
 				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -482,7 +454,6 @@ ms_status_t ms_store_sync(ms_store *st)
 	if (syncfs(st->dirfd) != 0)
 		return sys_err(st, "syncfs", "");
 	memcpy(st->top_durable, st->top_seen, sizeof st->top_seen);
-	memcpy(st->leaf_durable, st->leaf_seen, sizeof st->leaf_seen);
 	return MS_OK;
 }
 
@@ -575,7 +546,7 @@ typedef struct walk_sum {
 	unsigned long long bytes, files;
 } walk_sum;
 
-/* Sums the stored files under directory fd (consumed) at depth 0..2. */
+/* Sums the stored files under directory fd (consumed) at depth 0..1. */
 static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
 {
 	DIR *d = fdopendir(fd);
@@ -587,7 +558,7 @@ static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
 	struct dirent *e;
 	struct stat sb;
 	while (s == MS_OK && (e = readdir(d)) != NULL) {
-		if (depth == 2) {
+		if (depth == 1) {
 			if (valid_hex(e->d_name, HEX_LEN) &&
 			    fstatat(dirfd(d), e->d_name, &sb,
 				    AT_SYMLINK_NOFOLLOW) == 0 &&

@@ -1,6 +1,6 @@
 /* ms_store.h - the raw-message store: files addressed by SHA-256.
  *
- * Layout: DIR/ab/cd/<64 hex> (ab, cd = first hex digits). Each file is
+ * Layout: DIR/ab/<64 hex> (ab = the first two hex digits). Each file is
  * "MSS1", a method byte (0 = zlib), the original length (8 bytes, big
  * endian), then the compressed bytes. Files are written to a temporary
  * name and renamed, so a reader never sees a half-written file. A put of

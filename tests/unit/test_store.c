@@ -56,7 +56,7 @@ static ms_store *open_store(void)
 /* Path of the stored file for hex. */
 static void file_path(char *out, size_t n, const char *hex)
 {
-	snprintf(out, n, "%s/%.2s/%.2s/%s", storedir, hex, hex + 2, hex);
+	snprintf(out, n, "%s/%.2s/%s", storedir, hex, hex);
 }
 
 static void fill_random(unsigned char *p, size_t n, uint64_t seed)
@@ -173,7 +173,7 @@ START_TEST(test_idempotent)
 	unsigned long long bytes, files;
 	ck_assert_int_eq(ms_store_bytes(st, &bytes, &files), MS_OK);
 	ck_assert_uint_eq(files, 1);
-	snprintf(leaf, sizeof leaf, "%s/%.2s/%.2s", storedir, hex, hex + 2);
+	snprintf(leaf, sizeof leaf, "%s/%.2s", storedir, hex);
 	ck_assert_int_eq(count_entries(leaf), 1); /* no temp files left */
 	ms_buf_free(&out);
 	ms_store_close(&st);
@@ -305,7 +305,8 @@ START_TEST(test_corrupt)
 	char hex[MS_SHA256_HEX], path[256];
 	ms_sha256_hex(in, len, hex);
 	ms_store *st = open_store();
-	ck_assert_int_eq(ms_store_put(st, hex, in, len, 0), MS_OK);
+	ck_assert_msg(ms_store_put(st, hex, in, len, 0) == MS_OK, "%s",
+		      ms_store_error(st));
 	file_path(path, sizeof path, hex);
 	apply_damage(path, d);
 	ms_buf out = MS_BUF_INIT;
@@ -355,7 +356,7 @@ START_TEST(test_unwritable)
 	ms_store *st = open_store();
 	char hex[MS_SHA256_HEX], path[256];
 	ms_sha256_hex("x", 1, hex);
-	/* "ab" is a regular file, so "ab/cd" cannot be made (works as root,
+	/* "ab" is a regular file, so "ab/<hex>" cannot be made (works as root,
 	 * where permission bits would not stop us) */
 	snprintf(path, sizeof path, "%s/%.2s", storedir, hex);
 	FILE *f = fopen(path, "w");
