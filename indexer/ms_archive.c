@@ -20,12 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ms_hash.h"
-
-#define ID_HEX_LEN 24
 #define MAX_OPEN_SHARDS 32 /* writable shards open at once */
 
-static ms_status_t release_shards(ms_archive *ar);
 
 ms_status_t ms_archive_fail(ms_archive *ar, ms_status_t st, const char *fmt,
 			    ...)
@@ -98,6 +94,8 @@ ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 	ar->mime.max_text_per_part = opts->max_text_per_part;
 	ms_mime_init();
 	ms_status_t st = open_dirs(ar, err_r);
+	if (!st && (st = ms_archive_worker_new(ar, &ar->self)) && err_r)
+		*err_r = strdup(ms_archive_error(ar));
 	if (st) {
 		ms_archive_close(&ar);
 		return st;
@@ -111,9 +109,9 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	ms_archive *ar = *arp;
 	if (!ar)
 		return MS_OK;
-	ms_status_t st = ar->store ? release_shards(ar) : MS_OK;
+	ms_status_t st = ar->store ? ms_archive_release_shards(ar) : MS_OK;
 	free(ar->w);
-	ms_xdb_close(&ar->reader);
+	ms_archive_worker_free(&ar->self);
 	ms_store_close(&ar->store);
 	free(ar->shards_dir);
 	free(ar->locks_dir);
@@ -142,142 +140,133 @@ static ms_status_t lock_shard(ms_archive *ar, ms_wshard *ws)
 				     "shard %s is being written by another "
 				     "process (%s)",
 				     ws->name, strerror(errno));
+	if (!st)
+		st = ms_archive_clean_shard(ar, ws->name);
 	if (st && ws->lock_fd >= 0)
 		close(ws->lock_fd);
 	free(path);
 	return st;
 }
 
-/* Commits and closes every writable shard, releasing their locks. */
-static ms_status_t release_shards(ms_archive *ar)
+void ms_archive_close_shard(ms_archive *ar, ms_wshard *ws)
+{
+	ms_xdb_close(&ws->db);
+	if (ws->lock_fd < 0)
+		return;
+	close(ws->lock_fd);
+	ws->lock_fd = -1;
+	ar->n_open--;
+}
+
+ms_status_t ms_archive_release_shards(ms_archive *ar)
 {
 	ms_status_t st = ms_archive_commit(ar);
-	for (size_t i = 0; i < ar->n_w; i++) {
-		ms_xdb_close(&ar->w[i].db);
-		close(ar->w[i].lock_fd);
-	}
-	ar->n_w = 0;
+	for (size_t i = 0; i < ar->n_w; i++)
+		ms_archive_close_shard(ar, &ar->w[i]);
 	return st;
 }
 
-/* Finds or opens the writable shard called name. */
-static ms_status_t get_wshard(ms_archive *ar, const char *name,
-			      ms_wshard **ws_r)
+static ms_status_t open_wshard(ms_archive *ar, ms_wshard *ws);
+
+/* Finds the entry for shard name, adding a closed one if new. */
+static ms_wshard *find_wshard(ms_archive *ar, const char *name)
 {
 	for (size_t i = 0; i < ar->n_w; i++)
 		if (strcmp(ar->w[i].name, name) == 0)
-			return *ws_r = &ar->w[i], MS_OK;
-	ms_status_t st;
-	if (ar->n_w >= MAX_OPEN_SHARDS && (st = release_shards(ar)))
-		return st;
+			return &ar->w[i];
 	if (ar->n_w == ar->cap_w) {
 		size_t nc = ar->cap_w ? 2 * ar->cap_w : 8;
 		ms_wshard *nw = realloc(ar->w, nc * sizeof *nw);
 		if (!nw)
-			return MS_ERR_NOMEM;
+			return NULL;
 		ar->w = nw;
 		ar->cap_w = nc;
 	}
-	ms_wshard *ws = &ar->w[ar->n_w];
+	ms_wshard *ws = &ar->w[ar->n_w++];
 	memset(ws, 0, sizeof *ws);
+	ws->lock_fd = -1;
 	snprintf(ws->name, sizeof ws->name, "%s", name);
-	if ((st = lock_shard(ar, ws)))
+	return ws;
+}
+
+ms_status_t ms_archive_open_shard(ms_archive *ar, ms_wshard *ws)
+{
+	ms_status_t st = MS_OK;
+	if (!ws->db && ar->n_open >= MAX_OPEN_SHARDS)
+		st = ms_archive_release_shards(ar);
+	return st || ws->db ? st : open_wshard(ar, ws);
+}
+
+/* Locks and opens the closed shard ws for writing. */
+static ms_status_t open_wshard(ms_archive *ar, ms_wshard *ws)
+{
+	ms_status_t st = lock_shard(ar, ws);
+	if (st)
 		return st;
-	char *path = path_join(ar->shards_dir, name);
+	char *path = path_join(ar->shards_dir, ws->name);
 	char *err = NULL;
 	st = path ? ms_xdb_open_write(path, &ws->db, &err) : MS_ERR_NOMEM;
 	if (st) {
-		ms_archive_fail(ar, st, "shard %s: %s", name,
+		ms_archive_fail(ar, st, "shard %s: %s", ws->name,
 				err ? err : ms_status_str(st));
 		close(ws->lock_fd);
+		ws->lock_fd = -1;
+	} else {
+		ar->n_open++;
 	}
 	free(err);
 	free(path);
-	if (st)
-		return st;
-	ar->n_w++;
-	*ws_r = ws;
-	return MS_OK;
-}
-
-/* Whether the message with this id and hash is already archived: its raw
- * bytes are stored and some committed shard has its id term. */
-static int already_present(ms_archive *ar, const char *id, const char *sha)
-{
-	int yes = 0;
-	if (ms_store_has(ar->store, sha, &yes) || !yes)
-		return 0;
-	if (ms_archive_reader(ar))
-		return 0;
-	char term[MS_ARCHIVE_ID_MAX + 8];
-	snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID, id);
-	yes = 0;
-	if (ms_xdb_has_term(ar->reader, term, &yes) == MS_ERR_MODIFIED &&
-	    ms_xdb_reopen(ar->reader) == MS_OK)
-		ms_xdb_has_term(ar->reader, term, &yes);
-	return yes;
-}
-
-/* Indexes doc into its shard and stores the raw bytes. */
-static ms_status_t index_doc(ms_archive *ar, const ms_doc *doc,
-			     const ms_envelope *env, const char *id,
-			     const char *raw, size_t len, const char *sha)
-{
-	char shard[MS_SHARD_NAME_MAX];
-	ms_shard_name(env && env->time ? env->time : doc->date,
-		      ar->opts.shard_by, shard);
-	ms_wshard *ws;
-	ms_status_t st = get_wshard(ar, shard, &ws);
-	if (st)
-		return st;
-	ms_xdoc *xd = NULL;
-	if ((st = ms_archive_build(doc, env, id, len, sha, &xd)))
-		return ms_archive_fail(ar, st, "%s", ms_status_str(st));
-	if ((st = ms_store_put(ar->store, sha, raw, len, 0)))
-		ms_archive_fail(ar, st, "%s", ms_store_error(ar->store));
-	char term[MS_ARCHIVE_ID_MAX + 8];
-	snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID, id);
-	if (!st && (st = ms_xdb_replace(ws->db, term, xd)))
-		ms_archive_fail(ar, st, "shard %s: %s", shard,
-				ms_xdb_error(ws->db));
-	if (!st) {
-		ws->dirty++;
-		ws->added++;
-	}
-	ms_xdoc_free(&xd);
 	return st;
+}
+
+/* Finds or opens the writable shard called name; when too many are open,
+ * all are committed and closed first. */
+static ms_status_t get_wshard(ms_archive *ar, const char *name,
+			      ms_wshard **ws_r)
+{
+	ms_wshard *ws = find_wshard(ar, name);
+	if (!ws)
+		return ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	*ws_r = ws;
+	return ms_archive_open_shard(ar, ws);
+}
+
+ms_status_t ms_archive_insert(ms_archive *ar, ms_prep *prep,
+			      ms_add_result *res_r, char *id_r)
+{
+	*res_r = MS_ADD_PRESENT;
+	if (id_r)
+		memcpy(id_r, prep->id, sizeof prep->id);
+	if (prep->st)
+		return ms_archive_fail(ar, prep->st, "%s", prep->err.data);
+	if (prep->present)
+		return MS_OK;
+	ms_wshard *ws = NULL;
+	ms_status_t st = get_wshard(ar, prep->shard, &ws);
+	if (st)
+		return st;
+	char term[MS_ARCHIVE_ID_MAX + 8];
+	snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID, prep->id);
+	if ((st = ms_xdb_replace(ws->db, term, prep->xd)))
+		return ms_archive_fail(ar, st, "shard %s: %s", prep->shard,
+				       ms_xdb_error(ws->db));
+	ws->dirty++;
+	ws->added++;
+	*res_r = MS_ADD_NEW;
+	return MS_OK;
 }
 
 ms_status_t ms_archive_add(ms_archive *ar, const char *raw, size_t len,
 			   const ms_envelope *env, ms_add_result *res_r,
 			   char *id_r)
 {
-	size_t skip = ms_mime_from_line_len(raw, len);
-	raw += skip;
-	len -= skip;
-	char sha[MS_SHA256_HEX], id[MS_ARCHIVE_ID_MAX];
-	if (ms_sha256_hex(raw, len, sha))
-		return ms_archive_fail(ar, MS_ERR_CRYPTO, "SHA-256 failed");
-	snprintf(id, sizeof id, "%.*s", ID_HEX_LEN, sha);
-	if (env && env->id)
-		snprintf(id, sizeof id, "%s", env->id);
-	if (id_r)
-		memcpy(id_r, id, sizeof id);
+	ms_prep *prep = NULL;
 	*res_r = MS_ADD_PRESENT;
-	if (!(env && env->id) && already_present(ar, id, sha))
-		return MS_OK;
-	ms_doc *doc = NULL;
-	char *why = NULL;
-	ms_status_t st = ms_mime_parse(raw, len, &ar->mime, &doc, &why);
-	if (st) {
-		ms_archive_fail(ar, st, "%s", why ? why : ms_status_str(st));
-		free(why);
-		return st;
-	}
-	st = index_doc(ar, doc, env, id, raw, len, sha);
-	ms_doc_free(&doc);
-	if (!st)
-		*res_r = MS_ADD_NEW;
+	ms_status_t st = ms_archive_prepare(ar->self, raw, len, env, &prep);
+	if (st)
+		return ms_archive_fail(ar, st, "%s", ms_status_str(st));
+	st = ms_archive_insert(ar, prep, res_r, id_r);
+	ms_prep_free(&prep);
 	return st;
 }
 

@@ -18,6 +18,7 @@
 
 #include "ms_buf.h"
 #include "ms_config.h" /* ms_shard_by */
+#include "ms_hash.h"
 #include "ms_query.h"
 #include "ms_status.h"
 
@@ -87,8 +88,38 @@ const char *ms_archive_error(const ms_archive *ar);
 ms_status_t ms_archive_add(ms_archive *ar, const char *raw, size_t len,
 			   const ms_envelope *env, ms_add_result *res_r,
 			   char *id_r);
+/* The same in two steps, so that parsing can run on several threads:
+ * ms_archive_prepare() on a worker's thread (hash, "already archived"
+ * check, MIME parsing, document building, raw bytes into the store), then
+ * ms_archive_insert() on the archive's thread (into the shard). */
+typedef struct ms_archive_worker ms_archive_worker;
+typedef struct ms_prep ms_prep;
+
+/* A worker for one thread, created on the archive's thread; freed with
+ * ms_archive_worker_free() before the archive is closed. */
+ms_status_t ms_archive_worker_new(ms_archive *ar, ms_archive_worker **w_r);
+void ms_archive_worker_free(ms_archive_worker **w);
+/* Prepares raw[0..len) (borrowed until the call returns; env likewise).
+ * Returns MS_ERR_NOMEM only; a message that cannot be archived still
+ * yields a prep whose failure ms_archive_insert() reports. Caller frees
+ * *prep_r with ms_prep_free(). */
+ms_status_t ms_archive_prepare(ms_archive_worker *w, const char *raw,
+			       size_t len, const ms_envelope *env,
+			       ms_prep **prep_r);
+/* Inserts a prepared message (prep stays the caller's). Results and errors
+ * as ms_archive_add(). */
+ms_status_t ms_archive_insert(ms_archive *ar, ms_prep *prep,
+			      ms_add_result *res_r, char *id_r);
+void ms_prep_free(ms_prep **prep);
+
 /* Makes every earlier addition durable: store first, then each shard. */
 ms_status_t ms_archive_commit(ms_archive *ar);
+
+/* Commits, then compacts every shard this handle wrote to in which the
+ * additions are at least min_percent of its documents (0 = all it wrote),
+ * and releases the shards. For the end of a bulk import: a compacted shard
+ * is about half the size. Errors as ms_archive_commit(), plus MS_ERR_IO. */
+ms_status_t ms_archive_compact(ms_archive *ar, unsigned min_percent);
 
 /* Searches with a parsed query, newest first; at most limit hits (0 = all).
  * On MS_OK *hits_r is freed with ms_hits_free(). */

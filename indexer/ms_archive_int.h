@@ -7,16 +7,17 @@
 
 #include "ms_archive.h"
 #include "ms_doc.h"
+#include "ms_hash.h"
 #include "ms_mime.h"
 #include "ms_shard.h"
 #include "ms_store.h"
 #include "ms_xapian.h"
 
-/* An open writable shard. */
+/* A shard this handle has written to; db is NULL while it is closed. */
 typedef struct ms_wshard {
 	char name[MS_SHARD_NAME_MAX];
 	ms_xdb *db;
-	int lock_fd;    /* flock on locks/<name>.lock, held while open */
+	int lock_fd;    /* flock on locks/<name>.lock while open, else -1 */
 	unsigned dirty; /* additions since the last commit */
 	unsigned added; /* additions since the shard was opened */
 } ms_wshard;
@@ -28,10 +29,21 @@ struct ms_archive {
 	ms_archive_opts opts;
 	ms_mime_opts mime;
 	ms_store *store;
-	ms_wshard *w; /* writable shards opened so far */
+	ms_wshard *w; /* shards written to so far */
 	size_t n_w, cap_w;
-	ms_xdb *reader;     /* all shards, read-only; opened on demand */
-	unsigned reader_gen; /* shards seen when reader was opened */
+	size_t n_open; /* of which open (and locked) */
+	ms_archive_worker *self; /* the worker ms_archive_add() uses */
+	ms_buf err;
+};
+
+/* A message prepared by a worker for ms_archive_insert(). */
+struct ms_prep {
+	ms_status_t st; /* MS_OK, or why it cannot be archived (see err) */
+	int present;    /* already archived: nothing to insert */
+	char id[MS_ARCHIVE_ID_MAX];
+	char sha[MS_SHA256_HEX];
+	char shard[MS_SHARD_NAME_MAX];
+	ms_xdoc *xd;
 	ms_buf err;
 };
 
@@ -46,7 +58,20 @@ ms_status_t ms_archive_build(const ms_doc *doc, const ms_envelope *env,
 			     const char *id, size_t size, const char *sha256,
 			     ms_xdoc **xdoc_r);
 
-/* Opens (or reopens) ar->reader over every shard. */
-ms_status_t ms_archive_reader(ms_archive *ar);
+/* Opens a read-only database over the shards of ar that may hold dates in
+ * [lo, hi]; on failure the reason goes to err. Thread-safe. */
+ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo,
+				   int64_t hi, ms_xdb **db_r, ms_buf *err);
+
+/* Locks and opens shard ws for writing unless it is open (closing all
+ * when too many are open). */
+ms_status_t ms_archive_open_shard(ms_archive *ar, ms_wshard *ws);
+/* Closes shard ws (uncommitted changes are committed by Xapian) and
+ * releases its lock. */
+void ms_archive_close_shard(ms_archive *ar, ms_wshard *ws);
+/* Commits and closes every writable shard, releasing their locks. */
+ms_status_t ms_archive_release_shards(ms_archive *ar);
+/* Removes a leftover compaction directory of shard name (lock held). */
+ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name);
 
 #endif

@@ -1,6 +1,6 @@
 /* ms_archive_read.c - reading the archive: search, count, show, stats.
  *
- * Functions: ms_archive_reader, ms_archive_search, ms_archive_count,
+ * Functions: ms_archive_open_reader, ms_archive_search, ms_archive_count,
  * ms_archive_show, ms_archive_stats_get, ms_hits_size, ms_hits_get,
  * ms_hits_free. A search opens the shards its date range can touch as one
  * Xapian database, and reopens and retries when a writer commits under it
@@ -39,15 +39,15 @@ static void date_bounds(const ms_qnode *q, int64_t *lo, int64_t *hi)
 	}
 }
 
-/* Opens a reader over the shards that may hold dates in [lo, hi]. */
-static ms_status_t open_reader(ms_archive *ar, int64_t lo, int64_t hi,
-			       ms_xdb **db_r)
+ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo,
+				   int64_t hi, ms_xdb **db_r, ms_buf *err)
 {
 	char **names = NULL;
 	size_t n = 0, k = 0;
-	if (ms_shard_list(ar->shards_dir, &names, &n))
-		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
-				       ar->shards_dir);
+	if (ms_shard_list(ar->shards_dir, &names, &n)) {
+		ms_buf_printf(err, "%s: cannot list shards", ar->shards_dir);
+		return MS_ERR_IO;
+	}
 	char **paths = calloc(n + 1, sizeof *paths);
 	ms_status_t st = paths ? MS_OK : MS_ERR_NOMEM;
 	for (size_t i = 0; i < n && !st; i++) {
@@ -56,23 +56,16 @@ static ms_status_t open_reader(ms_archive *ar, int64_t lo, int64_t hi,
 		if (asprintf(&paths[k++], "%s/%s", ar->shards_dir, names[i]) < 0)
 			st = MS_ERR_NOMEM, paths[--k] = NULL;
 	}
-	char *err = NULL;
+	char *msg = NULL;
 	if (!st && (st = ms_xdb_open_read((const char *const *)paths, k, db_r,
-					  &err)))
-		ms_archive_fail(ar, st, "%s", err ? err : ms_status_str(st));
-	free(err);
+					  &msg)))
+		ms_buf_puts(err, msg ? msg : ms_status_str(st));
+	free(msg);
 	for (size_t i = 0; paths && i < k; i++)
 		free(paths[i]);
 	free(paths);
 	ms_shard_list_free(&names);
 	return st;
-}
-
-ms_status_t ms_archive_reader(ms_archive *ar)
-{
-	if (ar->reader)
-		return MS_OK;
-	return open_reader(ar, INT64_MIN, INT64_MAX, &ar->reader);
 }
 
 /* Copies one hit's record and points the hit's fields into it. */
@@ -142,7 +135,8 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q,
 	int64_t lo = INT64_MIN, hi = INT64_MAX;
 	date_bounds(q, &lo, &hi);
 	ms_xdb *db = NULL;
-	ms_status_t st = open_reader(ar, lo, hi, &db);
+	ms_buf_reset(&ar->err);
+	ms_status_t st = ms_archive_open_reader(ar, lo, hi, &db, &ar->err);
 	for (int i = 0; !st && i < MODIFIED_RETRIES; i++) {
 		st = fn(db, q, ctx);
 		if (st != MS_ERR_MODIFIED || ms_xdb_reopen(db) != MS_OK)

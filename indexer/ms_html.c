@@ -1,7 +1,7 @@
 /* ms_html.c - HTML to visible text with libxml2's HTML push parser (SAX).
  *
- * Functions: ms_html_begin, ms_html_feed, ms_html_full, ms_html_end,
- * ms_html_to_text.
+ * Functions: ms_html_begin, ms_html_feed, ms_html_full, ms_html_flush,
+ * ms_html_end, ms_html_to_text.
  *
  * No tree is built: SAX callbacks append text nodes to the output buffer,
  * collapsing white space; block elements turn into one "\n"; the content
@@ -29,27 +29,28 @@ enum { WS_NONE, WS_SPACE, WS_LINE };
 
 struct ms_html {
 	htmlParserCtxtPtr ctxt;
-	ms_buf *out;	  /* borrowed */
-	size_t start;	  /* out->len when we began */
-	size_t cap;	  /* max text bytes, 0 = unlimited */
-	unsigned skip;	  /* depth inside dropped elements */
-	int ws;		  /* white space pending before the next word */
-	int full;	  /* cap reached: ignore the rest */
-	ms_status_t err;  /* first output error */
-	size_t npend;	  /* bytes staged in pend */
+	ms_buf *out;	 /* borrowed */
+	size_t start;	 /* out->len when we began */
+	size_t cap;	 /* max text bytes, 0 = unlimited */
+	unsigned skip;	 /* depth inside dropped elements */
+	int ws;		 /* white space pending before the next word */
+	int full;	 /* cap reached: ignore the rest */
+	int flushed;	 /* end of input given to libxml2 */
+	ms_status_t err; /* first output error */
+	size_t npend;	 /* bytes staged in pend */
 	char pend[BLK];
 };
 
 /* Elements whose start and end are line breaks (sorted for bsearch). */
 static const char *const block_tags[] = {
-	"address", "article", "aside",	 "blockquote", "body",	 "br",
-	"caption", "center",  "dd",	 "dir",	       "div",	 "dl",
-	"dt",	   "fieldset", "figcaption", "figure", "footer", "form",
-	"frame",   "h1",      "h2",	 "h3",	       "h4",	 "h5",
-	"h6",	   "header",  "hr",	 "html",       "iframe", "legend",
-	"li",	   "main",    "menu",	 "nav",	       "ol",	 "option",
-	"p",	   "pre",     "section", "table",      "tbody",	 "td",
-	"tfoot",   "th",      "thead",	 "tr",	       "ul",
+	"address", "article",  "aside",	     "blockquote", "body",   "br",
+	"caption", "center",   "dd",	     "dir",	   "div",    "dl",
+	"dt",	   "fieldset", "figcaption", "figure",	   "footer", "form",
+	"frame",   "h1",       "h2",	     "h3",	   "h4",     "h5",
+	"h6",	   "header",   "hr",	     "html",	   "iframe", "legend",
+	"li",	   "main",     "menu",	     "nav",	   "ol",     "option",
+	"p",	   "pre",      "section",    "table",	   "tbody",  "td",
+	"tfoot",   "th",       "thead",	     "tr",	   "ul",
 };
 
 /* Elements whose content is not visible text (sorted for bsearch). */
@@ -183,11 +184,10 @@ ms_html *ms_html_begin(ms_buf *out, size_t cap)
 		free(h);
 		return NULL;
 	}
-	htmlCtxtUseOptions(h->ctxt, HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-					    HTML_PARSE_NOWARNING |
-					    HTML_PARSE_NONET |
-					    HTML_PARSE_IGNORE_ENC |
-					    XML_PARSE_HUGE);
+	htmlCtxtUseOptions(h->ctxt,
+			   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+				   HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+				   HTML_PARSE_IGNORE_ENC | XML_PARSE_HUGE);
 	return h;
 }
 
@@ -200,7 +200,7 @@ static void parse_block(ms_html *h, const char *p, size_t n, int terminate)
 
 ms_status_t ms_html_feed(ms_html *h, const char *p, size_t n)
 {
-	while (n > 0 && !h->full && h->err == MS_OK) {
+	while (n > 0 && !h->full && !h->flushed && h->err == MS_OK) {
 		if (h->npend == 0 && n >= BLK) {
 			parse_block(h, p, BLK, 0);
 			p += BLK;
@@ -225,14 +225,20 @@ int ms_html_full(const ms_html *h)
 	return h->full;
 }
 
+ms_status_t ms_html_flush(ms_html *h)
+{
+	if (!h->flushed)
+		parse_block(h, h->pend, h->npend, 1);
+	h->flushed = 1;
+	return h->err;
+}
+
 ms_status_t ms_html_end(ms_html **hp)
 {
 	if (!hp || !*hp)
 		return MS_OK;
 	ms_html *h = *hp;
-	if (!h->full)
-		parse_block(h, h->pend, h->npend, 1);
-	ms_status_t st = h->err;
+	ms_status_t st = ms_html_flush(h);
 	if (h->ctxt->myDoc)
 		xmlFreeDoc(h->ctxt->myDoc);
 	htmlFreeParserCtxt(h->ctxt);
@@ -241,8 +247,7 @@ ms_status_t ms_html_end(ms_html **hp)
 	return st;
 }
 
-ms_status_t ms_html_to_text(const char *html, size_t n, size_t cap,
-			    ms_buf *out)
+ms_status_t ms_html_to_text(const char *html, size_t n, size_t cap, ms_buf *out)
 {
 	ms_html *h = ms_html_begin(out, cap);
 	if (!h)

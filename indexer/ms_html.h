@@ -23,7 +23,11 @@ ms_status_t ms_html_feed(ms_html *h, const char *p, size_t n);
 /* Nonzero once cap bytes of text were kept: further input is ignored, so
  * callers may stop decoding. */
 int ms_html_full(const ms_html *h);
-/* Flushes, frees *h and NULLs it. Returns MS_OK or MS_ERR_NOMEM. */
+/* Ends the input: libxml2 processes what it still holds, after which
+ * ms_html_full() is final. Only ms_html_end() may follow. MS_OK or
+ * MS_ERR_NOMEM. */
+ms_status_t ms_html_flush(ms_html *h);
+/* Flushes (unless done), frees *h, NULLs it. MS_OK or MS_ERR_NOMEM. */
 ms_status_t ms_html_end(ms_html **h);
 /* Whole-buffer convenience: begin, feed, end. */
 ms_status_t ms_html_to_text(const char *html, size_t n, size_t cap,

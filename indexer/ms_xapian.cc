@@ -6,7 +6,7 @@
  * ms_xdoc_add_term, ms_xdoc_set_value, ms_xdoc_set_data, ms_xdb_replace,
  * ms_xdb_delete, ms_xdb_has_term, ms_xdb_commit, ms_xdb_doccount,
  * ms_xdb_search, ms_xdb_count, ms_xresults_size, ms_xresults_data,
- * ms_xresults_free, ms_xdb_check.
+ * ms_xresults_free, ms_xdb_check, ms_xdb_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses (and messages); no exception leaves this
@@ -456,5 +456,21 @@ extern "C" ms_status_t ms_xdb_check(const char *path, char **report_r)
 		*report_r = strdup(report.c_str());
 		return MS_OK;
 	});
+	return st;
+}
+
+/* ---- compact ---- */
+
+extern "C" ms_status_t ms_xdb_compact(const char *src, const char *dst,
+				      char **err_r)
+{
+	std::string err;
+	*err_r = nullptr;
+	ms_status_t st = guard(&err, [&] {
+		Xapian::Database(src).compact(dst, Xapian::Compactor::FULL);
+		return MS_OK;
+	});
+	if (st != MS_OK)
+		*err_r = strdup(err.c_str());
 	return st;
 }

@@ -112,6 +112,11 @@ void ms_xresults_free(ms_xresults **res);
  * (harmless); ASan builds calling this need new_delete_type_mismatch=0. */
 ms_status_t ms_xdb_check(const char *path, char **report_r);
 
+/* Writes a compacted copy of the database at src (which no one may be
+ * writing) to the new directory dst. On error *err_r (caller frees) says
+ * why; dst may be left half-written for the caller to remove. */
+ms_status_t ms_xdb_compact(const char *src, const char *dst, char **err_r);
+
 #ifdef __cplusplus
 }
 #endif
