@@ -8,11 +8,14 @@
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every source file in place
+#   V=1             show the full compiler command lines
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 FUZZ_SECONDS ?= 300
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
 
 PKGS    := gmime-3.0 libxml-2.0 openssl zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -63,40 +66,49 @@ deps:
 # ---- library and programs ----
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libmailsift.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/mailsift: $(CLI_OBJ) $(BUILD)/libmailsift.a
-	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS)
 
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+	@echo "  CC/SAN  $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(ALL_CXXFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+	@echo "  CXX/SAN $<"
+	$(Q)$(CXX) $(ALL_CXXFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/libmailsift.a: $(ASAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
 # ---- unit tests (Check), plain and under ASan+UBSan ----
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(LIBS)
 
 unit: $(UNITS:%=$(BUILD)/unit/%)
 	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
@@ -112,8 +124,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
 	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .c).o || exit 1; done
 	@for f in $(LIB_CXX); do clang++ -std=c++17 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) -g -O1 \
 	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .cc).o || exit 1; done
-	clang -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(BUILD)/fuzz/obj/*.o $(LIBS)
+	clang++ -x c -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -c $< -o $(BUILD)/fuzz/$*.o
+	clang++ -fsanitize=fuzzer,address,undefined -o $@ $(BUILD)/fuzz/$*.o $(BUILD)/fuzz/obj/*.o $(LIBS)
 
 fuzz-brief: $(BUILD)/fuzz/fuzz_mime
 	@mkdir -p $(BUILD)/fuzz/corpus

@@ -6,9 +6,9 @@
  * the progress bar's ETA); then messages are parsed on one worker thread
  * per CPU (ms_archive_prepare) and inserted in order on the main thread,
  * which commits every IMPORT_BATCH messages. At the end, shards the import
- * grew by a quarter or more are compacted (about half the size). A message that cannot be added
- * is reported as "path: reason" (mbox: "path#N") and the rest continue;
- * exit status 1 if any failed.
+ * grew by a quarter or more are compacted (about half the size). A message that
+ * cannot be added is reported as "path: reason" (mbox: "path#N") and the rest
+ * continue; exit status 1 if any failed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include "ms_mbox.h"
 #include "ms_pool.h"
 
-#define IMPORT_BATCH 5000
+#define IMPORT_BATCH	    5000
 #define COMPACT_MIN_PERCENT 25 /* compact shards this import grew by 25% */
 
 typedef struct file_ent {
@@ -112,9 +112,9 @@ static int walk_dir(import_ctx *ic, const char *path, int depth)
 	for (struct dirent *e; (e = readdir(d));) {
 		if (!wanted(e->d_name, maildir))
 			continue;
-		if (n == cap && !(names = realloc(names,
-						  (cap = cap ? cap * 2 : 64) *
-							  sizeof *names)))
+		if (n == cap &&
+		    !(names = realloc(names, (cap = cap ? cap * 2 : 64) *
+						     sizeof *names)))
 			return closedir(d), -1;
 		names[n++] = strdup(e->d_name);
 	}
@@ -152,9 +152,10 @@ static void draw_progress(import_ctx *ic, int final)
 	if (!ic->tty || (!final && t - ic->last_draw < 0.2))
 		return;
 	ic->last_draw = t;
-	double el = t - ic->start, frac = ic->total_bytes
-						  ? (double)ic->done_bytes / (double)ic->total_bytes
-						  : 1;
+	double el = t - ic->start,
+	       frac = ic->total_bytes
+			      ? (double)ic->done_bytes / (double)ic->total_bytes
+			      : 1;
 	unsigned long long msgs = ic->added + ic->present + ic->failed;
 	double rate = el > 0 ? msgs / el : 0;
 	double eta = frac > 0 ? el / frac - el : 0;

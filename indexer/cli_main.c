@@ -20,16 +20,19 @@ static const struct {
 	int (*fn)(const ms_config *, int, char **);
 	const char *usage;
 } commands[] = {
-	{ "import", cli_import, "import PATH...        (files, maildirs, mbox)" },
+	{ "import", cli_import,
+	  "import PATH...        (files, maildirs, mbox)" },
 	{ "search", cli_search, "search [--json] [--limit N] QUERY" },
 	{ "count", cli_count, "count QUERY           ('*' = all)" },
-	{ "show", cli_show, "show ID               (archive id or Message-ID)" },
+	{ "show", cli_show,
+	  "show ID               (archive id or Message-ID)" },
 	{ "stats", cli_stats, "stats" },
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
+	fprintf(stderr,
+		"usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(stderr, "  %s\n", commands[i].usage);
 	return 2;
@@ -84,7 +87,8 @@ int main(int argc, char **argv)
 		if (!cfg)
 			return 1;
 		optind++;
-		int rc = commands[i].fn(cfg, argc - optind + 1, argv + optind - 1);
+		int rc = commands[i].fn(cfg, argc - optind + 1,
+					argv + optind - 1);
 		ms_config_free(&cfg);
 		return rc;
 	}

@@ -22,7 +22,6 @@
 
 #define MAX_OPEN_SHARDS 32 /* writable shards open at once */
 
-
 ms_status_t ms_archive_fail(ms_archive *ar, ms_status_t st, const char *fmt,
 			    ...)
 {
@@ -65,8 +64,8 @@ static ms_status_t open_dirs(ms_archive *ar, char **err_r)
 	if (ar->opts.writable &&
 	    (make_dir(ar->dir) || make_dir(ar->shards_dir) ||
 	     make_dir(ar->locks_dir))) {
-		if (err_r && asprintf(err_r, "%s: %s", ar->dir,
-				      strerror(errno)) < 0)
+		if (err_r &&
+		    asprintf(err_r, "%s: %s", ar->dir, strerror(errno)) < 0)
 			*err_r = NULL;
 		goto out;
 	}
@@ -135,11 +134,11 @@ static ms_status_t lock_shard(ms_archive *ar, ms_wshard *ws)
 		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
 				     strerror(errno));
 	else if (flock(ws->lock_fd, LOCK_EX | LOCK_NB) != 0)
-		st = ms_archive_fail(ar, errno == EWOULDBLOCK ? MS_ERR_LOCKED
-							      : MS_ERR_IO,
-				     "shard %s is being written by another "
-				     "process (%s)",
-				     ws->name, strerror(errno));
+		st = ms_archive_fail(
+			ar, errno == EWOULDBLOCK ? MS_ERR_LOCKED : MS_ERR_IO,
+			"shard %s is being written by another "
+			"process (%s)",
+			ws->name, strerror(errno));
 	if (!st)
 		st = ms_archive_clean_shard(ar, ws->name);
 	if (st && ws->lock_fd >= 0)

@@ -25,34 +25,34 @@
 typedef struct ms_archive ms_archive;
 
 typedef struct ms_archive_opts {
-	const char *dir;          /* archive directory (created if missing) */
-	ms_shard_by shard_by;     /* period of one shard */
+	const char *dir;	  /* archive directory (created if missing) */
+	ms_shard_by shard_by;	  /* period of one shard */
 	size_t max_text_per_part; /* text cap per MIME part (0 = default) */
-	int compression_level;    /* zlib level for the store, 1..9 */
-	int writable;             /* open for adding messages */
+	int compression_level;	  /* zlib level for the store, 1..9 */
+	int writable;		  /* open for adding messages */
 } ms_archive_opts;
 
 /* Envelope and scan facts of a message that came through the milter.
  * All strings borrowed for the duration of ms_archive_add(); any may be
  * NULL. rcpts is an array of n_rcpts addresses. */
 typedef struct ms_envelope {
-	const char *id;        /* X-Mailsift-Id; NULL = derive from content */
-	const char *sender;    /* envelope sender (MAIL FROM) */
+	const char *id;	    /* X-Mailsift-Id; NULL = derive from content */
+	const char *sender; /* envelope sender (MAIL FROM) */
 	const char *const *rcpts;
 	size_t n_rcpts;
-	const char *queue_id;  /* Postfix queue id */
-	const char *client;    /* client address and name */
+	const char *queue_id; /* Postfix queue id */
+	const char *client;   /* client address and name */
 	const char *helo;
 	const char *auth_user;
-	const char *verdict;   /* "clean", "infected", "unscanned" */
-	const char *virus;     /* virus name when infected */
-	int64_t time;          /* arrival time (seconds); shards by it */
+	const char *verdict; /* "clean", "infected", "unscanned" */
+	const char *virus;   /* virus name when infected */
+	int64_t time;	     /* arrival time (seconds); shards by it */
 } ms_envelope;
 
 /* What ms_archive_add() did. */
 typedef enum ms_add_result {
-	MS_ADD_NEW,     /* indexed and stored */
-	MS_ADD_PRESENT  /* already archived: nothing changed */
+	MS_ADD_NEW,    /* indexed and stored */
+	MS_ADD_PRESENT /* already archived: nothing changed */
 } ms_add_result;
 
 /* One search hit, decoded from the document data. All strings owned by the

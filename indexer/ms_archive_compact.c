@@ -40,7 +40,7 @@ static char *compact_path(const ms_archive *ar, const char *name)
 {
 	char *p = NULL;
 	return asprintf(&p, "%s/.%s.compact", ar->shards_dir, name) < 0 ? NULL
-									  : p;
+									: p;
 }
 
 ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name)
@@ -66,8 +66,8 @@ static ms_status_t compact_one(ms_archive *ar, const char *name)
 	ms_status_t st = ms_archive_clean_shard(ar, name);
 	if (!st && (st = ms_xdb_compact(path, tmp, &err)))
 		ms_archive_fail(ar, st, "compacting shard %s: %s", name, err);
-	if (!st && renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
-			     RENAME_EXCHANGE) != 0)
+	if (!st &&
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
 		st = ms_archive_fail(ar, MS_ERR_IO, "swapping %s: %s", tmp,
 				     strerror(errno));
 	if (remove_tree(tmp) != 0 && !st)

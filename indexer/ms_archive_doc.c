@@ -29,7 +29,8 @@ static ms_status_t add_addr_term(ms_xdoc *xd, const char *prefix,
 	ms_buf low = MS_BUF_INIT;
 	ms_status_t st = ms_token_fold(addr, strlen(addr), &low)
 				 ? MS_ERR_NOMEM
-				 : ms_xdoc_add_term(xd, prefix, low.data ? low.data : "");
+				 : ms_xdoc_add_term(xd, prefix,
+						    low.data ? low.data : "");
 	ms_buf_free(&low);
 	return st;
 }
@@ -113,8 +114,7 @@ static ms_status_t add_envelope_terms(ms_xdoc *xd, const ms_envelope *env)
 	return st;
 }
 
-static ms_status_t put_addrs(ms_buf *rec, const char *key,
-			     const ms_addrlist *l)
+static ms_status_t put_addrs(ms_buf *rec, const char *key, const ms_addrlist *l)
 {
 	ms_buf s = MS_BUF_INIT;
 	ms_status_t st = ms_addrlist_format(l, &s);
@@ -155,8 +155,9 @@ static ms_status_t build_record(ms_buf *rec, const ms_doc *doc,
 	st = st ? st : put_addrs(rec, "from", &doc->addr[MS_ADDR_FROM]);
 	st = st ? st : put_addrs(rec, "to", &doc->addr[MS_ADDR_TO]);
 	st = st ? st : put_addrs(rec, "cc", &doc->addr[MS_ADDR_CC]);
-	st = st ? st : ms_record_putn(rec, "subj", subj,
-				      strnlen(subj, RECORD_FIELD_MAX));
+	st = st ? st
+		: ms_record_putn(rec, "subj", subj,
+				 strnlen(subj, RECORD_FIELD_MAX));
 	if (st || !env)
 		return st;
 	st = ms_record_put(rec, "sender", env->sender);
@@ -181,9 +182,10 @@ ms_status_t ms_archive_build(const ms_doc *doc, const ms_envelope *env,
 	st = st ? st : env ? add_envelope_terms(xd, env) : MS_OK;
 	st = st ? st : build_record(&rec, doc, env, id, size, sha256);
 	st = st ? st : ms_xdoc_set_data(xd, rec.data, rec.len);
-	st = st ? st : ms_xdoc_set_value(xd, MS_SLOT_DATE,
-					 (double)(env && env->time ? env->time
-								   : doc->date));
+	st = st ? st
+		: ms_xdoc_set_value(
+			  xd, MS_SLOT_DATE,
+			  (double)(env && env->time ? env->time : doc->date));
 	st = st ? st : ms_xdoc_set_value(xd, MS_SLOT_SIZE, (double)size);
 	ms_buf_free(&rec);
 	if (st)

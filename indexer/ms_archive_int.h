@@ -17,7 +17,7 @@
 typedef struct ms_wshard {
 	char name[MS_SHARD_NAME_MAX];
 	ms_xdb *db;
-	int lock_fd;    /* flock on locks/<name>.lock while open, else -1 */
+	int lock_fd;	/* flock on locks/<name>.lock while open, else -1 */
 	unsigned dirty; /* additions since the last commit */
 	unsigned added; /* additions since the shard was opened */
 } ms_wshard;
@@ -31,7 +31,7 @@ struct ms_archive {
 	ms_store *store;
 	ms_wshard *w; /* shards written to so far */
 	size_t n_w, cap_w;
-	size_t n_open; /* of which open (and locked) */
+	size_t n_open;		 /* of which open (and locked) */
 	ms_archive_worker *self; /* the worker ms_archive_add() uses */
 	ms_buf err;
 };
@@ -39,7 +39,7 @@ struct ms_archive {
 /* A message prepared by a worker for ms_archive_insert(). */
 struct ms_prep {
 	ms_status_t st; /* MS_OK, or why it cannot be archived (see err) */
-	int present;    /* already archived: nothing to insert */
+	int present;	/* already archived: nothing to insert */
 	char id[MS_ARCHIVE_ID_MAX];
 	char sha[MS_SHA256_HEX];
 	char shard[MS_SHARD_NAME_MAX];
@@ -60,8 +60,8 @@ ms_status_t ms_archive_build(const ms_doc *doc, const ms_envelope *env,
 
 /* Opens a read-only database over the shards of ar that may hold dates in
  * [lo, hi]; on failure the reason goes to err. Thread-safe. */
-ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo,
-				   int64_t hi, ms_xdb **db_r, ms_buf *err);
+ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
+				   ms_xdb **db_r, ms_buf *err);
 
 /* Locks and opens shard ws for writing unless it is open (closing all
  * when too many are open). */

@@ -32,10 +32,11 @@ ms_status_t ms_archive_worker_new(ms_archive *ar, ms_archive_worker **w_r)
 		return ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
 	w->ar = ar;
 	char *dir = NULL, *err = NULL;
-	ms_status_t st = asprintf(&dir, "%s/store", ar->dir) < 0
-				 ? MS_ERR_NOMEM
-				 : ms_store_open(dir, ar->opts.compression_level,
-						 &w->store, &err);
+	ms_status_t st =
+		asprintf(&dir, "%s/store", ar->dir) < 0
+			? MS_ERR_NOMEM
+			: ms_store_open(dir, ar->opts.compression_level,
+					&w->store, &err);
 	if (st) {
 		ms_archive_fail(ar, st, "%s", err ? err : ms_status_str(st));
 		free(w);
@@ -66,9 +67,9 @@ static int already_present(ms_archive_worker *w, const ms_prep *p)
 		return 0;
 	ms_buf err = MS_BUF_INIT;
 	if (!w->reader && !w->reader_failed)
-		w->reader_failed = ms_archive_open_reader(w->ar, INT64_MIN,
-							  INT64_MAX, &w->reader,
-							  &err) != MS_OK;
+		w->reader_failed =
+			ms_archive_open_reader(w->ar, INT64_MIN, INT64_MAX,
+					       &w->reader, &err) != MS_OK;
 	ms_buf_free(&err);
 	if (!w->reader)
 		return 0;
@@ -89,8 +90,8 @@ static ms_status_t prep_fail(ms_prep *p, ms_status_t st, const char *msg)
 }
 
 /* Parses, builds the document and stores the raw bytes. */
-static void build(ms_archive_worker *w, ms_prep *p, const char *raw,
-		  size_t len, const ms_envelope *env)
+static void build(ms_archive_worker *w, ms_prep *p, const char *raw, size_t len,
+		  const ms_envelope *env)
 {
 	ms_doc *doc = NULL;
 	char *why = NULL;

@@ -39,8 +39,8 @@ static void date_bounds(const ms_qnode *q, int64_t *lo, int64_t *hi)
 	}
 }
 
-ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo,
-				   int64_t hi, ms_xdb **db_r, ms_buf *err)
+ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
+				   ms_xdb **db_r, ms_buf *err)
 {
 	char **names = NULL;
 	size_t n = 0, k = 0;
@@ -53,12 +53,13 @@ ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo,
 	for (size_t i = 0; i < n && !st; i++) {
 		if (!ms_shard_overlaps(names[i], lo, hi))
 			continue;
-		if (asprintf(&paths[k++], "%s/%s", ar->shards_dir, names[i]) < 0)
+		if (asprintf(&paths[k++], "%s/%s", ar->shards_dir, names[i]) <
+		    0)
 			st = MS_ERR_NOMEM, paths[--k] = NULL;
 	}
 	char *msg = NULL;
-	if (!st && (st = ms_xdb_open_read((const char *const *)paths, k, db_r,
-					  &msg)))
+	if (!st &&
+	    (st = ms_xdb_open_read((const char *const *)paths, k, db_r, &msg)))
 		ms_buf_puts(err, msg ? msg : ms_status_str(st));
 	free(msg);
 	for (size_t i = 0; paths && i < k; i++)
@@ -129,8 +130,8 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 /* Runs fn on a fresh reader for q's date range, reopening on MODIFIED. */
 typedef ms_status_t (*reader_fn)(ms_xdb *db, const ms_qnode *q, void *ctx);
 
-static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q,
-			       reader_fn fn, void *ctx)
+static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
+			       void *ctx)
 {
 	int64_t lo = INT64_MIN, hi = INT64_MAX;
 	date_bounds(q, &lo, &hi);
@@ -239,8 +240,9 @@ static unsigned long long dir_bytes(const char *path)
 		struct stat sb;
 		if (asprintf(&p, "%s/%s", path, e->d_name) >= 0 &&
 		    lstat(p, &sb) == 0)
-			sum += S_ISDIR(sb.st_mode) ? dir_bytes(p)
-						   : (unsigned long long)sb.st_size;
+			sum += S_ISDIR(sb.st_mode)
+				       ? dir_bytes(p)
+				       : (unsigned long long)sb.st_size;
 		free(p);
 	}
 	if (d)
@@ -258,8 +260,8 @@ ms_status_t ms_archive_stats_get(ms_archive *ar, ms_archive_stats *s)
 	s->shards = (unsigned)n;
 	ms_shard_list_free(&names);
 	s->index_bytes = dir_bytes(ar->shards_dir);
-	ms_status_t st = ms_store_bytes(ar->store, &s->store_bytes,
-					&s->store_files);
+	ms_status_t st =
+		ms_store_bytes(ar->store, &s->store_bytes, &s->store_files);
 	ms_qnode all = { .type = MS_Q_ALL };
 	if (!st)
 		st = ms_archive_count(ar, &all, &s->messages);

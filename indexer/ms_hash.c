@@ -40,8 +40,7 @@ ms_sha256 *ms_sha256_new(void)
 
 ms_status_t ms_sha256_update(ms_sha256 *h, const void *data, size_t len)
 {
-	return EVP_DigestUpdate(h->ctx, data, len) == 1 ? MS_OK
-							 : MS_ERR_CRYPTO;
+	return EVP_DigestUpdate(h->ctx, data, len) == 1 ? MS_OK : MS_ERR_CRYPTO;
 }
 
 ms_status_t ms_sha256_final(ms_sha256 **hp, char hex[MS_SHA256_HEX])
@@ -59,8 +58,7 @@ ms_status_t ms_sha256_final(ms_sha256 **hp, char hex[MS_SHA256_HEX])
 	return MS_OK;
 }
 
-ms_status_t ms_sha256_hex(const void *data, size_t len,
-			  char hex[MS_SHA256_HEX])
+ms_status_t ms_sha256_hex(const void *data, size_t len, char hex[MS_SHA256_HEX])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;

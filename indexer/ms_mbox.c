@@ -48,6 +48,16 @@ static size_t next_separator(const char *data, size_t len, size_t start,
 	return len;
 }
 
+/* Size of an empty line ending p[0..n) after its last line, else 0. */
+static size_t trailing_blank(const char *p, size_t n)
+{
+	if (n >= 2 && p[n - 1] == '\n' && p[n - 2] == '\n')
+		return 1;
+	if (n >= 4 && memcmp(p + n - 4, "\r\n\r\n", 4) == 0)
+		return 2;
+	return 0;
+}
+
 int ms_mbox_next(const char *data, size_t len, size_t *off, size_t *start,
 		 size_t *n)
 {
@@ -58,6 +68,9 @@ int ms_mbox_next(const char *data, size_t len, size_t *off, size_t *start,
 	size_t next = is_from_line(data + s, data + len)
 			      ? next_separator(data, len, s, &blank)
 			      : len;
+	if (s > 0 &&
+	    next == len) /* last of several: drop the mbox blank line */
+		blank = trailing_blank(data + s, len - s);
 	*start = s;
 	*n = next - s - blank;
 	*off = next;

@@ -5,7 +5,9 @@
  * follows an empty line and looks like an mbox separator (it carries a
  * time "hh:mm"). Each message returned includes its own "From " line
  * (ms_mime/ms_archive drop it) and excludes the one empty line that
- * separates it from the next. ">From " lines are left as they are.
+ * separates it from the next (for the last of several messages, the one
+ * empty line mbox writers add at the end). A file with one message is
+ * returned whole. ">From " lines are left as they are.
  */
 #ifndef MS_MBOX_H
 #define MS_MBOX_H

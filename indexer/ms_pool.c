@@ -21,7 +21,7 @@ struct ms_pool {
 	pthread_cond_t work, finished;
 	slot *ring;
 	size_t depth, head, next, tail;
-	size_t used;    /* submitted, not yet collected */
+	size_t used;	/* submitted, not yet collected */
 	size_t pending; /* submitted, not yet taken by a worker */
 	int stopping;
 	pthread_t *threads;
@@ -71,8 +71,8 @@ ms_pool *ms_pool_new(unsigned threads, size_t depth, const ms_pool_ops *ops)
 		return NULL;
 	}
 	for (; p->n_threads < threads; p->n_threads++)
-		if (pthread_create(&p->threads[p->n_threads], NULL,
-				   worker_main, p) != 0)
+		if (pthread_create(&p->threads[p->n_threads], NULL, worker_main,
+				   p) != 0)
 			break;
 	if (!p->n_threads)
 		ms_pool_free(&p);

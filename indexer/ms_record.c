@@ -14,13 +14,13 @@ ms_status_t ms_record_putn(ms_buf *b, const char *key, const char *value,
 		return MS_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
 		char c = value[i];
-		const char *esc = c == '\\' ? "\\\\"
+		const char *esc = c == '\\'   ? "\\\\"
 				  : c == '\t' ? "\\t"
 				  : c == '\n' ? "\\n"
 				  : c == '\r' ? "\\r"
 					      : NULL;
 		ms_status_t st = esc ? ms_buf_append(b, esc, 2)
-			       : c   ? ms_buf_putc(b, c)
+				 : c ? ms_buf_putc(b, c)
 				     : MS_OK;
 		if (st)
 			return st;
@@ -44,7 +44,10 @@ static char *unescape(char *s)
 			continue;
 		}
 		r++;
-		*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r;
+		*w++ = *r == 't'   ? '\t'
+		       : *r == 'n' ? '\n'
+		       : *r == 'r' ? '\r'
+				   : *r;
 	}
 	*w = '\0';
 	return s;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MIN_DATED 31536000LL  /* 1971-01-01 */
+#define MIN_DATED 31536000LL   /* 1971-01-01 */
 #define MAX_DATED 4102444799LL /* 2099-12-31 23:59:59 */
 
 void ms_shard_name(int64_t t, ms_shard_by by, char name[MS_SHARD_NAME_MAX])

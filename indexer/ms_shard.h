@@ -23,8 +23,7 @@ int ms_shard_overlaps(const char *name, int64_t lo, int64_t hi);
 /* Lists shard directory names under shards_dir, sorted. On MS_OK
  * *names_r is a NULL-terminated array the caller frees with
  * ms_shard_list_free(); *n_r its length. A missing dir is an empty list. */
-ms_status_t ms_shard_list(const char *shards_dir, char ***names_r,
-			  size_t *n_r);
+ms_status_t ms_shard_list(const char *shards_dir, char ***names_r, size_t *n_r);
 void ms_shard_list_free(char ***names);
 
 #endif

@@ -41,7 +41,9 @@ def cases():
     yield "empty", b"", None
     yield "garbage", bytes(rnd.getrandbits(8) for _ in range(20000)), None
     yield "truncated", HDR % b"truncmulti" + multipart(
-        b"XX", [b"Content-Type: text/plain\r\n\r\nbeforedamage words"])[:-40], "beforedamage"
+        b"XX", [b"Content-Type: text/plain\r\n\r\nbeforedamage words",
+                b"Content-Type: application/pdf; name=x.pdf\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n" + b"QUJD" * 300])[:-500], "beforedamage"
     yield "unclosed", HDR % b"unclosedb" + multipart(
         b"YY", [b"Content-Type: text/plain\r\n\r\nunclosedtext here"], close=False), "unclosedtext"
     yield "nested", HDR % b"nestedten" + nested(10000), "nestedten"

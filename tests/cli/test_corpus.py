@@ -111,9 +111,19 @@ def check_sample(ar, path, raw, msg, mid):
                 (name, len(out), len(strip_from(raw)), err.strip()))
 
 
+def part_charset(part):
+    """The part's charset: its MIME parameter, or for HTML its <meta>."""
+    cs = part.get_content_charset()
+    if cs or part.get_content_type() != "text/html":
+        return cs or ""
+    m = re.search(rb"charset=[\"']?([-\w]+)", part.get_payload(decode=True) or b"", re.I)
+    return m.group(1).decode().lower() if m else ""
+
+
 def find_charset_word(files, charset, pattern):
-    """First message with a single text/plain part in charset containing a
-    word matching pattern; returns (path, Message-ID, word) or None."""
+    """First message with a text part in charset (MIME or HTML <meta>)
+    whose visible text has a word matching pattern; returns (path,
+    Message-ID, word) or None."""
     for path in files:
         with open(path, "rb") as f:
             raw = f.read()
@@ -124,10 +134,14 @@ def find_charset_word(files, charset, pattern):
         if not mid:
             continue
         for part in msg.walk():
-            if part.get_content_type() != "text/plain" or \
-                    (part.get_content_charset() or "") != charset:
+            ct = part.get_content_type()
+            if ct not in ("text/plain", "text/html") or part_charset(part) != charset:
                 continue
-            m = re.search(pattern, part_text(part))
+            payload = part.get_payload(decode=True) or b""
+            text = payload.decode(charset, "replace")
+            if ct == "text/html":
+                text = re.sub(r"(?s)<[^>]*>", " ", text)
+            m = re.search(pattern, text)
             if m:
                 return path, mid, m.group(0)
     return None

@@ -50,7 +50,9 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	char dir[128];
 	snprintf(dir, sizeof dir, "%s/a", tmpl);
-	ms_archive_opts o = { .dir = dir, .compression_level = 1, .writable = 1 };
+	ms_archive_opts o = { .dir = dir,
+			      .compression_level = 1,
+			      .writable = 1 };
 	char *err = NULL;
 	ck_assert_int_eq(ms_archive_open(&o, &ar, &err), MS_OK);
 	ck_assert_ptr_null(err);
@@ -77,8 +79,8 @@ static uint64_t count(const char *query)
 {
 	ms_qnode *q = NULL;
 	char *err = NULL;
-	ck_assert_msg(ms_query_parse(query, &q, &err) == MS_OK, "%s: %s",
-		      query, err);
+	ck_assert_msg(ms_query_parse(query, &q, &err) == MS_OK, "%s: %s", query,
+		      err);
 	uint64_t n = 99;
 	ck_assert_int_eq(ms_archive_count(ar, q, &n), MS_OK);
 	ms_query_free(&q);

@@ -6,12 +6,14 @@
 
 #include "ms_mbox.h"
 
-static const char *const FROM1 = "From alice@example.org Fri Aug 23 10:00:00 2002\n";
+static const char *const FROM1 =
+	"From alice@example.org Fri Aug 23 10:00:00 2002\n";
 
 /* Splits input and renders the pieces as "[piece][piece]". */
 static char *split(const char *in)
 {
-	size_t len = strlen(in), off = 0, start, n, cap = len * 2 + 64, used = 0;
+	size_t len = strlen(in), off = 0, start, n, cap = len * 2 + 64,
+	       used = 0;
 	char *out = calloc(1, cap);
 	while (ms_mbox_next(in, len, &off, &start, &n)) {
 		ck_assert_uint_le(start + n, len);
@@ -34,6 +36,14 @@ static const struct {
 	  "From b Fri Aug 23 11:00:00 2002\nS: 2\n\nb2\n",
 	  "[From a Fri Aug 23 10:00:00 2002\nS: 1\n\nb1\n]"
 	  "[From b Fri Aug 23 11:00:00 2002\nS: 2\n\nb2\n]" },
+	/* the last of several loses the mbox writer's final empty line */
+	{ "From a Fri Aug 23 10:00:00 2002\nS: 1\n\nb1\n\n"
+	  "From b Fri Aug 23 11:00:00 2002\nS: 2\n\nb2\n\n",
+	  "[From a Fri Aug 23 10:00:00 2002\nS: 1\n\nb1\n]"
+	  "[From b Fri Aug 23 11:00:00 2002\nS: 2\n\nb2\n]" },
+	/* a single message keeps every byte */
+	{ "From a Fri Aug 23 10:00:00 2002\nS: 1\n\nb1\n\n",
+	  "[From a Fri Aug 23 10:00:00 2002\nS: 1\n\nb1\n\n]" },
 	/* CRLF separator */
 	{ "From a Fri Aug 23 10:00:00 2002\r\nS: 1\r\n\r\nb1\r\n\r\n"
 	  "From b Fri Aug 23 11:00:00 2002\r\nS: 2\r\n",
@@ -48,7 +58,8 @@ static const struct {
 	{ "From a Fri Aug 23 10:00:00 2002\nS: 1\n\n>From b 10:00\n",
 	  "[From a Fri Aug 23 10:00:00 2002\nS: 1\n\n>From b 10:00\n]" },
 	/* file ending right after the separator line */
-	{ "From a Fri Aug 23 10:00:00 2002\n\n", "[From a Fri Aug 23 10:00:00 2002\n\n]" },
+	{ "From a Fri Aug 23 10:00:00 2002\n\n",
+	  "[From a Fri Aug 23 10:00:00 2002\n\n]" },
 };
 
 START_TEST(test_split_table)
@@ -65,7 +76,8 @@ START_TEST(test_many_messages)
 	char *in = malloc(cap);
 	for (size_t i = 0; i < n_msgs; i++)
 		used += (size_t)snprintf(in + used, cap - used,
-					 "%sSubject: %zu\n\nbody\n\n", FROM1, i);
+					 "%sSubject: %zu\n\nbody\n\n", FROM1,
+					 i);
 	size_t off = 0, start, n, count = 0;
 	while (ms_mbox_next(in, used, &off, &start, &n)) {
 		ck_assert(strncmp(in + start, "From ", 5) == 0);

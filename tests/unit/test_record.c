@@ -24,15 +24,18 @@ static void collect(const char *k, const char *v, void *ctx)
 
 START_TEST(test_record_roundtrip)
 {
-	static const char *const vals[] = { "", "plain", "tab\there",
-					    "new\nline", "back\\slash\\",
-					    "cr\r\n", "\\t literal" };
+	static const char *const vals[] = {
+		"",	      "plain",	       "tab\there",
+		"new\nline",  "back\\slash\\", "cr\r\n",
+		"\\t literal"
+	};
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		ms_buf b = MS_BUF_INIT;
 		ck_assert_int_eq(ms_record_put(&b, "k", vals[i]), MS_OK);
 		ck_assert_int_eq(ms_record_put(&b, "z", "end"), MS_OK);
 		kv_seen s = { "" };
-		ck_assert_uint_eq(ms_record_parse(b.data, b.len, collect, &s), 2);
+		ck_assert_uint_eq(ms_record_parse(b.data, b.len, collect, &s),
+				  2);
 		char want[256];
 		snprintf(want, sizeof want, "<k=%s><z=end>", vals[i]);
 		ck_assert_str_eq(s.out, want);
@@ -91,8 +94,8 @@ static const struct {
 	{ 0, MS_SHARD_BY_MONTH, "undated" },
 	{ -5, MS_SHARD_BY_YEAR, "undated" },
 	{ 4102444800LL, MS_SHARD_BY_MONTH, "undated" }, /* 2100 */
-	{ 951782400, MS_SHARD_BY_MONTH, "2000-02" },    /* 2000-02-29 */
-	{ 1009843199, MS_SHARD_BY_MONTH, "2001-12" },   /* last second */
+	{ 951782400, MS_SHARD_BY_MONTH, "2000-02" },	/* 2000-02-29 */
+	{ 1009843199, MS_SHARD_BY_MONTH, "2001-12" },	/* last second */
 	{ 1009843200, MS_SHARD_BY_MONTH, "2002-01" },
 };
 
