@@ -23,7 +23,7 @@ echo "== mailsift count 'subject:razor'"
 ms count subject:razor
 echo "== mailsift search --limit 5 'spamassassin AND date:2002-09'"
 ms search --limit 5 spamassassin AND date:2002-09
-echo "== mailsift search --json --limit 1 '\"razor\" from:*@*' (JSON)"
+echo "== mailsift search --json --limit 1 razor"
 ms search --json --limit 1 razor
 echo
 echo "Try: $build/mailsift -c var/plugin.conf search 'from:example.com subject:\"hello world\"'"
