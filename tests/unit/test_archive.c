@@ -9,8 +9,9 @@
 #include <unistd.h>
 
 #include "ms_archive.h"
+#include "support_util.h"
 
-static char tmpl[64];
+static char *tmpl;
 static ms_archive *ar;
 
 static const char *const MSG1 =
@@ -46,8 +47,7 @@ static const char *const MSG2 =
 
 static void setup(void)
 {
-	snprintf(tmpl, sizeof tmpl, "/tmp/ms-archive-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	tmpl = ms_test_tmpdir("test_archive");
 	char dir[128];
 	snprintf(dir, sizeof dir, "%s/a", tmpl);
 	ms_archive_opts o = { .dir = dir,
@@ -61,9 +61,7 @@ static void setup(void)
 static void teardown(void)
 {
 	ms_archive_close(&ar);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ms_test_tmpdir_free(&tmpl), 0);
 }
 
 static void add(const char *msg, const ms_envelope *env, ms_add_result want)
@@ -241,9 +239,5 @@ int main(void)
 	tcase_add_test(tc, test_show_and_search);
 	tcase_add_test(tc, test_not_a_message);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(s);
 }

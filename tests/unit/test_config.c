@@ -12,7 +12,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "ms_buf.h"
 #include "ms_config.h"
+#include "support_util.h"
 
 #define NAME "/etc/ms/plugin.conf"
 
@@ -791,25 +791,16 @@ END_TEST
 
 /* ---- relative names and files ---- */
 
-static char tmpdir[64];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
+static char *tmpdir;
 
 static void setup(void)
 {
-	strcpy(tmpdir, "/tmp/test_config.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = ms_test_tmpdir("test_config");
 }
 
 static void teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ms_test_tmpdir_free(&tmpdir);
 }
 
 static void write_file(const char *path, const char *text)
@@ -987,9 +978,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(config_suite());
 }

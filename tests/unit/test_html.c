@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ms_html.h"
+#include "support_util.h"
 
 /* Converts in with the given chunk size (0 = whole) into a new string. */
 static char *convert(const char *in, size_t n, size_t chunk, size_t cap)
@@ -29,26 +30,6 @@ static char *convert(const char *in, size_t n, size_t chunk, size_t cap)
 	ck_assert_int_eq(ms_html_end(&h), MS_OK);
 	ck_assert_ptr_null(h);
 	return ms_buf_steal(&out);
-}
-
-/* Returns 1 if s[0..n) is valid UTF-8. */
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i], len = c < 0x80    ? 1
-					 : c >= 0xF0 ? 4
-					 : c >= 0xE0 ? 3
-						     : 2;
-		if (c >= 0x80 && (c < 0xC2 || c > 0xF4))
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (unsigned k = 1; k < len; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-		i += len;
-	}
-	return 1;
 }
 
 static const struct {
@@ -172,7 +153,7 @@ START_TEST(test_bad_utf8)
 {
 	const char in[] = "<p>caf\xe9 \xff\xfe ok \xc3</p>";
 	char *got = convert(in, sizeof(in) - 1, 1, 0);
-	ck_assert(valid_utf8((const unsigned char *)got, strlen(got)));
+	ck_assert(ms_test_utf8_ok(got, strlen(got)));
 	ck_assert_ptr_nonnull(strstr(got, "ok"));
 	free(got);
 	const char nul[] = "a\0b<p>c</p>";
@@ -218,9 +199,5 @@ int main(void)
 	tcase_add_test(tc, test_bad_utf8);
 	tcase_add_test(tc, test_no_stderr);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ms_test_run(s);
 }

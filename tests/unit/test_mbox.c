@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ms_mbox.h"
+#include "support_util.h"
 
 static const char *const FROM1 =
 	"From alice@example.org Fri Aug 23 10:00:00 2002\n";
@@ -107,9 +108,5 @@ int main(void)
 	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_from_line_without_newline);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(s);
 }

@@ -14,52 +14,15 @@
 #include <string.h>
 
 #include "ms_mime.h"
+#include "support_util.h"
 
 #define M(lit) lit, sizeof(lit) - 1
-
-static int valid_utf8(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i], len = c < 0x80    ? 1
-					 : c >= 0xF0 ? 4
-					 : c >= 0xE0 ? 3
-						     : 2;
-		if (c == 0 || (c >= 0x80 && (c < 0xC2 || c > 0xF4)))
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (unsigned k = 1; k < len; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-		i += len;
-	}
-	return 1;
-}
-
-static void check_str(const char *s)
-{
-	if (s)
-		ck_assert_msg(valid_utf8(s, strlen(s)), "bad UTF-8: %s", s);
-}
 
 /* Every string in a document is valid UTF-8 without NUL bytes. */
 static void check_doc(const ms_doc *d)
 {
-	ck_assert_msg(valid_utf8(d->body.data ? d->body.data : "", d->body.len),
-		      "body is not valid UTF-8 / has NUL");
-	check_str(d->subject);
-	check_str(d->message_id);
-	for (int i = 0; i < MS_ADDR_N; i++)
-		for (size_t k = 0; k < d->addr[i].n; k++) {
-			check_str(d->addr[i].v[k].name);
-			check_str(d->addr[i].v[k].addr);
-		}
-	for (size_t k = 0; k < d->n_att; k++) {
-		check_str(d->att[k].name);
-		ck_assert_ptr_nonnull(d->att[k].type);
-		check_str(d->att[k].type);
-	}
+	const char *bad = ms_test_doc_bad(d, ms_test_utf8_ok);
+	ck_assert_msg(!bad, "%s is not valid UTF-8 / has NUL", bad);
 }
 
 static ms_doc *parse_opts(const char *msg, size_t n, const ms_mime_opts *o)
@@ -842,9 +805,5 @@ int main(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_doc_free_null);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return ms_test_run(s);
 }

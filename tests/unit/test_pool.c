@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ms_pool.h"
+#include "support_util.h"
 
 typedef struct job {
 	unsigned seq;
@@ -104,9 +105,5 @@ int main(void)
 			    sizeof cases / sizeof cases[0]);
 	tcase_add_test(tc, test_free_with_jobs_in_flight);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(s);
 }

@@ -15,6 +15,7 @@
 #include "ms_buf.h"
 #include "ms_query.h"
 #include "ms_token.h"
+#include "support_util.h"
 
 typedef struct qcase {
 	const char *q;
@@ -434,9 +435,5 @@ static Suite *query_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(query_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(query_suite());
 }

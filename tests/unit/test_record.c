@@ -10,6 +10,7 @@
 #include "ms_json.h"
 #include "ms_record.h"
 #include "ms_shard.h"
+#include "support_util.h"
 
 typedef struct kv_seen {
 	char out[512];
@@ -157,9 +158,5 @@ int main(void)
 	tcase_add_test(tc, test_shard_overlaps);
 	tcase_add_test(tc, test_buf_growth);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(s);
 }

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,28 +19,20 @@
 #include "ms_buf.h"
 #include "ms_hash.h"
 #include "ms_store.h"
+#include "support_util.h"
 
-static char tmpdir[64];
+static char *tmpdir;
 static char storedir[128];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static void setup(void)
 {
-	strcpy(tmpdir, "/tmp/test_store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = ms_test_tmpdir("test_store");
 	snprintf(storedir, sizeof storedir, "%s/store", tmpdir);
 }
 
 static void teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ms_test_tmpdir_free(&tmpdir);
 }
 
 static ms_store *open_store(void)
@@ -438,9 +429,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(store_suite());
 }

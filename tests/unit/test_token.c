@@ -14,6 +14,7 @@
 
 #include "ms_buf.h"
 #include "ms_token.h"
+#include "support_util.h"
 
 typedef struct collect {
 	ms_buf out;
@@ -414,9 +415,5 @@ static Suite *token_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(token_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(token_suite());
 }

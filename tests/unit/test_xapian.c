@@ -10,7 +10,6 @@
  */
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "ms_query.h"
 #include "ms_schema.h"
 #include "ms_xapian.h"
+#include "support_util.h"
 
 /* libxapian 1.4.22's Database::check() deletes one of its own objects
  * through a pointer to a base class of a different size (allocation and
@@ -35,27 +35,18 @@ const char *__asan_default_options(void)
 	return "new_delete_type_mismatch=0";
 }
 
-static char tmpdir[64];
+static char *tmpdir;
 static char dbpath[128];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static void setup(void)
 {
-	strcpy(tmpdir, "/tmp/test_xapian.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tmpdir = ms_test_tmpdir("test_xapian");
 	snprintf(dbpath, sizeof dbpath, "%s/db", tmpdir);
 }
 
 static void teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ms_test_tmpdir_free(&tmpdir);
 }
 
 /* ---- building documents ---- */
@@ -722,9 +713,5 @@ static Suite *xapian_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(xapian_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ms_test_run(xapian_suite());
 }
