@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mstest  # noqa: E402
 
 T = mstest.Test("badinput")
