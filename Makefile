@@ -27,7 +27,7 @@ XAPIAN_LIBS     = $(shell xapian-config --libs 2>/dev/null)
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CXXFLAGS ?= -O2 -g
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer -Iplugin $(PKG_CFLAGS) $(CFLAGS)
 ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CXXFLAGS)
 LIBS     = $(PKG_LIBS) $(XAPIAN_LIBS) -lstdc++ -lm -lpthread
 
@@ -36,6 +36,8 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LIB_C    := $(sort $(wildcard indexer/ms_*.c))
 LIB_CXX  := $(sort $(wildcard indexer/ms_*.cc))
 CLI_C    := $(sort $(wildcard indexer/cli_*.c))
+MILTER_MAIN := plugin/milter_main.c
+MILTER_C := $(filter-out $(MILTER_MAIN),$(sort $(wildcard plugin/*.c)))
 UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(sort $(wildcard tests/unit/support_*.c))
 UNITS    := $(patsubst tests/unit/%.c,%,$(UNIT_C))
@@ -43,15 +45,19 @@ UNITS    := $(patsubst tests/unit/%.c,%,$(UNIT_C))
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 ASAN_OBJ := $(LIB_C:%.c=$(BUILD)/asan/%.o) $(LIB_CXX:%.cc=$(BUILD)/asan/%.o)
 CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/obj/%.o)
+MILTER_OBJ := $(MILTER_C:%.c=$(BUILD)/obj/%.o)
+MILTER_ASAN_OBJ := $(MILTER_C:%.c=$(BUILD)/asan/%.o)
 
 DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	libssl-dev zlib1g-dev libxapian-dev xapian-tools check libmilter-dev \
-	libclang-rt-14-dev clang notmuch valgrind clang-format python3
+	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
+	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
+	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests format \
 	format-check run stop bench-index install clean
 
-all: $(BUILD)/mailsift
+all: $(BUILD)/mailsift $(BUILD)/mailsift-milter
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -60,6 +66,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null || exit 1; \
 	fi
 
@@ -83,6 +90,15 @@ $(BUILD)/mailsift: $(CLI_OBJ) $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS)
 
+$(BUILD)/libmsmilter.a: $(MILTER_OBJ)
+	@rm -f $@
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/mailsift-milter: $(BUILD)/obj/$(MILTER_MAIN:.c=.o) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) -o $@ $^ -lmilter $(LIBS)
+
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -99,16 +115,21 @@ $(BUILD)/asan/libmailsift.a: $(ASAN_OBJ)
 	@echo "  AR      $@"
 	$(Q)ar rcs $@ $^
 
-# ---- unit tests (Check), plain and under ASan+UBSan ----
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/libmailsift.a
-	@mkdir -p $(dir $@)
-	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(LIBS)
+$(BUILD)/asan/libmsmilter.a: $(MILTER_ASAN_OBJ)
+	@rm -f $@
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $^
 
-$(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a
+# ---- unit tests (Check), plain and under ASan+UBSan ----
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
+
+$(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
 
 unit: $(UNITS:%=$(BUILD)/unit/%)
 	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
@@ -144,10 +165,11 @@ cli-tests: $(BUILD)/mailsift
 
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \
+	  $(wildcard plugin/*.c plugin/*.h) \
 	  && echo "format: ok"
 
 format:
-	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C)
+	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h)
 
 check: deps
 	$(MAKE) all

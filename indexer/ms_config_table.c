@@ -65,7 +65,8 @@ static const ms_config_param params[] = {
 	  "cpl, msi, msp, jar, lnk, ps1, reg, iso, img",
 	  0, 0, NULL, "attachment file name extensions treated as infected"),
 	P(policy, blocklist_file, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
-	  "file of extra blocked extensions, one a line (empty: none)"),
+	  "file of SHA-256 hashes of blocked attachment contents (empty: "
+	  "none)"),
 	P(policy, skip_authenticated, MS_CT_BOOL, 0, "no", 0, 0, NULL,
 	  "do not scan mail from SMTP-authenticated senders"),
 	P(policy, on_infected, MS_CT_ENUM, 0, "reject", 0, 0, on_infected,

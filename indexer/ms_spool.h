@@ -1,0 +1,119 @@
+/* ms_spool.h - the durable hand-off from the milter to indexd.
+ *
+ * Layout under the spool directory: tmp/ (entries being written), new/
+ * (complete entries: the milter answered accept or reject only after the
+ * entry was here and fsync'ed, file and directory), bad/ (entries indexd
+ * could not parse, each with a <name>.why file saying why).
+ *
+ * An entry file is the message exactly as received (header lines as
+ * "Name: value\r\n", an empty line, the body), then the envelope as an
+ * ms_record ("key\tvalue\n" lines), then a 32-byte footer: "MSSPOOL1",
+ * the message length and the record length as 12 decimal digits each.
+ * A file without a valid footer is not an entry (a crash mid-write).
+ * Entry names are the message's archive id (X-Mailsift-Id).
+ *
+ * Envelope record keys: id, sender, rcpt (once per recipient), qid,
+ * client, helo, auth, verdict, virus, time, size, sha256.
+ */
+#ifndef MS_SPOOL_H
+#define MS_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ms_archive.h" /* ms_envelope */
+#include "ms_buf.h"
+#include "ms_hash.h"
+#include "ms_status.h"
+
+#define MS_SPOOL_FOOTER 32
+
+typedef struct ms_spool ms_spool;
+typedef struct ms_spool_writer ms_spool_writer;
+
+/* Opens the spool at dir, creating dir, tmp/, new/ and bad/ if needed.
+ * On error *err_r (if err_r; caller frees) is "path: strerror".
+ * The handle is thread-safe (only immutable state). */
+ms_status_t ms_spool_open(const char *dir, ms_spool **sp_r, char **err_r);
+void ms_spool_close(ms_spool **sp);
+
+/* ---- writing (the milter) ---- */
+
+/* Starts entry id (1 to MS_SPOOL_ID_MAX letters, digits, '-' and '_') in
+ * tmp/. MS_OK, MS_ERR_INVALID (bad id), MS_ERR_IO (also: tmp/ID exists),
+ * MS_ERR_NOMEM, MS_ERR_CRYPTO. On error *err_r (if err_r; caller frees)
+ * says why (e.g. "DIR/tmp/ID: No space left on device"). The writer is
+ * used by one thread at a time. */
+#define MS_SPOOL_ID_MAX 128
+ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
+			   char **err_r);
+/* Appends message bytes (buffered; memory bounded) and updates the running
+ * SHA-256. MS_OK, MS_ERR_IO (disk full...; sticky: every later write and
+ * the commit fail too, ms_spool_error() says why), MS_ERR_LIMIT (message
+ * over 999,999,999,999 bytes), MS_ERR_INVALID (after ms_spool_sha256()),
+ * MS_ERR_CRYPTO. */
+ms_status_t ms_spool_write(ms_spool_writer *w, const void *p, size_t n);
+/* The writer's first error as one line "path: strerror" ("" if none);
+ * valid while w lives. */
+const char *ms_spool_error(const ms_spool_writer *w);
+/* Message bytes written so far. */
+uint64_t ms_spool_size(const ms_spool_writer *w);
+/* Flushes buffered bytes and returns a descriptor from which the message
+ * can be read with pread() at offsets 0..size-1 (owned by the writer), or
+ * -1 after a write error (see ms_spool_error()). */
+int ms_spool_fd(ms_spool_writer *w);
+/* The message's SHA-256, as hex. This ends the message: later writes
+ * fail with MS_ERR_INVALID (the commit still works). MS_OK, MS_ERR_IO
+ * (after a write error), MS_ERR_CRYPTO. */
+ms_status_t ms_spool_sha256(ms_spool_writer *w, char hex[MS_SHA256_HEX]);
+/* Appends the envelope (env->id must be the entry id or NULL; size and
+ * sha256 are added by the spool; env may be NULL), fsyncs the file, renames
+ * it into new/ and fsyncs new/. Only after MS_OK is the message durable.
+ * MS_OK, MS_ERR_IO, MS_ERR_INVALID (env->id differs), MS_ERR_NOMEM,
+ * MS_ERR_CRYPTO. Frees *w and NULLs it whatever the outcome; on error
+ * nothing is left in tmp/ or new/ and *err_r (if err_r; caller frees) says
+ * why. */
+ms_status_t ms_spool_commit(ms_spool_writer **w, const ms_envelope *env,
+			    char **err_r);
+/* Drops an unfinished entry (abort, reject without keeping): removes the
+ * temporary file, frees *w, NULLs it. NULL-safe. */
+void ms_spool_abort(ms_spool_writer **w);
+
+/* ---- reading (indexd) ---- */
+
+/* A complete entry read back. env's strings point into the entry. */
+typedef struct ms_spool_entry {
+	char *name;	 /* file name in new/ */
+	const char *msg; /* message bytes (not NUL-terminated) */
+	size_t msg_len;
+	ms_envelope env;    /* env.rcpts: n_rcpts addresses */
+	const char *sha256; /* as recorded by the writer */
+	void *priv;
+} ms_spool_entry;
+
+/* Lists the entry names in new/ (regular files not starting with '.';
+ * oldest first by mtime, then name). MS_OK, MS_ERR_IO, MS_ERR_NOMEM. On
+ * MS_OK *names_r is a NULL-terminated array freed with ms_spool_names_free. */
+ms_status_t ms_spool_list(ms_spool *sp, char ***names_r, size_t *n_r);
+void ms_spool_names_free(char ***names);
+/* Reads entry name from new/. MS_ERR_NOTFOUND if it is gone, MS_ERR_PARSE
+ * if it is not a valid entry (no or bad footer, record without the entry's
+ * id, size or sha256), MS_ERR_INVALID for a name with '/' or a leading
+ * '.', MS_ERR_IO, MS_ERR_NOMEM; on error *err_r (if err_r; caller frees)
+ * is "path: reason". On MS_OK free *e_r with ms_spool_entry_free(). Memory:
+ * the message is mapped, not copied; the record is one private copy. The
+ * recorded sha256 is not re-verified here. */
+ms_status_t ms_spool_read(ms_spool *sp, const char *name, ms_spool_entry **e_r,
+			  char **err_r);
+void ms_spool_entry_free(ms_spool_entry **e);
+/* Removes entry name from new/ (after the archive commit that holds it)
+ * and fsyncs new/ when sync. MS_OK, MS_ERR_NOTFOUND, MS_ERR_INVALID (bad
+ * name), MS_ERR_IO, MS_ERR_NOMEM. */
+ms_status_t ms_spool_remove(ms_spool *sp, const char *name, int sync);
+/* Writes bad/<name>.why with reason (first, fsynced), then moves entry
+ * name to bad/ and fsyncs bad/ and new/. MS_OK, MS_ERR_NOTFOUND (no .why
+ * left behind), MS_ERR_INVALID, MS_ERR_IO, MS_ERR_NOMEM. */
+ms_status_t ms_spool_quarantine(ms_spool *sp, const char *name,
+				const char *reason);
+
+#endif

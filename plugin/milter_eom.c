@@ -1,0 +1,146 @@
+/* milter_eom.c - end of message: scan, decide, hand off, edit headers.
+ *
+ * Functions: msm_eom. Order matters for invariant 1 (nothing accepted is
+ * lost): the spool entry is committed (fsync of file and directory) before
+ * the reply is returned; if that fails the message is tempfailed. One log
+ * line per message carries the Postfix queue id.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter.h"
+#include "ms_log.h"
+
+#define VERSION "0.1"
+
+/* Scans the spooled message with clamd and the attachment policy. */
+static void scan(msm_conn *conn, msm_msg *m, msm_verdict *v)
+{
+	const ms_config *cfg = conn->conf->cfg;
+	int fd = ms_spool_fd(m->w);
+	uint64_t size = ms_spool_size(m->w);
+	v->outcome = MSM_CLEAN;
+	if (size > cfg->scanner_max_scan_size) {
+		v->outcome = MSM_OVERSIZE;
+		snprintf(v->reason, sizeof v->reason,
+			 "size %llu over scan limit", (unsigned long long)size);
+		return;
+	}
+	ms_policy_result pr = { 0 };
+	if (ms_policy_check(conn->conf->policy, fd, size, &pr) == MS_OK &&
+	    pr.blocked) {
+		v->outcome = MSM_BLOCKED;
+		snprintf(v->reason, sizeof v->reason, "%.250s", pr.reason);
+		return;
+	}
+	if (cfg->policy_skip_authenticated && m->auth) {
+		v->outcome = MSM_UNSCANNED;
+		snprintf(v->reason, sizeof v->reason, "authenticated sender");
+		return;
+	}
+	ms_scan_verdict sv;
+	ms_clamd_scan(&conn->conf->clamd, fd, size, &sv);
+	if (sv.result == MS_SCAN_INFECTED) {
+		v->outcome = MSM_INFECTED;
+		snprintf(v->virus, sizeof v->virus, "%s", sv.virus);
+	} else if (sv.result == MS_SCAN_FAILED) {
+		v->outcome = MSM_SCAN_FAIL;
+		snprintf(v->reason, sizeof v->reason, "scanner: %.200s",
+			 sv.reason);
+	}
+}
+
+/* Commits the spool entry with its envelope, or drops it. */
+static void hand_off(msm_conn *conn, msm_msg *m, const char *qid,
+		     msm_verdict *v)
+{
+	const ms_config *cfg = conn->conf->cfg;
+	if (!msm_outcome_spooled(cfg, v->outcome)) {
+		ms_spool_abort(&m->w);
+		return;
+	}
+	ms_envelope env = {
+		.id = m->id,
+		.sender = m->sender,
+		.rcpts = (const char *const *)m->rcpts,
+		.n_rcpts = m->n_rcpts,
+		.queue_id = qid,
+		.client = conn->client,
+		.helo = conn->helo,
+		.auth_user = m->auth,
+		.verdict = msm_verdict_word(v->outcome),
+		.virus = v->outcome == MSM_INFECTED  ? v->virus
+			 : v->outcome == MSM_BLOCKED ? v->reason
+						     : NULL,
+		.time = m->time,
+	};
+	char *err = NULL;
+	if (ms_spool_commit(&m->w, &env, &err) != MS_OK) {
+		v->outcome = MSM_SPOOL_FAIL;
+		snprintf(v->reason, sizeof v->reason, "spool: %s",
+			 err ? err : "commit failed");
+	}
+	free(err);
+}
+
+/* Removes forged headers (highest index first) and adds ours. */
+static void edit_headers(SMFICTX *ctx, msm_conn *conn, msm_msg *m,
+			 const msm_verdict *v)
+{
+	for (size_t i = m->n_strip; i-- > 0;) {
+		char name[256];
+		unsigned idx;
+		if (sscanf(m->strip[i], "%255[^\t]\t%u", name, &idx) == 2)
+			smfi_chgheader(ctx, name, (int)idx, NULL);
+	}
+	char scanned[400], status[400];
+	snprintf(scanned, sizeof scanned, "mailsift %s on %s", VERSION,
+		 conn->conf->host);
+	msm_status_header(v, status, sizeof status);
+	smfi_addheader(ctx, "X-Virus-Scanned", scanned);
+	smfi_addheader(ctx, "X-Virus-Status", status);
+	smfi_addheader(ctx, "X-Mailsift-Id", m->id);
+}
+
+static void log_result(const char *qid, const msm_msg *m, uint64_t size,
+		       const msm_verdict *v, sfsistat st)
+{
+	char status[400];
+	msm_status_header(v, status, sizeof status);
+	ms_log_info("%s: id=%s from=<%s> nrcpt=%zu size=%llu status=%s "
+		    "action=%s%s%s",
+		    qid, m->id, m->sender, m->n_rcpts, (unsigned long long)size,
+		    status,
+		    st == SMFIS_REJECT	   ? "reject"
+		    : st == SMFIS_TEMPFAIL ? "tempfail"
+		    : st == SMFIS_DISCARD  ? "discard"
+					   : "accept",
+		    v->outcome == MSM_SPOOL_FAIL ? " " : "",
+		    v->outcome == MSM_SPOOL_FAIL ? v->reason : "");
+}
+
+sfsistat msm_eom(SMFICTX *ctx, msm_conn *conn)
+{
+	msm_msg *m = conn->msg;
+	const char *qid = smfi_getsymval(ctx, "i");
+	qid = qid ? qid : "NOQUEUE";
+	msm_verdict v = { 0 };
+	if (m->spool_err) {
+		v.outcome = MSM_SPOOL_FAIL;
+		snprintf(v.reason, sizeof v.reason, "spool: %s", m->spool_err);
+	} else {
+		scan(conn, m, &v);
+	}
+	uint64_t size = m->w ? ms_spool_size(m->w) : 0;
+	if (v.outcome != MSM_SPOOL_FAIL)
+		hand_off(conn, m, qid, &v);
+	const ms_config *cfg = conn->conf->cfg;
+	if (v.outcome != MSM_SPOOL_FAIL &&
+	    msm_outcome_delivered(cfg, v.outcome))
+		edit_headers(ctx, conn, m, &v);
+	sfsistat st = msm_reply(ctx, cfg, &v);
+	log_result(qid, m, size, &v, st);
+	msm_msg_free(&conn->msg);
+	return st;
+}

@@ -1,0 +1,232 @@
+/* milter_main.c - mailsift-milter: options, daemon life cycle, signals.
+ *
+ *   mailsift-milter -c plugin.conf [-f] [-n]
+ *
+ * -n checks the configuration and exits; -f stays in the foreground and
+ * logs to stderr (else syslog, facility mail). libmilter turns SIGHUP into
+ * "stop", so the process is split in two: a small supervisor (whose pid is
+ * in [milter] pidfile) takes SIGHUP, checks the new configuration and tells
+ * the worker to reload with SIGUSR1; SIGTERM stops the worker cleanly
+ * (libmilter finishes its connections) and then the supervisor. A worker
+ * that dies unexpectedly is restarted.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "milter.h"
+#include "ms_log.h"
+#include "ms_mime.h"
+
+static const char *conf_path = "/etc/mailsift/plugin.conf";
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: mailsift-milter [-c plugin.conf] [-f] [-n]\n");
+	return 2;
+}
+
+/* Switches to the configured user (no-op if none). */
+static int drop_privileges(const char *user)
+{
+	if (!*user)
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw)
+		return ms_log_error("unknown user '%s'", user), -1;
+	if (setgid(pw->pw_gid) || initgroups(user, pw->pw_gid) ||
+	    setuid(pw->pw_uid))
+		return ms_log_error("cannot become %s: %s", user,
+				    strerror(errno)),
+		       -1;
+	return 0;
+}
+
+/* The worker's reload thread: SIGUSR1 -> new configuration snapshot. */
+static void *reload_thread(void *arg)
+{
+	sigset_t *set = arg;
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		msm_conf *c = NULL;
+		char *err = NULL;
+		if (msm_conf_load(conf_path, &c, &err) == 0) {
+			msm_conf_install(c);
+			ms_log_info("configuration reloaded from %s",
+				    conf_path);
+		} else {
+			ms_log_error("reload failed, keeping the old "
+				     "configuration: %s",
+				     err ? err : "unknown error");
+		}
+		free(err);
+	}
+	return NULL;
+}
+
+static int worker(msm_conf *conf)
+{
+	static sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	pthread_t tid;
+	pthread_create(&tid, NULL, reload_thread, &usr1);
+	const ms_config *cfg = conf->cfg;
+	msm_conf_install(conf);
+	smfi_setconn(cfg->milter_socket);
+	smfi_settimeout((int)cfg->milter_timeout);
+	if (smfi_register(msm_filter) == MI_FAILURE)
+		return ms_log_error("smfi_register failed"), 1;
+	mode_t old = umask(0);
+	int ok = smfi_opensocket(1) == MI_SUCCESS;
+	umask(old);
+	if (!ok)
+		return ms_log_error("cannot listen on %s", cfg->milter_socket),
+		       1;
+	ms_log_info("listening on %s", cfg->milter_socket);
+	int rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+	ms_log_info("stopped");
+	return rc;
+}
+
+/* Starts a worker process; returns its pid or -1. */
+static pid_t spawn_worker(void)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	msm_conf *c = NULL;
+	char *err = NULL;
+	if (msm_conf_load(conf_path, &c, &err) != 0)
+		ms_log_fatal("%s", err ? err : "cannot load configuration");
+	_exit(worker(c));
+}
+
+static void write_pidfile(const char *path)
+{
+	if (!*path)
+		return;
+	FILE *f = fopen(path, "w");
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f))
+		ms_log_warn("cannot write pid file %s: %s", path,
+			    strerror(errno));
+}
+
+/* SIGHUP: check the new configuration, then tell the worker. */
+static void supervisor_reload(pid_t child)
+{
+	msm_conf *c = NULL;
+	char *err = NULL;
+	if (msm_conf_load(conf_path, &c, &err) != 0)
+		ms_log_error("SIGHUP: configuration not reloaded: %s",
+			     err ? err : "error");
+	else if (child > 0)
+		kill(child, SIGUSR1);
+	msm_conf_put(&c);
+	free(err);
+}
+
+/* Returns 1 when the supervisor should exit. */
+static int supervisor_child_died(pid_t *child, int stopping)
+{
+	int status;
+	pid_t p = waitpid(-1, &status, WNOHANG);
+	if (p <= 0 || p != *child)
+		return 0;
+	*child = -1;
+	if (stopping)
+		return 1;
+	ms_log_error("worker exited unexpectedly (status %d); restarting",
+		     status);
+	sleep(1);
+	*child = spawn_worker();
+	return 0;
+}
+
+static int supervise(const ms_config *cfg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pid_t child = spawn_worker();
+	int stopping = 0;
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP)
+			supervisor_reload(child);
+		else if (sig == SIGCHLD &&
+			 supervisor_child_died(&child, stopping))
+			break;
+		else if (sig == SIGTERM || sig == SIGINT) {
+			stopping = 1;
+			if (child > 0)
+				kill(child, SIGTERM);
+			else
+				break;
+		}
+	}
+	if (*cfg->milter_pidfile)
+		unlink(cfg->milter_pidfile);
+	ms_log_info("exiting");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int foreground = 0, check = 0, c;
+	while ((c = getopt(argc, argv, "c:fnh")) != -1) {
+		if (c == 'c')
+			conf_path = optarg;
+		else if (c == 'f')
+			foreground = 1;
+		else if (c == 'n')
+			check = 1;
+		else
+			return usage();
+	}
+	if (optind != argc)
+		return usage();
+	ms_log_open_stderr("mailsift-milter");
+	ms_mime_init();
+	msm_conf *conf = NULL;
+	char *err = NULL;
+	if (msm_conf_load(conf_path, &conf, &err) != 0)
+		ms_log_fatal("%s", err ? err : "cannot load configuration");
+	if (check) {
+		printf("%s: configuration OK\n", conf_path);
+		msm_conf_put(&conf);
+		return 0;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) != 0)
+			ms_log_fatal("daemon: %s", strerror(errno));
+		ms_log_open_syslog("mailsift-milter");
+	}
+	write_pidfile(conf->cfg->milter_pidfile);
+	if (drop_privileges(conf->cfg->milter_user))
+		return 1;
+	ms_log_set_verbose(1);
+	int rc = supervise(conf->cfg);
+	msm_conf_put(&conf);
+	return rc;
+}

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""test_milter.py - mailsift-milter against real clamd through miltertest.
+
+Each case is a miltertest Lua script (generated here) run against the real
+build/mailsift-milter binary; the spool it leaves is then checked. clamd is
+the real one (tests/stack/stack.sh, one-signature EICAR database, 1 MB
+stream limit); misbehaving scanners are tests/tools/fake_clamd.py.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mstest  # noqa: E402
+
+T = mstest.Test("milter")
+MILTER = os.path.join(mstest.BUILD, "mailsift-milter")
+STACK = os.path.join(mstest.ROOT, "tests", "stack", "stack.sh")
+FAKE = os.path.join(mstest.ROOT, "tests", "tools", "fake_clamd.py")
+EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+LUA_PRELUDE = r'''
+local function check(cond, what)
+  if not cond then error(what, 2) end
+end
+local function start(sock)
+  local conn = mt.connect(sock, 40, 0.25)
+  check(conn ~= nil, "cannot connect to " .. sock)
+  check(mt.conninfo(conn, "client.example.net", "192.0.2.7") == nil, "conninfo")
+  check(mt.helo(conn, "client.example.net") == nil, "helo")
+  return conn
+end
+local function envelope(conn, from, rcpts, qid)
+  check(mt.macro(conn, SMFIC_MAIL, "i", qid) == nil, "macro")
+  check(mt.mailfrom(conn, from) == nil, "mailfrom")
+  for _, r in ipairs(rcpts) do check(mt.rcptto(conn, r) == nil, "rcptto") end
+end
+local function headers(conn, list)
+  for _, h in ipairs(list) do check(mt.header(conn, h[1], h[2]) == nil, "header " .. h[1]) end
+  check(mt.eoh(conn) == nil, "eoh")
+end
+local function finish(conn)
+  check(mt.eom(conn) == nil, "eom")
+  return mt.getreply(conn)
+end
+local function expect_accept(conn)
+  local r = finish(conn)
+  check(r == SMFIR_ACCEPT or r == SMFIR_CONTINUE, "reply not accept: " .. tostring(r))
+  check(mt.eom_check(conn, MT_HDRADD, "X-Virus-Scanned"), "no X-Virus-Scanned")
+  local id = mt.getheader(conn, "X-Mailsift-Id", 0)
+  check(id ~= nil, "no X-Mailsift-Id")
+  mt.echo("ID=" .. id)
+  mt.echo("STATUS=" .. tostring(mt.getheader(conn, "X-Virus-Status", 0)))
+  return id
+end
+local function expect_reply(conn, code, xcode, text)
+  local r = finish(conn)
+  check(r == SMFIR_REPLYCODE, "reply not a reply code: " .. tostring(r))
+  check(mt.eom_check(conn, MT_SMTPREPLY, code, xcode, text),
+        "reply is not " .. code .. " " .. xcode .. " " .. text)
+  check(not mt.eom_check(conn, MT_HDRADD), "headers added to a refused message")
+end
+'''
+
+
+def lua_run(name, body):
+    """Runs a Lua test body (with the prelude); returns (ok, stdout lines)."""
+    path = os.path.join(WORK, name + ".lua")
+    with open(path, "w") as f:
+        f.write(LUA_PRELUDE + "local ok, err = pcall(function()\n" + body +
+                "\nend)\nif not ok then mt.echo('LUAFAIL: ' .. tostring(err)) end\n")
+    p = subprocess.run(["miltertest", "-s", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    out = p.stdout.decode("utf-8", "replace").splitlines()
+    fails = [l for l in out if "LUAFAIL" in l]
+    ok = p.returncode == 0 and not fails
+    T.check(ok, "%s: %s" % (name, fails or out[-5:]))
+    return ok, out
+
+
+def lua_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def value(out, key):
+    for l in out:
+        if l.startswith(key + "="):
+            return l[len(key) + 1:]
+    return None
+
+
+class Milter:
+    """A running mailsift-milter with its own plugin.conf and spool."""
+
+    def __init__(self, name, scanner, extra=""):
+        self.dir = os.path.join(WORK, name)
+        os.makedirs(self.dir)
+        self.sock = os.path.join(self.dir, "milter.sock")
+        self.spool = os.path.join(self.dir, "spool")
+        self.conf = os.path.join(self.dir, "plugin.conf")
+        self.write_conf(scanner, extra)
+        self.log = open(os.path.join(self.dir, "milter.log"), "w")
+        self.proc = subprocess.Popen([MILTER, "-f", "-c", self.conf],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(self.sock):
+                break
+            time.sleep(0.05)
+        T.check(os.path.exists(self.sock), "%s: milter socket never appeared" % name)
+
+    def write_conf(self, scanner, extra):
+        with open(self.conf, "w") as f:
+            f.write("[milter]\nsocket = unix:%s\n[scanner]\nclamd = %s\n"
+                    "connect_timeout = 2s\nread_timeout = 3s\n"
+                    "[spool]\ndir = %s\n%s" % (self.sock, scanner, self.spool, extra))
+
+    def entries(self):
+        d = os.path.join(self.spool, "new")
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def envelope(self, ident):
+        """The envelope record of spool entry ident as a list of (key, value)."""
+        with open(os.path.join(self.spool, "new", ident), "rb") as f:
+            data = f.read()
+        footer = data[-32:]
+        if not footer.startswith(b"MSSPOOL1"):
+            return None, None
+        mlen, rlen = int(footer[8:20]), int(footer[20:32])
+        rec = data[mlen:mlen + rlen].decode()
+        pairs = [tuple(l.split("\t", 1)) for l in rec.splitlines() if "\t" in l]
+        return data[:mlen], pairs
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = "hung"
+        self.log.close()
+        T.check(rc == 0, "milter exit status on SIGTERM: %s" % rc)
+
+
+def clean_message(conn="conn", subject="hello", extra_headers=""):
+    return ('headers(%s, {{"From", "alice@example.net"}, {"To", "bob@example.org"}, '
+            '{"Subject", %s}%s})\n'
+            'check(mt.bodystring(%s, "Hello Bob,\\r\\nplain text.\\r\\n") == nil, "body")\n'
+            % (conn, lua_str(subject), extra_headers, conn))
+
+
+def attachment_message(name, content):
+    import base64
+    b64 = base64.b64encode(content.encode()).decode()
+    body = ("--BB\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--BB\r\n"
+            "Content-Type: application/octet-stream; name=\"%s\"\r\n"
+            "Content-Disposition: attachment; filename=\"%s\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--BB--\r\n" % (name, name, b64))
+    return ('headers(conn, {{"From", "mallory@example.net"}, {"To", "bob@example.org"}, '
+            '{"Subject", "attachment"}, {"MIME-Version", "1.0"}, '
+            '{"Content-Type", "multipart/mixed; boundary=BB"}})\n'
+            'check(mt.bodystring(conn, %s) == nil, "body")\n' % lua_str(body))
+
+
+def start_clamd():
+    env = dict(os.environ, STACK_DIR=os.path.join(WORK, "stack"), STACK_CLAMD_STREAM_MAX="1M")
+    p = subprocess.run(["bash", "-c", '. "%s" && stack_clamd_start' % STACK], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
+    ok = T.check(p.returncode == 0, "clamd did not start: %s" % p.stdout.decode()[-500:])
+    return os.path.join(WORK, "stack", "clamd", "clamd.sock") if ok else None
+
+
+def stop_clamd():
+    env = dict(os.environ, STACK_DIR=os.path.join(WORK, "stack"))
+    subprocess.run(["bash", "-c", '. "%s" && stack_clamd_stop' % STACK], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+def fake_clamd(mode):
+    sock = os.path.join(WORK, "fake-%s.sock" % mode.split()[0])
+    p = subprocess.Popen([sys.executable, FAKE, sock] + mode.split(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    FAKES.append(p)
+    return sock
+
+
+WORK = tempfile.mkdtemp(prefix="mailsift-milter-")
+FAKES = []
+
+
+def case_clean(m):
+    ok, out = lua_run("clean", '''
+local conn = start(%s)
+envelope(conn, "<alice@example.net>", {"<bob@example.org>", "<carol@example.org>", "<dave@example.org>"}, "4QID1")
+%s
+expect_accept(conn)
+mt.disconnect(conn)''' % (lua_str(m.sock), clean_message()))
+    ident = value(out, "ID")
+    T.check(value(out, "STATUS") == "Clean", "clean: X-Virus-Status %r" % value(out, "STATUS"))
+    if not T.check(ident and ident in m.entries(), "clean: spool entry %s missing (%s)" % (ident, m.entries())):
+        return
+    msg, env = m.envelope(ident)
+    keys = dict(env)
+    T.check([v for k, v in env if k == "rcpt"] == ["<bob@example.org>", "<carol@example.org>", "<dave@example.org>"],
+            "clean: recipients %r" % env)
+    for k, v in (("id", ident), ("sender", "<alice@example.net>"), ("qid", "4QID1"), ("verdict", "clean"),
+                 ("helo", "client.example.net"), ("size", str(len(msg)))):
+        T.check(keys.get(k) == v, "clean: envelope %s = %r, want %r" % (k, keys.get(k), v))
+    T.check("192.0.2.7" in keys.get("client", ""), "clean: client %r" % keys.get("client"))
+    T.check(len(keys.get("sha256", "")) == 64 and keys.get("time", "").isdigit(), "clean: sha256/time %r" % keys)
+    T.check(msg.startswith(b"From: alice@example.net\r\n") and msg.endswith(b"plain text.\r\n"),
+            "clean: spooled message %r" % msg[:80])
+
+
+def case_two_messages_and_abort(m):
+    before = set(m.entries())
+    ok, out = lua_run("two", '''
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QA")
+%s
+expect_accept(conn)
+envelope(conn, "<b@example.net>", {"<bob@example.org>"}, "QB")
+headers(conn, {{"Subject", "aborted"}})
+check(mt.bodystring(conn, "half a message") == nil, "body")
+check(mt.abort(conn) == nil, "abort")
+envelope(conn, "<c@example.net>", {"<bob@example.org>"}, "QC")
+%s
+expect_accept(conn)
+mt.disconnect(conn)''' % (lua_str(m.sock), clean_message(subject="first"), clean_message(subject="third")))
+    ids = [l[3:] for l in out if l.startswith("ID=")]
+    new = set(m.entries()) - before
+    T.check(len(ids) == 2 and ids[0] != ids[1] and new == set(ids), "two messages: ids %r spool %r" % (ids, new))
+    tmp = os.listdir(os.path.join(m.spool, "tmp"))
+    T.check(tmp == [], "abort left temporary files: %r" % tmp)
+
+
+def case_forged(m):
+    ok, out = lua_run("forged", '''
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QF")
+%s
+expect_accept(conn)
+check(mt.eom_check(conn, MT_HDRDELETE, "X-Virus-Status"), "forged X-Virus-Status kept")
+check(mt.eom_check(conn, MT_HDRDELETE, "X-Virus-Scanned"), "forged X-Virus-Scanned kept")
+check(mt.eom_check(conn, MT_HDRDELETE, "X-Mailsift-Id"), "forged X-Mailsift-Id kept")
+check(mt.eom_check(conn, MT_HDRDELETE, "x-mailsift-verdict"), "forged x-mailsift-verdict kept")
+check(mt.getheader(conn, "X-Mailsift-Id", 0) ~= "forged", "our id is the forged one")
+mt.disconnect(conn)''' % (lua_str(m.sock), clean_message(extra_headers=(
+        ', {"X-Virus-Status", "Clean"}, {"X-Virus-Scanned", "fake"}, {"X-Mailsift-Id", "forged"}, '
+        '{"x-mailsift-verdict", "clean"}, {"X-Virus-Status", "Clean again"}'))))
+
+
+def case_eicar(m):
+    before = set(m.entries())
+    lua_run("eicar", '''
+local conn = start(%s)
+envelope(conn, "<mallory@example.net>", {"<bob@example.org>"}, "QE")
+%s
+expect_reply(conn, "550", "5.7.1", "Message rejected: virus found: Eicar-Test-Signature.UNOFFICIAL")
+mt.disconnect(conn)''' % (lua_str(m.sock), attachment_message("readme.txt", EICAR)))
+    new = sorted(set(m.entries()) - before)
+    if T.check(len(new) == 1, "eicar: kept infected message not spooled: %r" % new):
+        _, env = m.envelope(new[0])
+        keys = dict(env)
+        T.check(keys.get("verdict") == "infected" and keys.get("virus") == "Eicar-Test-Signature.UNOFFICIAL",
+                "eicar: envelope %r" % keys)
+
+
+def case_policy(m, name, attach, reason, content="harmless content 42"):
+    lua_run(name, '''
+local conn = start(%s)
+envelope(conn, "<mallory@example.net>", {"<bob@example.org>"}, "QP")
+%s
+expect_reply(conn, "550", "5.7.1", %s)
+mt.disconnect(conn)''' % (lua_str(m.sock), attachment_message(attach, content), lua_str(reason)))
+
+
+SCANNER_DOWN = "Try again later: virus scanner unavailable"
+CANNOT_STORE = "Try again later: cannot store the message"
+
+
+def case_tempfail(m, name, message=None, text=SCANNER_DOWN):
+    lua_run(name, '''
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QT")
+%s
+local r = finish(conn)
+check(r == SMFIR_REPLYCODE, "reply not a reply code: " .. tostring(r))
+check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.7.1", %s), "not 451 4.7.1 " .. %s)
+check(not mt.eom_check(conn, MT_HDRADD), "headers added to a tempfailed message")
+mt.disconnect(conn)''' % (lua_str(m.sock), message or clean_message(), lua_str(text), lua_str(text)))
+    T.check(m.entries() == [], "%s: tempfailed message spooled: %r" % (name, m.entries()))
+
+
+def big_message(size):
+    line = "x" * 76 + "\r\n"
+    chunk = line * 800  # a milter body chunk is at most 64 KiB
+    n = size // len(chunk) + 1
+    return (clean_message().split("check(mt.bodystring")[0] +
+            'for i = 1, %d do check(mt.bodystring(conn, %s) == nil, "body") end\n' % (n, lua_str(chunk)))
+
+
+def case_check_flag():
+    p = subprocess.run([MILTER, "-n", "-c", MILTERS[0].conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    T.check(p.returncode == 0 and b"OK" in p.stdout, "-n on a good config: %r" % p.stderr)
+    bad = os.path.join(WORK, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[milter]\nsocket = unix:/tmp/x.sock\n[scanner]\nclamd = tcp:nowhere\n")
+    p = subprocess.run([MILTER, "-n", "-c", bad], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = p.stderr.decode()
+    T.check(p.returncode != 0 and "bad.conf:4:" in err and len(err.strip().splitlines()) == 1,
+            "-n on a bad config must give one file:line error: %r" % err)
+
+
+def case_reload(m, scanner):
+    m.write_conf(scanner, "")
+    m.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    T.check(m.proc.poll() is None, "reload: milter died on SIGHUP")
+    ok, out = lua_run("reload", '''
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QR")
+%s
+expect_accept(conn)
+mt.disconnect(conn)''' % (lua_str(m.sock), clean_message()))
+    T.check(value(out, "STATUS") == "Clean", "after reload the new scanner is used: %r" % out[-3:])
+
+
+def case_spool_unwritable(m):
+    new = os.path.join(m.spool, "new")
+    shutil.rmtree(new)
+    with open(new, "w") as f:
+        f.write("not a directory\n")
+    case_tempfail(m, "spool-unwritable", text=CANNOT_STORE)
+    tmp = os.listdir(os.path.join(m.spool, "tmp"))
+    T.check(tmp == [], "spool-unwritable left temporary files: %r" % tmp)
+
+
+def main():
+    import hashlib
+    global MILTERS
+    clamd = start_clamd()
+    if not clamd:
+        T.done()
+    blocked = b"blocklisted payload 7"
+    digest = hashlib.sha256(blocked).hexdigest()
+    blocklist = os.path.join(WORK, "blocklist")
+    with open(blocklist, "w") as f:
+        f.write("# test blocklist\n%s  # payload 7\n" % digest)
+    real = "unix:" + clamd
+    m1 = Milter("main", real, "[policy]\nblocklist_file = %s\n" % blocklist)
+    down = Milter("down", "unix:" + os.path.join(WORK, "no-such-clamd.sock"))
+    garbage = Milter("garbage", "unix:" + fake_clamd("garbage"))
+    closer = Milter("close", "unix:" + fake_clamd("close"))
+    sizelimit = Milter("sizelimit", real)
+    failover = Milter("failover", "unix:%s, unix:%s, %s" % (
+        os.path.join(WORK, "no-such-clamd.sock"), fake_clamd("garbage2 garbage"), real))
+    spoolfail = Milter("spoolfail", real)
+    MILTERS = [m1, down, garbage, closer, sizelimit, failover, spoolfail]
+    try:
+        case_clean(m1)
+        case_two_messages_and_abort(m1)
+        case_forged(m1)
+        case_eicar(m1)
+        case_policy(m1, "extension", "invoice.pdf.exe",
+                    "Message rejected: blocked: blocked attachment type .exe: invoice.pdf.exe")
+        case_policy(m1, "blocklist", "data.bin",
+                    "Message rejected: blocked: blocklisted attachment %s: data.bin" % digest,
+                    blocked.decode())
+        case_tempfail(down, "clamd-down")
+        case_tempfail(garbage, "clamd-garbage")
+        case_tempfail(closer, "clamd-close")
+        case_tempfail(sizelimit, "clamd-sizelimit", big_message(1536 * 1024))
+        case_clean(failover)
+        case_spool_unwritable(spoolfail)
+        case_check_flag()
+        case_reload(down, real)
+    finally:
+        for m in MILTERS:
+            m.stop()
+        for p in FAKES:
+            p.kill()
+        stop_clamd()
+        shutil.rmtree(WORK, ignore_errors=True)
+    T.done()
+
+
+main()
