@@ -54,7 +54,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
-.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests format \
+.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests milter-tests format \
 	format-check run stop bench-index install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter
@@ -159,9 +159,12 @@ fuzz: $(BUILD)/fuzz/fuzz_mime
 	$(BUILD)/fuzz/fuzz_mime -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds
 
-# ---- CLI and corpus tests (shell) ----
+# ---- command, milter and full-stack tests (real servers on loopback) ----
 cli-tests: $(BUILD)/mailsift
 	@tests/run-shell.sh $(BUILD) tests/cli/test_*
+
+milter-tests: $(BUILD)/mailsift-milter
+	@tests/run-shell.sh $(BUILD) tests/milter/test_*
 
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \
@@ -178,6 +181,7 @@ check: deps
 	$(MAKE) unit-asan
 	$(MAKE) fuzz-brief
 	$(MAKE) cli-tests
+	$(MAKE) milter-tests
 
 run: deps
 	$(MAKE) all

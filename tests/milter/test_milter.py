@@ -3,7 +3,7 @@
 
 Each case is a miltertest Lua script (generated here) run against the real
 build/mailsift-milter binary; the spool it leaves is then checked. clamd is
-the real one (tests/stack/stack.sh, one-signature EICAR database, 1 MB
+the real one (tests/stack/stack.sh, one-signature EICAR database, 55 MB
 stream limit); misbehaving scanners are tests/tools/fake_clamd.py.
 """
 import os
@@ -113,10 +113,15 @@ class Milter:
         T.check(os.path.exists(self.sock), "%s: milter socket never appeared" % name)
 
     def write_conf(self, scanner, extra):
+        """extra: more lines; "[scanner]" lines in it go to that section."""
+        scan_extra = extra.split("[scanner]\n", 1)[1] if extra.startswith("[scanner]\n") else ""
+        extra = "" if scan_extra else extra
+        if "read_timeout" not in scan_extra:
+            scan_extra += "read_timeout = 3s\n"
         with open(self.conf, "w") as f:
             f.write("[milter]\nsocket = unix:%s\n[scanner]\nclamd = %s\n"
-                    "connect_timeout = 2s\nread_timeout = 3s\n"
-                    "[spool]\ndir = %s\n%s" % (self.sock, scanner, self.spool, extra))
+                    "connect_timeout = 2s\n%s"
+                    "[spool]\ndir = %s\n%s" % (self.sock, scanner, scan_extra, self.spool, extra))
 
     def entries(self):
         d = os.path.join(self.spool, "new")
@@ -166,7 +171,7 @@ def attachment_message(name, content):
 
 
 def start_clamd():
-    env = dict(os.environ, STACK_DIR=os.path.join(WORK, "stack"), STACK_CLAMD_STREAM_MAX="1M")
+    env = dict(os.environ, STACK_DIR=os.path.join(WORK, "stack"), STACK_CLAMD_STREAM_MAX="55M")
     p = subprocess.run(["bash", "-c", '. "%s" && stack_clamd_start' % STACK], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
     ok = T.check(p.returncode == 0, "clamd did not start: %s" % p.stdout.decode()[-500:])
@@ -300,11 +305,46 @@ mt.disconnect(conn)''' % (lua_str(m.sock), message or clean_message(), lua_str(t
 
 
 def big_message(size):
-    line = "x" * 76 + "\r\n"
-    chunk = line * 800  # a milter body chunk is at most 64 KiB
-    n = size // len(chunk) + 1
+    """Lua for a plain message with a body of about size bytes, sent in
+    chunks below the milter protocol's 64 KiB limit."""
+    chunk = ("x" * 76 + "\r\n") * 800
     return (clean_message().split("check(mt.bodystring")[0] +
-            'for i = 1, %d do check(mt.bodystring(conn, %s) == nil, "body") end\n' % (n, lua_str(chunk)))
+            'local chunk = %s\nfor i = 1, %d do check(mt.bodystring(conn, chunk) == nil, "body") end\n'
+            % (lua_str(chunk), size // len(chunk) + 1))
+
+
+def proc_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def worker_pid(m):
+    with open("/proc/%d/task/%d/children" % (m.proc.pid, m.proc.pid)) as f:
+        kids = f.read().split()
+    return int(kids[0]) if kids else None
+
+
+def case_50mb(m):
+    pid = worker_pid(m)
+    if not T.check(pid is not None, "50 MB: no worker process"):
+        return
+    before = proc_kb(pid, "VmRSS")
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current RSS
+    ok, out = lua_run("50mb", '''
+mt.set_timeout(120)
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QBIG")
+%s
+expect_accept(conn)
+mt.disconnect(conn)''' % (lua_str(m.sock), big_message(50 * 1024 * 1024)))
+    peak = proc_kb(pid, "VmHWM")
+    print("50 MB message: milter worker RSS %d kB before, peak %d kB (+%d kB)" % (before, peak, peak - before))
+    T.check(value(out, "STATUS") == "Clean", "50 MB: not scanned clean: %r" % value(out, "STATUS"))
+    T.check(peak - before < 10 * 1024, "50 MB: RSS grew by %d kB (limit 10 MB)" % (peak - before))
 
 
 def case_check_flag():
@@ -359,11 +399,12 @@ def main():
     down = Milter("down", "unix:" + os.path.join(WORK, "no-such-clamd.sock"))
     garbage = Milter("garbage", "unix:" + fake_clamd("garbage"))
     closer = Milter("close", "unix:" + fake_clamd("close"))
-    sizelimit = Milter("sizelimit", real)
+    sizelimit = Milter("sizelimit", real, "[scanner]\nmax_scan_size = 100M\nread_timeout = 60s\n")
+    big = Milter("big", real, "[scanner]\nmax_scan_size = 100M\nread_timeout = 60s\n")
     failover = Milter("failover", "unix:%s, unix:%s, %s" % (
         os.path.join(WORK, "no-such-clamd.sock"), fake_clamd("garbage2 garbage"), real))
     spoolfail = Milter("spoolfail", real)
-    MILTERS = [m1, down, garbage, closer, sizelimit, failover, spoolfail]
+    MILTERS = [m1, down, garbage, closer, sizelimit, big, failover, spoolfail]
     try:
         case_clean(m1)
         case_two_messages_and_abort(m1)
@@ -377,7 +418,8 @@ def main():
         case_tempfail(down, "clamd-down")
         case_tempfail(garbage, "clamd-garbage")
         case_tempfail(closer, "clamd-close")
-        case_tempfail(sizelimit, "clamd-sizelimit", big_message(1536 * 1024))
+        case_tempfail(sizelimit, "clamd-sizelimit", big_message(56 * 1024 * 1024))
+        case_50mb(big)
         case_clean(failover)
         case_spool_unwritable(spoolfail)
         case_check_flag()
