@@ -11,6 +11,9 @@
  * the message length and the record length as 12 decimal digits each.
  * A file without a valid footer is not an entry (a crash mid-write).
  * Entry names are the message's archive id (X-Mailsift-Id).
+ * Directories are made 0770 and files 0660, less the umask (so a milter
+ * and an indexd running as different users can share a group).
+ * Stale tmp/ files (a writer that crashed) are not cleaned up here.
  *
  * Envelope record keys: id, sender, rcpt (once per recipient), qid,
  * client, helo, auth, verdict, virus, time, size, sha256.

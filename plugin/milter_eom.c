@@ -21,6 +21,12 @@ static void scan(msm_conn *conn, msm_msg *m, msm_verdict *v)
 	int fd = ms_spool_fd(m->w);
 	uint64_t size = ms_spool_size(m->w);
 	v->outcome = MSM_CLEAN;
+	if (fd < 0) {
+		v->outcome = MSM_SPOOL_FAIL;
+		snprintf(v->reason, sizeof v->reason, "spool: %.240s",
+			 ms_spool_error(m->w));
+		return;
+	}
 	if (size > cfg->scanner_max_scan_size) {
 		v->outcome = MSM_OVERSIZE;
 		snprintf(v->reason, sizeof v->reason,

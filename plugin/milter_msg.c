@@ -109,7 +109,7 @@ void msm_msg_write(msm_msg *m, const void *p, size_t n)
 	if (m->spool_err || !n)
 		return;
 	if (ms_spool_write(m->w, p, n) != MS_OK)
-		m->spool_err = strdup("spool write failed");
+		m->spool_err = strdup(ms_spool_error(m->w));
 }
 
 /* Writes text with bare LF turned into CRLF. */
