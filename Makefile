@@ -164,7 +164,7 @@ cli-tests: $(BUILD)/mailsift
 	@tests/run-shell.sh $(BUILD) tests/cli/test_*
 
 milter-tests: $(BUILD)/mailsift-milter
-	@tests/run-shell.sh $(BUILD) tests/milter/test_*
+	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \

@@ -60,6 +60,7 @@ typedef struct msm_conn {
 	char *client; /* "addr name" */
 	char *helo;
 	msm_msg *msg;
+	int leadspc; /* header values carry their leading space (both ways) */
 } msm_conn;
 
 /* The facts that decide the reply and the headers. */

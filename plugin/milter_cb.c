@@ -25,7 +25,6 @@
 typedef struct conn_ext {
 	msm_conn c;
 	unsigned long nr; /* negotiated no-reply flags */
-	int leadspc;	  /* header values keep their leading space */
 } conn_ext;
 
 static conn_ext *get(SMFICTX *ctx)
@@ -54,7 +53,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	}
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
 	x->nr = f1 & NR_WANTED;
-	x->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+	x->c.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf1 = (f1 & STEPS_OFF) | x->nr | (f1 & SMFIP_HDR_LEADSPC);
 	*pf2 = *pf3 = 0;
 	smfi_setpriv(ctx, x);
@@ -132,7 +131,8 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	conn_ext *x = get(ctx);
 	if (x && x->c.msg)
-		msm_msg_header(x->c.msg, name, value ? value : "", x->leadspc);
+		msm_msg_header(x->c.msg, name, value ? value : "",
+			       x->c.leadspc);
 	return cont(ctx, SMFIP_NR_HDR);
 }
 

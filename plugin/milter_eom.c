@@ -100,13 +100,16 @@ static void edit_headers(SMFICTX *ctx, msm_conn *conn, msm_msg *m,
 		if (sscanf(m->strip[i], "%255[^\t]\t%u", name, &idx) == 2)
 			smfi_chgheader(ctx, name, (int)idx, NULL);
 	}
-	char scanned[400], status[400];
-	snprintf(scanned, sizeof scanned, "mailsift %s on %s", VERSION,
+	const char *sp = conn->leadspc ? " " : "";
+	char scanned[400], status[400], id[64], st[300];
+	snprintf(scanned, sizeof scanned, "%smailsift %s on %s", sp, VERSION,
 		 conn->conf->host);
-	msm_status_header(v, status, sizeof status);
+	msm_status_header(v, st, sizeof st);
+	snprintf(status, sizeof status, "%s%s", sp, st);
+	snprintf(id, sizeof id, "%s%s", sp, m->id);
 	smfi_addheader(ctx, "X-Virus-Scanned", scanned);
 	smfi_addheader(ctx, "X-Virus-Status", status);
-	smfi_addheader(ctx, "X-Mailsift-Id", m->id);
+	smfi_addheader(ctx, "X-Mailsift-Id", id);
 }
 
 static void log_result(const char *qid, const msm_msg *m, uint64_t size,

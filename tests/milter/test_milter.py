@@ -104,7 +104,8 @@ class Milter:
         self.conf = os.path.join(self.dir, "plugin.conf")
         self.write_conf(scanner, extra)
         self.log = open(os.path.join(self.dir, "milter.log"), "w")
-        self.proc = subprocess.Popen([MILTER, "-f", "-c", self.conf],
+        wrap = os.environ.get("MILTER_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrap + [MILTER, "-f", "-c", self.conf],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
             if os.path.exists(self.sock):
