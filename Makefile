@@ -5,6 +5,7 @@
 #   make check      deps + build + every test (unit, ASan/UBSan, fuzz, CLI)
 #   make run        deps + build + show the system working (see README.md)
 #   make bench-index  import speed and index size against notmuch
+#   make bench-milter SMTP throughput: no milter, clamav-milter, ours
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every source file in place
@@ -36,6 +37,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LIB_C    := $(sort $(wildcard indexer/ms_*.c))
 LIB_CXX  := $(sort $(wildcard indexer/ms_*.cc))
 CLI_C    := $(sort $(wildcard indexer/cli_*.c))
+INDEXD_C := $(sort $(wildcard indexer/indexd_*.c))
 MILTER_MAIN := plugin/milter_main.c
 MILTER_C := $(filter-out $(MILTER_MAIN),$(sort $(wildcard plugin/*.c)))
 UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
@@ -46,6 +48,7 @@ LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 ASAN_OBJ := $(LIB_C:%.c=$(BUILD)/asan/%.o) $(LIB_CXX:%.cc=$(BUILD)/asan/%.o)
 CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/obj/%.o)
 MILTER_OBJ := $(MILTER_C:%.c=$(BUILD)/obj/%.o)
+INDEXD_OBJ := $(INDEXD_C:%.c=$(BUILD)/obj/%.o)
 MILTER_ASAN_OBJ := $(MILTER_C:%.c=$(BUILD)/asan/%.o)
 
 DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
@@ -55,9 +58,9 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests milter-tests format \
-	format-check run stop bench-index install clean
+	format-check run stop bench-index bench-milter install clean
 
-all: $(BUILD)/mailsift $(BUILD)/mailsift-milter
+all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(if $(INDEXD_C),$(BUILD)/mailsift-indexd)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -98,6 +101,10 @@ $(BUILD)/libmsmilter.a: $(MILTER_OBJ)
 $(BUILD)/mailsift-milter: $(BUILD)/obj/$(MILTER_MAIN:.c=.o) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) -o $@ $^ -lmilter $(LIBS)
+
+$(BUILD)/mailsift-indexd: $(INDEXD_OBJ) $(BUILD)/libmailsift.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) -o $@ $^ $(LIBS)
 
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c
@@ -167,12 +174,12 @@ milter-tests: $(BUILD)/mailsift-milter
 	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
 format-check:
-	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) \
+	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) \
 	  $(wildcard plugin/*.c plugin/*.h) \
 	  && echo "format: ok"
 
 format:
-	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h)
+	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h)
 
 check: deps
 	$(MAKE) all
@@ -190,6 +197,10 @@ run: deps
 stop:
 	@echo "nothing to stop: make run starts no daemons yet"
 
+bench-milter: deps
+	$(MAKE) all
+	@tests/bench/bench-milter.sh $(BUILD)
+
 bench-index: deps
 	$(MAKE) all
 	@tests/bench/bench-index.sh $(BUILD)
@@ -197,6 +208,8 @@ bench-index: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/mailsift
 	install -m 755 $(BUILD)/mailsift $(DESTDIR)$(PREFIX)/bin/mailsift
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 755 $(BUILD)/mailsift-milter $(DESTDIR)$(PREFIX)/sbin/mailsift-milter
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
 
 clean:

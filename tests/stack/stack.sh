@@ -30,6 +30,8 @@
 #   STACK_USERS [alice bob carol]   STACK_PASSWORD [secret]
 #   STACK_CLAMD [yes]  STACK_POSTFIX [yes]  STACK_DOVECOT [yes]   parts of stack_up
 #   STACK_CLAMD_STREAM_MAX [25M]    clamd StreamMaxLength
+#   STACK_CLAMD_TMP [$STACK_DIR/clamd/tmp]  clamd TemporaryDirectory (INSTREAM
+#                                   spills every message there: tmpfs is faster)
 #   STACK_CLAMD_SIGNAME [Eicar-Test-Signature]   name of the EICAR signature
 #   STACK_SMTPD_MILTERS []          Postfix smtpd_milters (empty: no milter)
 #   STACK_MILTER_DEFAULT_ACTION [tempfail]
@@ -255,7 +257,8 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))') || return 1
 
 stack__clamd_config() {
 	local d=$STACK_DIR/clamd hex
-	mkdir -p "$d/db" "$d/tmp" || return 1
+	local tmp=${STACK_CLAMD_TMP:-$d/tmp}
+	mkdir -p "$d/db" "$tmp" || return 1
 	hex=$(stack_eicar | od -An -tx1 | tr -d ' \n')
 	printf '%s:0:*:%s\n' "$STACK_CLAMD_SIGNAME" "$hex" >"$d/db/test.ndb" || return 1
 	cat >"$d/clamd.conf" <<EOF || return 1
@@ -264,7 +267,7 @@ LocalSocket $STACK_CLAMD_SOCK
 LocalSocketMode 666
 FixStaleSocket yes
 DatabaseDirectory $d/db
-TemporaryDirectory $d/tmp
+TemporaryDirectory $tmp
 Foreground yes
 User root
 LogFile $d/clamd.log

@@ -1,0 +1,116 @@
+#!/bin/bash
+# bench-milter.sh - SMTP throughput through Postfix three ways in one run:
+# no milter, Debian's clamav-milter, and mailsift-milter, all against the
+# same clamd (one signature), delivering to a discard transport.
+# smtp-source sends $MSGS messages of $LEN bytes over $SESSIONS sessions.
+# Prints messages/s for each and the ratios; checks that mailsift spooled
+# every message. usage: bench-milter.sh BUILD
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+MSGS=${MSGS:-2000}
+SESSIONS=${SESSIONS:-20}
+LEN=${LEN:-5000}
+# shellcheck source=tests/stack/stack.sh
+. "$top/tests/stack/stack.sh"
+
+export STACK_DIR
+STACK_DIR=$(mktemp -d /tmp/mailsift-bench-milter.XXXXXX)
+chmod 755 "$STACK_DIR"
+stack_random_ports || exit 1
+STACK_DELIVERY=discard
+STACK_RCPT_CHECK=no
+STACK_POSTFIX_EXTRA="default_process_limit = 200
+smtpd_client_connection_count_limit = 0
+smtpd_client_message_rate_limit = 0"
+# clamd writes every INSTREAM message to a temporary file: keep those on
+# tmpfs (as admins do), so file-system churn does not dominate all three.
+STACK_CLAMD_TMP=$(mktemp -d /dev/shm/mailsift-bench-clamd.XXXXXX)
+OURS=$STACK_DIR/mailsift.sock
+THEIRS=$STACK_DIR/clamav-milter.sock
+
+cleanup() {
+	stack_kill_pidfile "$STACK_DIR/mailsift.pid" 15 mailsift-milter
+	stack_kill_pidfile "$STACK_DIR/clamav-milter.pid" 15 clamav-milter
+	stack_down
+	rm -rf "$STACK_DIR" "$STACK_CLAMD_TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+start_ours() {
+	cat >"$STACK_DIR/plugin.conf" <<CONF
+[milter]
+socket = unix:$OURS
+pidfile = $STACK_DIR/mailsift.pid
+[scanner]
+clamd = unix:$STACK_CLAMD_SOCK
+[spool]
+dir = $STACK_DIR/spool
+CONF
+	"$build/mailsift-milter" -c "$STACK_DIR/plugin.conf"
+}
+
+start_theirs() {
+	mkdir -p "$STACK_DIR/cm"
+	cat >"$STACK_DIR/cm/clamav-milter.conf" <<CONF
+MilterSocket unix:$THEIRS
+MilterSocketMode 666
+FixStaleSocket yes
+User root
+PidFile $STACK_DIR/clamav-milter.pid
+TemporaryDirectory $STACK_DIR/cm
+ClamdSocket unix:$STACK_CLAMD_SOCK
+OnClean Accept
+OnInfected Reject
+OnFail Defer
+AddHeader Replace
+LogFile $STACK_DIR/cm/clamav-milter.log
+CONF
+	clamav-milter -c "$STACK_DIR/cm/clamav-milter.conf"
+}
+
+wait_sock() {
+	local i
+	for i in $(seq 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "bench-milter: $1 never appeared" >&2
+	return 1
+}
+
+# run LABEL MILTERS: prints messages/s
+run() {
+	STACK_SMTPD_MILTERS=$2 stack_postfix_start >&2 || return 1
+	local t0 t1
+	t0=$(date +%s.%N)
+	smtp-source -s "$SESSIONS" -m "$MSGS" -l "$LEN" -f sender@example.net \
+		-t bob@example.org "127.0.0.1:$STACK_SMTP_PORT" || return 1
+	t1=$(date +%s.%N)
+	stack_postfix_stop >&2
+	awk -v n="$MSGS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", n / (b - a) }'
+}
+
+stack_clamd_start >/dev/null || exit 1
+start_ours || exit 1
+start_theirs || exit 1
+wait_sock "$OURS" && wait_sock "$THEIRS" || exit 1
+if [ -n "${BENCH_ONLY_OURS:-}" ]; then # for profiling our milter alone
+	none=1 theirs=1
+else
+	none=$(run none "") || exit 1
+	theirs=$(run clamav-milter "unix:$THEIRS") || exit 1
+fi
+ours=$(run mailsift "unix:$OURS") || exit 1
+spooled=$(find "$STACK_DIR/spool/new" -type f | wc -l)
+scanned=$(grep -c 'INSTREAM' "$STACK_DIR/clamd/clamd.log" 2>/dev/null || echo "?")
+echo "smtp-source -s $SESSIONS -m $MSGS -l $LEN into Postfix (discard), one clamd:"
+echo "  no milter:       $none msg/s"
+echo "  clamav-milter:   $theirs msg/s"
+echo "  mailsift-milter: $ours msg/s ($spooled of $MSGS messages spooled durably)"
+awk -v n="$none" -v t="$theirs" -v o="$ours" 'BEGIN {
+	printf "ratio: mailsift %.2fx no milter (target >= 0.8), %.2fx clamav-milter; clamav-milter %.2fx no milter\n", o / n, o / t, t / n
+}'
+[ "$spooled" -eq "$MSGS" ] || { echo "bench-milter: only $spooled of $MSGS spooled" >&2; exit 1; }
