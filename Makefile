@@ -195,7 +195,7 @@ run: deps
 	@tests/run-demo.sh $(BUILD)
 
 stop:
-	@echo "nothing to stop: make run starts no daemons yet"
+	@tests/run-demo.sh --stop
 
 bench-milter: deps
 	$(MAKE) all

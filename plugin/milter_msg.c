@@ -26,11 +26,20 @@ static int make_id(char id[MSM_ID_LEN + 1])
 	return 0;
 }
 
+/* A copy of an SMTP path without its angle brackets ("<>" -> ""). */
+static char *bare_addr(const char *path)
+{
+	size_t n = strlen(path);
+	if (n >= 2 && path[0] == '<' && path[n - 1] == '>')
+		return strndup(path + 1, n - 2);
+	return strdup(path);
+}
+
 msm_msg *msm_msg_new(msm_conf *conf, const char *sender, char **err_r)
 {
 	msm_msg *m = calloc(1, sizeof *m);
 	*err_r = NULL;
-	if (!m || make_id(m->id) || !(m->sender = strdup(sender))) {
+	if (!m || make_id(m->id) || !(m->sender = bare_addr(sender))) {
 		msm_msg_free(&m);
 		*err_r = strdup("out of memory or no randomness");
 		return NULL;
@@ -80,7 +89,10 @@ static int push(char ***v, size_t *n, const char *s)
 
 int msm_msg_add_rcpt(msm_msg *m, const char *rcpt)
 {
-	return push(&m->rcpts, &m->n_rcpts, rcpt);
+	char *bare = bare_addr(rcpt);
+	int rc = bare ? push(&m->rcpts, &m->n_rcpts, bare) : -1;
+	free(bare);
+	return rc;
 }
 
 static int forged(const char *name)
