@@ -58,7 +58,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests milter-tests format \
-	format-check run stop bench-index bench-milter install clean
+	format-check run stop bench-index bench-milter valgrind-milter install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(if $(INDEXD_C),$(BUILD)/mailsift-indexd)
 
@@ -196,6 +196,13 @@ run: deps
 
 stop:
 	@tests/run-demo.sh --stop
+
+# the milter suite with every milter process under valgrind (slow; not in check)
+valgrind-milter: $(BUILD)/mailsift-milter
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	MILTER_WRAPPER="valgrind --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite --log-file=$(BUILD)/valgrind/vg.%p" \
+	  MAILSIFT_BUILD=$(BUILD) tests/milter/test_milter.py
+	@! grep -L "ERROR SUMMARY: 0 errors" $(BUILD)/valgrind/vg.* | grep . && echo "valgrind: no errors, no definite leaks"
 
 bench-milter: deps
 	$(MAKE) all

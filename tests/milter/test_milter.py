@@ -352,7 +352,8 @@ mt.disconnect(conn)''' % (lua_str(m.sock), big_message(50 * 1024 * 1024)))
     peak = proc_kb(pid, "VmHWM")
     print("50 MB message: milter worker RSS %d kB before, peak %d kB (+%d kB)" % (before, peak, peak - before))
     T.check(value(out, "STATUS") == "Clean", "50 MB: not scanned clean: %r" % value(out, "STATUS"))
-    T.check(peak - before < 10 * 1024, "50 MB: RSS grew by %d kB (limit 10 MB)" % (peak - before))
+    if not os.environ.get("MILTER_WRAPPER"):  # valgrind's own memory would count
+        T.check(peak - before < 10 * 1024, "50 MB: RSS grew by %d kB (limit 10 MB)" % (peak - before))
 
 
 def case_check_flag():
