@@ -18,5 +18,7 @@ int cli_search(const ms_config *cfg, int argc, char **argv);
 int cli_count(const ms_config *cfg, int argc, char **argv);
 int cli_show(const ms_config *cfg, int argc, char **argv);
 int cli_stats(const ms_config *cfg, int argc, char **argv);
+int cli_verify(const ms_config *cfg, int argc, char **argv);
+int cli_reindex(const ms_config *cfg, int argc, char **argv);
 
 #endif

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "ms_log.h"
 #include "ms_mbox.h"
 #include "ms_pool.h"
@@ -42,16 +42,8 @@ typedef struct import_ctx {
 	unsigned long long added, present, failed, since_commit;
 	ms_archive *ar;
 	ms_pool *pool;
-	int tty;
-	double start, last_draw;
+	cli_progress pr;
 } import_ctx;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int add_file(import_ctx *ic, const char *path, off_t size)
 {
@@ -148,26 +140,11 @@ static int walk(import_ctx *ic, const char *path, int depth)
 
 static void draw_progress(import_ctx *ic, int final)
 {
-	double t = now();
-	if (!ic->tty || (!final && t - ic->last_draw < 0.2))
-		return;
-	ic->last_draw = t;
-	double el = t - ic->start,
-	       frac = ic->total_bytes
+	double frac = ic->total_bytes
 			      ? (double)ic->done_bytes / (double)ic->total_bytes
 			      : 1;
-	unsigned long long msgs = ic->added + ic->present + ic->failed;
-	double rate = el > 0 ? msgs / el : 0;
-	double eta = frac > 0 ? el / frac - el : 0;
-	char bar[31];
-	int fill = (int)(frac * 30);
-	for (int i = 0; i < 30; i++)
-		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %3.0f%%  %llu msgs  %.0f msg/s  ETA %d:%02d ",
-		bar, frac * 100, msgs, rate, (int)eta / 60, (int)eta % 60);
-	if (final)
-		fputc('\n', stderr);
+	cli_progress_draw(&ic->pr, frac, ic->added + ic->present + ic->failed,
+			  final);
 }
 
 /* One mapped input file, released when its last message is collected. */
@@ -211,8 +188,7 @@ static void finish_job(import_ctx *ic, imp_job *j)
 		}
 	} else {
 		ic->failed++;
-		if (ic->tty)
-			fputc('\n', stderr);
+		cli_progress_break(&ic->pr);
 		if (j->idx)
 			ms_log_error("%s#%u: %s", j->fm->path, j->idx,
 				     ms_archive_error(ic->ar));
@@ -338,7 +314,7 @@ int cli_import(const ms_config *cfg, int argc, char **argv)
 {
 	if (argc < 2)
 		return ms_log_error("usage: mailsift import PATH..."), 2;
-	import_ctx ic = { .tty = isatty(2) };
+	import_ctx ic = { 0 };
 	worker_set ws = { 0 };
 	int walk_failed = 0;
 	for (int i = 1; i < argc; i++)
@@ -347,7 +323,7 @@ int cli_import(const ms_config *cfg, int argc, char **argv)
 		return 1;
 	if (start_workers(&ic, &ws))
 		ms_log_fatal("cannot start worker threads");
-	ic.start = now();
+	cli_progress_start(&ic.pr);
 	for (size_t i = 0; i < ic.n_files; i++)
 		import_file(&ic, &ic.files[i]);
 	stop_workers(&ic, &ws);
@@ -360,7 +336,7 @@ int cli_import(const ms_config *cfg, int argc, char **argv)
 	ms_status_t cst = ms_archive_close(&ic.ar);
 	st = st ? st : cst;
 	draw_progress(&ic, 1);
-	double el = now() - ic.start;
+	double el = cli_now() - ic.pr.start;
 	unsigned long long total = ic.added + ic.present + ic.failed;
 	fprintf(stderr,
 		"imported %llu messages: %llu new, %llu already archived, "

@@ -1,6 +1,7 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
- *   mailsift [-c plugin.conf] import|search|count|show|stats ARGS
+ *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
+ *            ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors.
@@ -27,6 +28,10 @@ static const struct {
 	{ "show", cli_show,
 	  "show ID               (archive id or Message-ID)" },
 	{ "stats", cli_stats, "stats" },
+	{ "verify", cli_verify,
+	  "verify                (re-hash the store, check the index)" },
+	{ "reindex", cli_reindex,
+	  "reindex [--force]     (rebuild the index from the store)" },
 };
 
 static int usage(void)
@@ -46,6 +51,7 @@ ms_archive *cli_open_archive(const ms_config *cfg, int writable)
 		.max_text_per_part = cfg->archive_max_text_per_part,
 		.compression_level = (int)cfg->archive_compression_level,
 		.writable = writable,
+		.encrypt_key = cfg->archive_encrypt_key,
 	};
 	ms_archive *ar = NULL;
 	char *err = NULL;

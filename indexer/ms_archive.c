@@ -1,12 +1,14 @@
 /* ms_archive.c - opening the archive and adding messages to it.
  *
  * Functions: ms_archive_open, ms_archive_close, ms_archive_error,
- * ms_archive_add, ms_archive_commit, ms_archive_fail.
+ * ms_archive_add, ms_archive_commit, ms_archive_fail, ms_archive_flock,
+ * ms_archive_store, ms_archive_shards_dir.
  * A message's archive id is its X-Mailsift-Id when it has one, else the
  * first 24 hex digits of the SHA-256 of its bytes, so importing the same
  * message twice finds it present. Durability order at commit: store files
  * are synced before any shard commits, so an indexed message always has
- * its raw bytes.
+ * its raw bytes. Locks: see ms_archive.h; a writer takes the shared
+ * archive lock with its first open shard and drops it with its last.
  */
 #include "ms_archive_int.h"
 
@@ -19,6 +21,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #define MAX_OPEN_SHARDS 32 /* writable shards open at once */
 
@@ -54,7 +58,17 @@ static char *path_join(const char *a, const char *b)
 	return ms_buf_steal(&p);
 }
 
-static ms_status_t open_dirs(ms_archive *ar, char **err_r)
+/* dir/locks, or dir/<sub>.locks for a second set of shards. */
+static char *locks_path(const char *dir, const char *sub)
+{
+	char *p = NULL;
+	if (!sub)
+		return path_join(dir, "locks");
+	return asprintf(&p, "%s/%s.locks", dir, sub) < 0 ? NULL : p;
+}
+
+/* Creates the directories (writable), opens the store, loads the key. */
+static ms_status_t open_dirs(ms_archive *ar, const char *key_file, char **err_r)
 {
 	char *store_dir = path_join(ar->dir, "store");
 	ms_status_t st = MS_ERR_NOMEM;
@@ -71,6 +85,11 @@ static ms_status_t open_dirs(ms_archive *ar, char **err_r)
 	}
 	st = ms_store_open(store_dir, ar->opts.compression_level, &ar->store,
 			   err_r);
+	if (!st && key_file && *key_file &&
+	    !(st = ms_store_load_key(key_file, ar->key, err_r))) {
+		ar->has_key = 1;
+		st = ms_store_set_key(ar->store, ar->key);
+	}
 out:
 	free(store_dir);
 	return st;
@@ -86,13 +105,18 @@ ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 	if (!ar)
 		return MS_ERR_NOMEM;
 	ar->opts = *opts;
+	ar->archive_lock_fd = -1;
 	ar->dir = strdup(opts->dir);
-	ar->shards_dir = ar->dir ? path_join(ar->dir, "shards") : NULL;
-	ar->locks_dir = ar->dir ? path_join(ar->dir, "locks") : NULL;
+	const char *sub = opts->shards_subdir ? opts->shards_subdir : "shards";
+	ar->shards_dir = ar->dir ? path_join(ar->dir, sub) : NULL;
+	ar->locks_dir =
+		ar->dir ? locks_path(ar->dir, opts->shards_subdir) : NULL;
 	ar->opts.dir = ar->dir;
+	ar->opts.encrypt_key = NULL; /* borrowed: read once, below */
+	ar->opts.shards_subdir = NULL;
 	ar->mime.max_text_per_part = opts->max_text_per_part;
 	ms_mime_init();
-	ms_status_t st = open_dirs(ar, err_r);
+	ms_status_t st = open_dirs(ar, opts->encrypt_key, err_r);
 	if (!st && (st = ms_archive_worker_new(ar, &ar->self)) && err_r)
 		*err_r = strdup(ms_archive_error(ar));
 	if (st) {
@@ -109,6 +133,8 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	if (!ar)
 		return MS_OK;
 	ms_status_t st = ar->store ? ms_archive_release_shards(ar) : MS_OK;
+	ms_archive_unlock_all(ar);
+	OPENSSL_cleanse(ar->key, sizeof ar->key);
 	free(ar->w);
 	ms_archive_worker_free(&ar->self);
 	ms_store_close(&ar->store);
@@ -121,29 +147,68 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	return st;
 }
 
+ms_status_t ms_archive_flock(ms_archive *ar, const char *dir, const char *name,
+			     int op, const char *busy, int *fd_r)
+{
+	char *path = NULL;
+	*fd_r = -1;
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	ms_status_t st = MS_OK;
+	if (fd < 0) {
+		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
+				     strerror(errno));
+	} else if (flock(fd, op | LOCK_NB) != 0) {
+		st = errno == EWOULDBLOCK
+			     ? ms_archive_fail(ar, MS_ERR_LOCKED, "%s", busy)
+			     : ms_archive_fail(ar, MS_ERR_IO, "%s: flock: %s",
+					       path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	*fd_r = fd;
+	free(path);
+	return st;
+}
+
+/* Takes the shared archive lock (with the first open shard). */
+static ms_status_t lock_archive(ms_archive *ar)
+{
+	if (ar->archive_lock_fd >= 0)
+		return MS_OK;
+	return ms_archive_flock(ar, ar->locks_dir, MS_ARCHIVE_LOCK, LOCK_SH,
+				"the archive is being reindexed by another "
+				"process; retry later",
+				&ar->archive_lock_fd);
+}
+
+static void unlock_archive(ms_archive *ar)
+{
+	if (ar->archive_lock_fd >= 0 && !ar->maint_fds) {
+		close(ar->archive_lock_fd);
+		ar->archive_lock_fd = -1;
+	}
+}
+
 /* Takes the inter-process write lock of shard name: every archive writer
  * (import, indexd) holds it while the shard is open for writing. */
 static ms_status_t lock_shard(ms_archive *ar, ms_wshard *ws)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s.lock", ar->locks_dir, ws->name) < 0)
-		return MS_ERR_NOMEM;
-	ws->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	ms_status_t st = MS_OK;
-	if (ws->lock_fd < 0)
-		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
-				     strerror(errno));
-	else if (flock(ws->lock_fd, LOCK_EX | LOCK_NB) != 0)
-		st = ms_archive_fail(
-			ar, errno == EWOULDBLOCK ? MS_ERR_LOCKED : MS_ERR_IO,
-			"shard %s is being written by another "
-			"process (%s)",
-			ws->name, strerror(errno));
+	char name[MS_SHARD_NAME_MAX + 8], busy[MS_SHARD_NAME_MAX + 64];
+	snprintf(name, sizeof name, "%s.lock", ws->name);
+	snprintf(busy, sizeof busy,
+		 "shard %s is being written by another process", ws->name);
+	ms_status_t st = lock_archive(ar);
 	if (!st)
-		st = ms_archive_clean_shard(ar, ws->name);
-	if (st && ws->lock_fd >= 0)
+		st = ms_archive_flock(ar, ar->locks_dir, name, LOCK_EX, busy,
+				      &ws->lock_fd);
+	if (!st && (st = ms_archive_clean_shard(ar, ws->name))) {
 		close(ws->lock_fd);
-	free(path);
+		ws->lock_fd = -1;
+	}
+	if (st && !ar->n_open)
+		unlock_archive(ar);
 	return st;
 }
 
@@ -154,7 +219,8 @@ void ms_archive_close_shard(ms_archive *ar, ms_wshard *ws)
 		return;
 	close(ws->lock_fd);
 	ws->lock_fd = -1;
-	ar->n_open--;
+	if (--ar->n_open == 0)
+		unlock_archive(ar);
 }
 
 ms_status_t ms_archive_release_shards(ms_archive *ar)
@@ -210,6 +276,8 @@ static ms_status_t open_wshard(ms_archive *ar, ms_wshard *ws)
 				err ? err : ms_status_str(st));
 		close(ws->lock_fd);
 		ws->lock_fd = -1;
+		if (!ar->n_open)
+			unlock_archive(ar);
 	} else {
 		ar->n_open++;
 	}
@@ -289,4 +357,14 @@ ms_status_t ms_archive_commit(ms_archive *ar)
 		ws->dirty = 0;
 	}
 	return MS_OK;
+}
+
+struct ms_store *ms_archive_store(ms_archive *ar)
+{
+	return ar->store;
+}
+
+const char *ms_archive_shards_dir(const ms_archive *ar)
+{
+	return ar->shards_dir;
 }

@@ -6,6 +6,12 @@
  * (MS_PREFIX_ID term); adding a message whose id is already present
  * replaces it, so re-processing is idempotent.
  *
+ * Locks (locks/): a writer holds flock LOCK_EX on locks/<shard>.lock while
+ * the shard is open for writing, and LOCK_SH on locks/.archive.lock while
+ * it has any shard open. Maintenance (reindex) takes LOCK_EX on
+ * .archive.lock and every shard lock (ms_archive_lock_all), so no writer
+ * can run meanwhile.
+ *
  * Ownership: ms_archive_open() returns a handle freed by ms_archive_close(),
  * which commits pending additions. The last error message is kept on the
  * handle (ms_archive_error). The library never prints.
@@ -30,6 +36,13 @@ typedef struct ms_archive_opts {
 	size_t max_text_per_part; /* text cap per MIME part (0 = default) */
 	int compression_level;	  /* zlib level for the store, 1..9 */
 	int writable;		  /* open for adding messages */
+	/* Key file (ms_store_load_key) to encrypt new stored messages and
+	 * decrypt encrypted ones; NULL or "" = none. Read once at open. */
+	const char *encrypt_key;
+	/* NULL = "shards". Another name builds a second set of shards
+	 * beside the live one (with its own lock directory "<name>.locks"),
+	 * for ms_archive_swap_shards(); the store is shared. */
+	const char *shards_subdir;
 } ms_archive_opts;
 
 /* Envelope and scan facts of a message that came through the milter.
@@ -66,8 +79,9 @@ typedef struct ms_hit {
 
 typedef struct ms_hits ms_hits;
 
-/* Opens the archive. MS_OK, or MS_ERR_IO / MS_ERR_NOMEM with *err_r (if
- * err_r) a one-line message the caller frees. */
+/* Opens the archive. MS_OK, or MS_ERR_IO / MS_ERR_NOMEM / MS_ERR_CONFIG
+ * (a bad key file) with *err_r (if err_r) a one-line message the caller
+ * frees. */
 ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 			    char **err_r);
 /* Commits pending work and closes. Returns the commit status. NULL-safe;
@@ -134,6 +148,34 @@ void ms_hits_free(ms_hits **h);
 /* Appends the raw message with archive id or Message-ID key to out.
  * MS_ERR_NOTFOUND if no message matches, MS_ERR_INVALID if several do. */
 ms_status_t ms_archive_show(ms_archive *ar, const char *key, ms_buf *out);
+
+/* ---- maintenance (verify, reindex) ---- */
+
+/* The archive's own store handle (key set), borrowed; same thread only. */
+struct ms_store;
+struct ms_store *ms_archive_store(ms_archive *ar);
+/* The directory holding the shards (borrowed). */
+const char *ms_archive_shards_dir(const ms_archive *ar);
+
+/* Takes, without waiting, the exclusive archive lock and the write lock of
+ * every shard now present, so that no writer (indexd, import) changes the
+ * archive until ms_archive_unlock_all() or close. The handle itself must
+ * not write shards meanwhile. MS_ERR_LOCKED (the error says which lock is
+ * busy) if a writer is active; MS_ERR_IO, MS_ERR_NOMEM; on error no lock
+ * is held. */
+ms_status_t ms_archive_lock_all(ms_archive *ar);
+void ms_archive_unlock_all(ms_archive *ar);
+/* With ms_archive_lock_all() held: atomically exchanges the shards
+ * directory with dir/<subdir> (shards built by a handle opened with that
+ * shards_subdir and closed since), then removes the old shards and the
+ * subdir's lock directory. MS_ERR_LOCKED, nothing swapped, if a shard not
+ * locked by ms_archive_lock_all() exists (the archive changed). MS_ERR_IO
+ * if the exchange failed (nothing swapped) or the old copy could not be
+ * removed (swapped; dir/<subdir> is left over). */
+ms_status_t ms_archive_swap_shards(ms_archive *ar, const char *subdir);
+/* Removes dir/<subdir> and dir/<subdir>.locks (an abandoned build).
+ * MS_OK (also if missing), MS_ERR_INVALID (subdir "shards"), MS_ERR_IO. */
+ms_status_t ms_archive_drop_shards(ms_archive *ar, const char *subdir);
 
 typedef struct ms_archive_stats {
 	uint64_t messages;

@@ -1,11 +1,16 @@
-/* ms_archive_compact.c - compacting the shards a bulk import filled.
+/* ms_archive_compact.c - compacting the shards a bulk import filled, and
+ * maintenance that replaces all shards at once (reindex).
  *
- * Functions: ms_archive_compact, ms_archive_clean_shard. A shard is
+ * Functions: ms_archive_compact, ms_archive_clean_shard,
+ * ms_archive_remove_tree, ms_archive_lock_all, ms_archive_unlock_all,
+ * ms_archive_swap_shards, ms_archive_drop_shards. A shard is
  * compacted into shards/.<name>.compact while its write lock (locks/) is
  * held, then the two directories are swapped atomically
  * (renameat2 RENAME_EXCHANGE) and the old copy removed. A crash at any
  * point leaves the shard whole; the leftover .compact directory is removed
- * the next time a writer locks the shard.
+ * the next time a writer locks the shard. A rebuilt set of shards is
+ * swapped in the same way, whole (shards <-> shards.new), under the
+ * exclusive archive lock and every shard lock.
  */
 #include "ms_archive_int.h"
 
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +33,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
 	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-/* Removes the directory tree at path (missing is fine). */
-static int remove_tree(const char *path)
+int ms_archive_remove_tree(const char *path)
 {
 	struct stat sb;
 	if (lstat(path, &sb) != 0)
@@ -48,7 +53,7 @@ ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name)
 	char *tmp = compact_path(ar, name);
 	if (!tmp)
 		return MS_ERR_NOMEM;
-	ms_status_t st = remove_tree(tmp) == 0 ? MS_OK : MS_ERR_IO;
+	ms_status_t st = ms_archive_remove_tree(tmp) == 0 ? MS_OK : MS_ERR_IO;
 	if (st)
 		ms_archive_fail(ar, st, "%s: %s", tmp, strerror(errno));
 	free(tmp);
@@ -70,7 +75,7 @@ static ms_status_t compact_one(ms_archive *ar, const char *name)
 	    renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
 		st = ms_archive_fail(ar, MS_ERR_IO, "swapping %s: %s", tmp,
 				     strerror(errno));
-	if (remove_tree(tmp) != 0 && !st)
+	if (ms_archive_remove_tree(tmp) != 0 && !st)
 		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", tmp,
 				     strerror(errno));
 	free(err);
@@ -103,4 +108,165 @@ ms_status_t ms_archive_compact(ms_archive *ar, unsigned min_percent)
 	}
 	ms_status_t rst = ms_archive_release_shards(ar);
 	return st ? st : rst;
+}
+
+/* ---- maintenance ---- */
+
+void ms_archive_unlock_all(ms_archive *ar)
+{
+	for (size_t i = 0; ar->maint_fds && i < ar->n_maint; i++)
+		close(ar->maint_fds[i]);
+	free(ar->maint_fds);
+	ar->maint_fds = NULL;
+	ms_shard_list_free(&ar->maint_names);
+	ar->n_maint = 0;
+	if (ar->archive_lock_fd >= 0 && !ar->n_open) {
+		close(ar->archive_lock_fd);
+		ar->archive_lock_fd = -1;
+	}
+}
+
+/* Takes the write lock of every shard in names (ar->maint_fds). */
+static ms_status_t lock_shards(ms_archive *ar)
+{
+	for (size_t i = 0; i < ar->n_maint; i++) {
+		char lock[MS_SHARD_NAME_MAX + 8], busy[MS_SHARD_NAME_MAX + 96];
+		const char *name = ar->maint_names[i];
+		snprintf(lock, sizeof lock, "%.*s.lock", MS_SHARD_NAME_MAX,
+			 name);
+		snprintf(busy, sizeof busy,
+			 "shard %.*s is being written by another process "
+			 "(mailsift-indexd or import?)",
+			 MS_SHARD_NAME_MAX, name);
+		ms_status_t st =
+			ms_archive_flock(ar, ar->locks_dir, lock, LOCK_EX, busy,
+					 &ar->maint_fds[i]);
+		if (st)
+			return st;
+	}
+	return MS_OK;
+}
+
+ms_status_t ms_archive_lock_all(ms_archive *ar)
+{
+	if (ar->maint_fds)
+		return MS_OK;
+	if (ar->n_open)
+		return ms_archive_fail(ar, MS_ERR_INVALID,
+				       "lock_all while writing shards");
+	if (mkdir(ar->locks_dir, 0750) != 0 && errno != EEXIST)
+		return ms_archive_fail(ar, MS_ERR_IO, "%s: %s", ar->locks_dir,
+				       strerror(errno));
+	ms_status_t st = ms_archive_flock(
+		ar, ar->locks_dir, MS_ARCHIVE_LOCK, LOCK_EX,
+		"the archive is being written by another process "
+		"(mailsift-indexd or import?)",
+		&ar->archive_lock_fd);
+	if (st)
+		return st;
+	if (ms_shard_list(ar->shards_dir, &ar->maint_names, &ar->n_maint)) {
+		ar->maint_names = NULL;
+		st = ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
+				     ar->shards_dir);
+	} else if (!(ar->maint_fds = malloc((ar->n_maint + 1) * sizeof(int)))) {
+		st = ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	} else {
+		for (size_t i = 0; i < ar->n_maint; i++)
+			ar->maint_fds[i] = -1;
+		st = lock_shards(ar);
+	}
+	if (st) {
+		ms_buf keep = MS_BUF_INIT; /* unlocking must not lose it */
+		ms_buf_puts(&keep, ms_archive_error(ar));
+		ms_archive_unlock_all(ar);
+		ms_archive_fail(ar, st, "%s", keep.data ? keep.data : "");
+		ms_buf_free(&keep);
+	}
+	return st;
+}
+
+/* MS_OK if every shard now present was locked by ms_archive_lock_all. */
+static ms_status_t all_locked(ms_archive *ar)
+{
+	char **names = NULL;
+	size_t n = 0;
+	if (ms_shard_list(ar->shards_dir, &names, &n))
+		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
+				       ar->shards_dir);
+	ms_status_t st = MS_OK;
+	for (size_t i = 0; i < n && !st; i++) {
+		size_t j = 0;
+		while (j < ar->n_maint && strcmp(names[i], ar->maint_names[j]))
+			j++;
+		if (j == ar->n_maint)
+			st = ms_archive_fail(ar, MS_ERR_LOCKED,
+					     "shard %s appeared meanwhile: the "
+					     "archive changed",
+					     names[i]);
+	}
+	ms_shard_list_free(&names);
+	return st;
+}
+
+static ms_status_t subdir_paths(ms_archive *ar, const char *subdir,
+				char **path_r, char **locks_r)
+{
+	*path_r = *locks_r = NULL;
+	if (!*subdir || strchr(subdir, '/') || strcmp(subdir, "shards") == 0 ||
+	    subdir[0] == '.')
+		return ms_archive_fail(ar, MS_ERR_INVALID,
+				       "bad shards directory name \"%s\"",
+				       subdir);
+	if (asprintf(path_r, "%s/%s", ar->dir, subdir) < 0 ||
+	    asprintf(locks_r, "%s/%s.locks", ar->dir, subdir) < 0) {
+		free(*path_r);
+		*path_r = NULL;
+		return ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	}
+	return MS_OK;
+}
+
+ms_status_t ms_archive_swap_shards(ms_archive *ar, const char *subdir)
+{
+	char *path, *locks;
+	if (!ar->maint_fds)
+		return ms_archive_fail(ar, MS_ERR_INVALID,
+				       "swap without ms_archive_lock_all");
+	ms_status_t st = subdir_paths(ar, subdir, &path, &locks);
+	if (st || (st = all_locked(ar)))
+		goto out;
+	int rc = renameat2(AT_FDCWD, path, AT_FDCWD, ar->shards_dir,
+			   RENAME_EXCHANGE);
+	if (rc != 0 && errno == ENOENT && access(path, F_OK) == 0)
+		rc = rename(path, ar->shards_dir); /* no live shards yet */
+	if (rc != 0) {
+		st = ms_archive_fail(ar, MS_ERR_IO, "swapping %s and %s: %s",
+				     path, ar->shards_dir, strerror(errno));
+		goto out;
+	}
+	int dfd = open(ar->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (ms_archive_remove_tree(path) || ms_archive_remove_tree(locks))
+		st = ms_archive_fail(ar, MS_ERR_IO, "removing old shards: %s",
+				     strerror(errno));
+out:
+	free(path);
+	free(locks);
+	return st;
+}
+
+ms_status_t ms_archive_drop_shards(ms_archive *ar, const char *subdir)
+{
+	char *path, *locks;
+	ms_status_t st = subdir_paths(ar, subdir, &path, &locks);
+	if (!st &&
+	    (ms_archive_remove_tree(path) || ms_archive_remove_tree(locks)))
+		st = ms_archive_fail(ar, MS_ERR_IO, "removing %s: %s", path,
+				     strerror(errno));
+	free(path);
+	free(locks);
+	return st;
 }

@@ -1,6 +1,8 @@
 /* ms_archive_int.h - private state of ms_archive, shared by
- * ms_archive.c (open, add, commit), ms_archive_doc.c (document building)
- * and ms_archive_read.c (search, show, stats). Not a public interface.
+ * ms_archive.c (open, add, commit, locks), ms_archive_prep.c (workers),
+ * ms_archive_doc.c (document building), ms_archive_read.c (search, show,
+ * stats) and ms_archive_compact.c (compaction, maintenance). Not a public
+ * interface.
  */
 #ifndef MS_ARCHIVE_INT_H
 #define MS_ARCHIVE_INT_H
@@ -12,6 +14,8 @@
 #include "ms_shard.h"
 #include "ms_store.h"
 #include "ms_xapian.h"
+
+#define MS_ARCHIVE_LOCK ".archive.lock" /* in the locks directory */
 
 /* A shard this handle has written to; db is NULL while it is closed. */
 typedef struct ms_wshard {
@@ -33,6 +37,12 @@ struct ms_archive {
 	size_t n_w, cap_w;
 	size_t n_open;		 /* of which open (and locked) */
 	ms_archive_worker *self; /* the worker ms_archive_add() uses */
+	unsigned char key[MS_STORE_KEY_LEN]; /* store key, if has_key */
+	int has_key;
+	int archive_lock_fd; /* locks/.archive.lock (SH: writer, EX: maint) */
+	int *maint_fds;	     /* shard locks held by ms_archive_lock_all */
+	char **maint_names;  /* their shard names (NULL-terminated) */
+	size_t n_maint;
 	ms_buf err;
 };
 
@@ -71,6 +81,13 @@ ms_status_t ms_archive_open_shard(ms_archive *ar, ms_wshard *ws);
 void ms_archive_close_shard(ms_archive *ar, ms_wshard *ws);
 /* Commits and closes every writable shard, releasing their locks. */
 ms_status_t ms_archive_release_shards(ms_archive *ar);
+/* Opens dir/name and takes flock op (LOCK_SH or LOCK_EX) without waiting;
+ * *fd_r is the descriptor, else -1 and an error set on ar (MS_ERR_LOCKED
+ * with "busy" in the message if held elsewhere). */
+ms_status_t ms_archive_flock(ms_archive *ar, const char *dir, const char *name,
+			     int op, const char *busy, int *fd_r);
+/* Removes the directory tree at path (missing is fine); 0 or -1 (errno). */
+int ms_archive_remove_tree(const char *path);
 /* Removes a leftover compaction directory of shard name (lock held). */
 ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name);
 

@@ -4,7 +4,8 @@
  * ms_archive_prepare, ms_prep_free. A worker owns what one thread needs:
  * its own store handle (the raw bytes are written here, unsynced; the
  * archive's commit syncs the file system before any shard commits) and its
- * own read-only view of the shards for the "already archived" check. A
+ * own read-only view of the shards for the "already archived" check (with
+ * the archive's key, if any, so it writes encrypted files). A
  * message's archive id is its X-Mailsift-Id when it has one, else the first
  * 24 hex digits of the SHA-256 of its bytes, so importing the same message
  * twice finds it present without parsing it again.
@@ -37,6 +38,8 @@ ms_status_t ms_archive_worker_new(ms_archive *ar, ms_archive_worker **w_r)
 			? MS_ERR_NOMEM
 			: ms_store_open(dir, ar->opts.compression_level,
 					&w->store, &err);
+	if (!st && ar->has_key && (st = ms_store_set_key(w->store, ar->key)))
+		ms_store_close(&w->store);
 	if (st) {
 		ms_archive_fail(ar, st, "%s", err ? err : ms_status_str(st));
 		free(w);

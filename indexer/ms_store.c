@@ -1,12 +1,14 @@
 /* ms_store.c - the raw-message store (see ms_store.h).
  *
- * Functions: ms_store_open, ms_store_close, ms_store_error, ms_store_put,
- * ms_store_sync, ms_store_get, ms_store_has, ms_store_bytes.
+ * Functions: ms_store_open, ms_store_close, ms_store_set_key,
+ * ms_store_load_key, ms_store_error, ms_store_put, ms_store_sync,
+ * ms_store_get, ms_store_has, ms_store_bytes, ms_store_each.
  *
  * Files are addressed relative to a descriptor of the store directory
  * ("ab/<hex>"). The payload after the header goes through a codec chosen
- * by the method byte (codecs[]: 0 = zlib); an encrypting codec can be added
- * to the table later without changing the file API. Which subdirectories
+ * by the method byte (codecs[]: 0 = zlib, 1 = zlib + AES-256-GCM with the
+ * header as additional authenticated data and a random 96-bit nonce per
+ * file: safe for far more files than an archive holds). Which subdirectories
  * exist (and are known durable) is cached in bitmaps, so a put normally
  * costs no mkdir. Diagnostics: the last error, with the path and
  * strerror(), is kept on the handle (ms_store_error).
@@ -27,16 +29,25 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define HDR_MAGIC   "MSS1"
-#define HDR_LEN	    13 /* magic, method byte, 8-byte big-endian length */
-#define MIN_FILE    (HDR_LEN + 8) /* shortest zlib stream: 8 bytes */
-#define HEX_LEN	    64
-#define REL_LEN	    (3 + HEX_LEN) /* "ab/" + hex */
-#define N_TOP	    256
-#define MAX_RATIO   1100 /* zlib expands at most ~1032:1 */
-#define FILE_MODE   0640
-#define DIR_MODE    0750
-#define METHOD_ZLIB 0
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define HDR_MAGIC    "MSS1"
+#define HDR_LEN	     13 /* magic, method byte, 8-byte big-endian length */
+#define MIN_FILE     (HDR_LEN + 8) /* shortest zlib stream: 8 bytes */
+#define HEX_LEN	     64
+#define REL_LEN	     (3 + HEX_LEN) /* "ab/" + hex */
+#define N_TOP	     256
+#define MAX_RATIO    1100 /* zlib expands at most ~1032:1 */
+#define FILE_MODE    0640
+#define DIR_MODE     0750
+#define METHOD_ZLIB  0
+#define METHOD_AES   1
+#define NONCE_LEN    12
+#define TAG_LEN	     16
+#define CRYPT_CHUNK  (1 << 30) /* bytes per EVP update (int lengths) */
+#define KEY_FILE_MAX 80
 
 struct ms_store {
 	char *dir;
@@ -45,28 +56,40 @@ struct ms_store {
 	unsigned char method; /* method byte of new files */
 	z_stream zd, zi;      /* reused deflate / inflate state */
 	int zd_ok, zi_ok;
-	ms_buf io;  /* whole file being written or read */
-	ms_buf err; /* last error */
+	unsigned char key[MS_STORE_KEY_LEN];
+	int has_key;
+	EVP_CIPHER_CTX *cctx; /* reused cipher state (once a key is set) */
+	ms_buf io;	      /* whole file being written or read */
+	ms_buf zbuf; /* compressed bytes, before encryption / after decryption
+		      */
+	ms_buf err;  /* last error */
 	unsigned char top_seen[N_TOP / 8], top_durable[N_TOP / 8];
 };
 
 /* One payload encoding. encode appends the payload for data[0..len) to
- * st->io; decode appends the orig original bytes of in[0..n) to out. */
+ * st->io, which holds the header; decode appends the orig original bytes
+ * of in[0..n) (the payload after header hdr) to out. */
 typedef struct codec {
 	const char *name;
 	ms_status_t (*encode)(ms_store *st, const void *data, size_t len);
 	ms_status_t (*decode)(ms_store *st, const char *rel,
-			      const unsigned char *in, size_t n, uint64_t orig,
-			      ms_buf *out);
+			      const unsigned char *hdr, const unsigned char *in,
+			      size_t n, uint64_t orig, ms_buf *out);
 } codec;
 
 static ms_status_t zlib_encode(ms_store *st, const void *data, size_t len);
 static ms_status_t zlib_decode(ms_store *st, const char *rel,
+			       const unsigned char *hdr,
 			       const unsigned char *in, size_t n, uint64_t orig,
 			       ms_buf *out);
+static ms_status_t aes_encode(ms_store *st, const void *data, size_t len);
+static ms_status_t aes_decode(ms_store *st, const char *rel,
+			      const unsigned char *hdr, const unsigned char *in,
+			      size_t n, uint64_t orig, ms_buf *out);
 
 static const codec codecs[] = {
 	[METHOD_ZLIB] = { "zlib", zlib_encode, zlib_decode },
+	[METHOD_AES] = { "zlib+aes-256-gcm", aes_encode, aes_decode },
 };
 
 static atomic_ulong tmp_counter;
@@ -251,6 +274,9 @@ void ms_store_close(ms_store **st)
 		inflateEnd(&s->zi);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	OPENSSL_cleanse(s->key, sizeof s->key);
+	EVP_CIPHER_CTX_free(s->cctx);
+	ms_buf_free(&s->zbuf);
 	ms_buf_free(&s->io);
 	ms_buf_free(&s->err);
 	free(s->dir);
@@ -270,17 +296,19 @@ static uInt chunk(size_t n)
 	return n > UINT_MAX ? UINT_MAX : (uInt)n;
 }
 
-static ms_status_t zlib_encode(ms_store *st, const void *data, size_t len)
+/* Appends the zlib stream of data[0..len) to dst. */
+static ms_status_t deflate_to(ms_store *st, ms_buf *dst, const void *data,
+			      size_t len)
 {
 	z_stream *z = &st->zd;
 	if (deflateReset(z) != Z_OK)
 		return set_err(st, MS_ERR_NOMEM, "store: deflateReset failed");
 	uLong bound = deflateBound(z, len);
-	if (bound < len || ms_buf_reserve(&st->io, bound) != MS_OK)
+	if (bound < len || ms_buf_reserve(dst, bound) != MS_OK)
 		return set_err(st, MS_ERR_NOMEM, "store: out of memory");
-	size_t in_left = len, out_left = st->io.cap - st->io.len - 1;
+	size_t in_left = len, out_left = dst->cap - dst->len - 1;
 	z->next_in = (Bytef *)(uintptr_t)data;
-	z->next_out = (Bytef *)st->io.data + st->io.len;
+	z->next_out = (Bytef *)dst->data + dst->len;
 	int rc;
 	do {
 		uInt ai = chunk(in_left), ao = chunk(out_left);
@@ -292,14 +320,21 @@ static ms_status_t zlib_encode(ms_store *st, const void *data, size_t len)
 	} while (rc == Z_OK);
 	if (rc != Z_STREAM_END)
 		return set_err(st, MS_ERR_IO, "store: deflate failed (%d)", rc);
-	st->io.len = st->io.cap - 1 - out_left;
+	dst->len = dst->cap - 1 - out_left;
 	return MS_OK;
 }
 
+static ms_status_t zlib_encode(ms_store *st, const void *data, size_t len)
+{
+	return deflate_to(st, &st->io, data, len);
+}
+
 static ms_status_t zlib_decode(ms_store *st, const char *rel,
+			       const unsigned char *hdr,
 			       const unsigned char *in, size_t n, uint64_t orig,
 			       ms_buf *out)
 {
+	(void)hdr;
 	z_stream *z = &st->zi;
 	if (orig > (uint64_t)n * MAX_RATIO + 1024 || orig >= SIZE_MAX / 2)
 		return set_err(st, MS_ERR_CORRUPT,
@@ -329,6 +364,196 @@ static ms_status_t zlib_decode(ms_store *st, const char *rel,
 					   : "length mismatch");
 	out->len += (size_t)orig;
 	out->data[out->len] = '\0';
+	return MS_OK;
+}
+
+/* ---- AES-256-GCM codec (zlib, then encrypt) ---- */
+
+/* Runs in[0..n) through the cipher into out (n bytes of room), in chunks
+ * that fit EVP's int lengths. */
+static int crypt_update(EVP_CIPHER_CTX *c, int enc, unsigned char *out,
+			const unsigned char *in, size_t n)
+{
+	while (n) {
+		int len = n > CRYPT_CHUNK ? CRYPT_CHUNK : (int)n, got = 0;
+		int ok = enc ? EVP_EncryptUpdate(c, out, &got, in, len)
+			     : EVP_DecryptUpdate(c, out, &got, in, len);
+		if (!ok || got != len)
+			return 0;
+		in += len;
+		out += len;
+		n -= (size_t)len;
+	}
+	return 1;
+}
+
+static ms_status_t aes_encode(ms_store *st, const void *data, size_t len)
+{
+	unsigned char nonce[NONCE_LEN];
+	ms_buf_reset(&st->zbuf);
+	ms_status_t s = deflate_to(st, &st->zbuf, data, len);
+	if (s != MS_OK)
+		return s;
+	size_t hlen = st->io.len, n = st->zbuf.len;
+	if (ms_buf_reserve(&st->io, NONCE_LEN + n + TAG_LEN) != MS_OK)
+		return set_err(st, MS_ERR_NOMEM, "store: out of memory");
+	unsigned char *p = (unsigned char *)st->io.data + hlen;
+	int ok = RAND_bytes(nonce, NONCE_LEN) == 1;
+	int got = 0;
+	EVP_CIPHER_CTX *c = st->cctx;
+	ok = ok && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, st->key,
+				      nonce) == 1;
+	ok = ok &&
+	     EVP_EncryptUpdate(c, NULL, &got, (unsigned char *)st->io.data,
+			       (int)hlen) == 1;
+	ok = ok && crypt_update(c, 1, p + NONCE_LEN,
+				(const unsigned char *)st->zbuf.data, n);
+	ok = ok && EVP_EncryptFinal_ex(c, p + NONCE_LEN + n, &got) == 1;
+	ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
+				       p + NONCE_LEN + n) == 1;
+	if (!ok)
+		return set_err(st, MS_ERR_CRYPTO, "store %s: encryption failed",
+			       st->dir);
+	memcpy(p, nonce, NONCE_LEN);
+	st->io.len = hlen + NONCE_LEN + n + TAG_LEN;
+	return MS_OK;
+}
+
+/* Decrypts and authenticates in[0..n) (nonce, ciphertext, tag) into
+ * st->zbuf; hdr is the additional authenticated data. */
+static ms_status_t aes_open(ms_store *st, const char *rel,
+			    const unsigned char *hdr, const unsigned char *in,
+			    size_t n)
+{
+	size_t clen = n - NONCE_LEN - TAG_LEN;
+	ms_buf_reset(&st->zbuf);
+	if (ms_buf_reserve(&st->zbuf, clen) != MS_OK)
+		return set_err(st, MS_ERR_NOMEM, "store: out of memory");
+	EVP_CIPHER_CTX *c = st->cctx;
+	int got = 0;
+	int ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, st->key, in) ==
+		 1;
+	ok = ok && EVP_DecryptUpdate(c, NULL, &got, hdr, HDR_LEN) == 1;
+	ok = ok && crypt_update(c, 0, (unsigned char *)st->zbuf.data,
+				in + NONCE_LEN, clen);
+	ok = ok &&
+	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+				 (void *)(uintptr_t)(in + n - TAG_LEN)) == 1;
+	if (!ok)
+		return set_err(st, MS_ERR_CRYPTO,
+			       "store %s/%s: decryption failed", st->dir, rel);
+	if (EVP_DecryptFinal_ex(c, (unsigned char *)st->zbuf.data + clen,
+				&got) != 1)
+		return set_err(st, MS_ERR_CRYPTO,
+			       "store %s/%s: wrong key or damaged file",
+			       st->dir, rel);
+	st->zbuf.len = clen;
+	return MS_OK;
+}
+
+static ms_status_t aes_decode(ms_store *st, const char *rel,
+			      const unsigned char *hdr, const unsigned char *in,
+			      size_t n, uint64_t orig, ms_buf *out)
+{
+	if (!st->has_key)
+		return set_err(st, MS_ERR_CRYPTO,
+			       "store %s/%s: message is encrypted; set "
+			       "[archive] encrypt_key",
+			       st->dir, rel);
+	if (n < NONCE_LEN + TAG_LEN + 8)
+		return set_err(st, MS_ERR_CORRUPT, "store %s/%s: truncated",
+			       st->dir, rel);
+	ms_status_t s = aes_open(st, rel, hdr, in, n);
+	if (s == MS_OK)
+		s = zlib_decode(st, rel, hdr, (unsigned char *)st->zbuf.data,
+				st->zbuf.len, orig, out);
+	return s;
+}
+
+/* ---- keys ---- */
+
+ms_status_t ms_store_set_key(ms_store *st,
+			     const unsigned char key[MS_STORE_KEY_LEN])
+{
+	if (!key) {
+		OPENSSL_cleanse(st->key, sizeof st->key);
+		st->has_key = 0;
+		st->method = METHOD_ZLIB;
+		return MS_OK;
+	}
+	if (!st->cctx && !(st->cctx = EVP_CIPHER_CTX_new()))
+		return set_err(st, MS_ERR_NOMEM, "store: out of memory");
+	memcpy(st->key, key, MS_STORE_KEY_LEN);
+	st->has_key = 1;
+	st->method = METHOD_AES;
+	return MS_OK;
+}
+
+static ms_status_t key_err(char **err_r, ms_status_t s, const char *path,
+			   const char *what)
+{
+	if (err_r && asprintf(err_r, "key file %s: %s", path, what) < 0)
+		*err_r = NULL;
+	return s;
+}
+
+/* Decodes the key file's bytes p[0..n) into key; 0 if malformed. */
+static int parse_key(const unsigned char *p, size_t n,
+		     unsigned char key[MS_STORE_KEY_LEN])
+{
+	if (n == MS_STORE_KEY_LEN) {
+		memcpy(key, p, n);
+		return 1;
+	}
+	if (n > 2 * MS_STORE_KEY_LEN && p[n - 1] == '\n')
+		n--;
+	if (n > 2 * MS_STORE_KEY_LEN && p[n - 1] == '\r')
+		n--;
+	if (n != 2 * MS_STORE_KEY_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = p[i] >= 'A' && p[i] <= 'F' ? p[i] + 32 : p[i];
+		int v = hexval((char)c);
+		if (v < 0)
+			return 0;
+		key[i / 2] = (unsigned char)(i & 1 ? key[i / 2] << 4 | v : v);
+	}
+	return 1;
+}
+
+ms_status_t ms_store_load_key(const char *path,
+			      unsigned char key[MS_STORE_KEY_LEN], char **err_r)
+{
+	unsigned char buf[KEY_FILE_MAX + 1];
+	struct stat sb;
+	char what[160];
+	if (err_r)
+		*err_r = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return key_err(err_r, MS_ERR_IO, path, strerror(e));
+	}
+	if (S_ISREG(sb.st_mode) && (sb.st_mode & 007)) {
+		close(fd);
+		snprintf(what, sizeof what,
+			 "other users may access it (mode %04o); chmod o-rwx "
+			 "it",
+			 (unsigned)(sb.st_mode & 07777));
+		return key_err(err_r, MS_ERR_CONFIG, path, what);
+	}
+	ssize_t n = read(fd, buf, sizeof buf);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return key_err(err_r, MS_ERR_IO, path, strerror(e));
+	int ok = parse_key(buf, (size_t)n, key);
+	OPENSSL_cleanse(buf, sizeof buf);
+	if (!ok)
+		return key_err(err_r, MS_ERR_CONFIG, path,
+			       "must hold 32 raw bytes or 64 hex digits");
 	return MS_OK;
 }
 
@@ -501,8 +726,8 @@ static ms_status_t decode(ms_store *st, const char *rel, ms_buf *out)
 	for (int i = 0; i < 8; i++)
 		orig = orig << 8 | p[5 + i];
 	size_t old = out->len;
-	ms_status_t s =
-		codecs[m].decode(st, rel, p + HDR_LEN, n - HDR_LEN, orig, out);
+	ms_status_t s = codecs[m].decode(st, rel, p, p + HDR_LEN, n - HDR_LEN,
+					 orig, out);
 	if (s != MS_OK)
 		ms_buf_truncate(out, old);
 	return s;
@@ -540,14 +765,14 @@ ms_status_t ms_store_has(ms_store *st, const char *hex, int *yes_r)
 	return errno == ENOENT ? MS_OK : sys_err(st, "stat", rel);
 }
 
-/* ---- bytes ---- */
+/* ---- walking: bytes, each ---- */
 
-typedef struct walk_sum {
-	unsigned long long bytes, files;
-} walk_sum;
+/* Called for each stored file (name = its hex, sb its lstat). */
+typedef ms_status_t (*visit_fn)(const char *name, const struct stat *sb,
+				void *ctx);
 
-/* Sums the stored files under directory fd (consumed) at depth 0..1. */
-static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
+/* Visits the stored files under directory fd (consumed) at depth 0..1. */
+static ms_status_t walk(ms_store *st, int fd, int depth, visit_fn fn, void *ctx)
 {
 	DIR *d = fdopendir(fd);
 	if (!d) {
@@ -562,10 +787,8 @@ static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
 			if (valid_hex(e->d_name, HEX_LEN) &&
 			    fstatat(dirfd(d), e->d_name, &sb,
 				    AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISREG(sb.st_mode)) {
-				sum->bytes += (unsigned long long)sb.st_size;
-				sum->files++;
-			}
+			    S_ISREG(sb.st_mode))
+				s = fn(e->d_name, &sb, ctx);
 			continue;
 		}
 		if (!valid_hex(e->d_name, 2))
@@ -573,7 +796,7 @@ static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
 		int sub = openat(dirfd(d), e->d_name,
 				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sub >= 0)
-			s = walk(st, sub, depth + 1, sum);
+			s = walk(st, sub, depth + 1, fn, ctx);
 		else if (errno != ENOTDIR && errno != ENOENT)
 			s = sys_err(st, "open", e->d_name);
 	}
@@ -581,18 +804,56 @@ static ms_status_t walk(ms_store *st, int fd, int depth, walk_sum *sum)
 	return s;
 }
 
+static ms_status_t walk_all(ms_store *st, visit_fn fn, void *ctx)
+{
+	int fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sys_err(st, "open", "");
+	return walk(st, fd, 0, fn, ctx);
+}
+
+typedef struct walk_sum {
+	unsigned long long bytes, files;
+} walk_sum;
+
+static ms_status_t add_up(const char *name, const struct stat *sb, void *ctx)
+{
+	walk_sum *sum = ctx;
+	(void)name;
+	sum->bytes += (unsigned long long)sb->st_size;
+	sum->files++;
+	return MS_OK;
+}
+
 ms_status_t ms_store_bytes(ms_store *st, unsigned long long *bytes_r,
 			   unsigned long long *files_r)
 {
 	walk_sum sum = { 0, 0 };
 	*bytes_r = *files_r = 0;
-	int fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return sys_err(st, "open", "");
-	ms_status_t s = walk(st, fd, 0, &sum);
+	ms_status_t s = walk_all(st, add_up, &sum);
 	if (s == MS_OK) {
 		*bytes_r = sum.bytes;
 		*files_r = sum.files;
 	}
 	return s;
+}
+
+typedef struct each_ctx {
+	ms_store_each_fn fn;
+	void *ctx;
+} each_ctx;
+
+static ms_status_t visit_each(const char *name, const struct stat *sb,
+			      void *ctx)
+{
+	each_ctx *ec = ctx;
+	long long t = (long long)sb->st_mtim.tv_sec * 1000000000LL +
+		      sb->st_mtim.tv_nsec;
+	return ec->fn(name, t, ec->ctx);
+}
+
+ms_status_t ms_store_each(ms_store *st, ms_store_each_fn fn, void *ctx)
+{
+	each_ctx ec = { fn, ctx };
+	return walk_all(st, visit_each, &ec);
 }

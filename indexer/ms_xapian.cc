@@ -6,7 +6,7 @@
  * ms_xdoc_add_term, ms_xdoc_set_value, ms_xdoc_set_data, ms_xdb_replace,
  * ms_xdb_delete, ms_xdb_has_term, ms_xdb_commit, ms_xdb_doccount,
  * ms_xdb_search, ms_xdb_count, ms_xresults_size, ms_xresults_data,
- * ms_xresults_free, ms_xdb_check, ms_xdb_compact.
+ * ms_xresults_free, ms_xdb_each, ms_xdb_check, ms_xdb_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses (and messages); no exception leaves this
@@ -433,6 +433,23 @@ extern "C" void ms_xresults_free(ms_xresults **res)
 		return;
 	delete *res;
 	*res = nullptr;
+}
+
+/* ---- every document ---- */
+
+extern "C" ms_status_t ms_xdb_each(ms_xdb *db, ms_xdb_each_fn fn, void *ctx)
+{
+	return guard(&db->err, [&] {
+		std::string data;
+		for (Xapian::PostingIterator it = db->db.postlist_begin("");
+		     it != db->db.postlist_end(""); ++it) {
+			data = db->db.get_document(*it).get_data();
+			ms_status_t st = fn(data.data(), data.size(), ctx);
+			if (st != MS_OK)
+				return st;
+		}
+		return MS_OK;
+	});
 }
 
 /* ---- check ---- */

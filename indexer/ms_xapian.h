@@ -104,6 +104,14 @@ size_t ms_xresults_size(const ms_xresults *res);
 const char *ms_xresults_data(const ms_xresults *res, size_t i, size_t *len_r);
 void ms_xresults_free(ms_xresults **res);
 
+/* Calls fn(data, len, ctx) with the data blob of every document (owned by
+ * the shim, valid during the call), in document id order (sub-databases
+ * interleaved). Stops at the first status fn returns other than MS_OK and
+ * returns it (fn's own message is its business: db's error is left
+ * empty). MS_ERR_MODIFIED: reopen and start again. */
+typedef ms_status_t (*ms_xdb_each_fn)(const char *data, size_t len, void *ctx);
+ms_status_t ms_xdb_each(ms_xdb *db, ms_xdb_each_fn fn, void *ctx);
+
 /* Runs Xapian's consistency check on the database at path. On MS_OK the
  * database is consistent and *report_r is NULL; on MS_ERR_CORRUPT (or any
  * other error, e.g. MS_ERR_IO if path holds no database) *report_r (caller
