@@ -57,7 +57,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
-.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests milter-tests format \
+.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests format \
 	format-check run stop bench-index bench-milter valgrind-milter install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(if $(INDEXD_C),$(BUILD)/mailsift-indexd)
@@ -170,6 +170,9 @@ fuzz: $(BUILD)/fuzz/fuzz_mime
 cli-tests: $(BUILD)/mailsift
 	@tests/run-shell.sh $(BUILD) tests/cli/test_*
 
+indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
+	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
+
 milter-tests: $(BUILD)/mailsift-milter
 	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
@@ -188,6 +191,7 @@ check: deps
 	$(MAKE) unit-asan
 	$(MAKE) fuzz-brief
 	$(MAKE) cli-tests
+	$(MAKE) indexd-tests
 	$(MAKE) milter-tests
 
 run: deps
@@ -217,6 +221,7 @@ install: all
 	install -m 755 $(BUILD)/mailsift $(DESTDIR)$(PREFIX)/bin/mailsift
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 $(BUILD)/mailsift-milter $(DESTDIR)$(PREFIX)/sbin/mailsift-milter
+	install -m 755 $(BUILD)/mailsift-indexd $(DESTDIR)$(PREFIX)/sbin/mailsift-indexd
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
 
 clean:

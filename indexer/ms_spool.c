@@ -5,7 +5,7 @@
  * ms_spool_write, ms_spool_error, ms_spool_size, ms_spool_fd,
  * ms_spool_sha256, ms_spool_commit, ms_spool_abort; reading:
  * ms_spool_list, ms_spool_names_free, ms_spool_read, ms_spool_entry_free,
- * ms_spool_remove, ms_spool_quarantine.
+ * ms_spool_remove, ms_spool_quarantine, ms_spool_clean_tmp.
  *
  * The handle holds only the directory path, so it is thread-safe; every
  * call works on paths (an admin may recreate a subdirectory under a
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ms_record.h"
@@ -773,4 +774,31 @@ ms_status_t ms_spool_quarantine(ms_spool *sp, const char *name,
 	free(bad_dir);
 	free(why_path);
 	return st;
+}
+
+/* ---- stale tmp/ files ---- */
+
+ms_status_t ms_spool_clean_tmp(ms_spool *sp, unsigned max_age, unsigned *n_r)
+{
+	if (n_r)
+		*n_r = 0;
+	char *dir = path_join(sp->dir, "tmp", NULL);
+	DIR *d = dir ? opendir(dir) : NULL;
+	free(dir);
+	if (!d)
+		return !dir || errno == ENOMEM ? MS_ERR_NOMEM : MS_ERR_IO;
+	time_t limit = time(NULL) - (time_t)max_age;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= limit)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0 && n_r)
+			(*n_r)++;
+	}
+	closedir(d);
+	return MS_OK;
 }

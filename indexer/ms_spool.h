@@ -13,7 +13,8 @@
  * Entry names are the message's archive id (X-Mailsift-Id).
  * Directories are made 0770 and files 0660, less the umask (so a milter
  * and an indexd running as different users can share a group).
- * Stale tmp/ files (a writer that crashed) are not cleaned up here.
+ * Stale tmp/ files (a writer that crashed) are removed by
+ * ms_spool_clean_tmp() (indexd calls it at start-up).
  *
  * Envelope record keys: id, sender, rcpt (once per recipient), qid,
  * client, helo, auth, verdict, virus, time, size, sha256.
@@ -118,5 +119,9 @@ ms_status_t ms_spool_remove(ms_spool *sp, const char *name, int sync);
  * left behind), MS_ERR_INVALID, MS_ERR_IO, MS_ERR_NOMEM. */
 ms_status_t ms_spool_quarantine(ms_spool *sp, const char *name,
 				const char *reason);
+/* Removes regular files in tmp/ whose mtime is more than max_age seconds
+ * old (left by a writer that crashed); *n_r (if n_r) gets their number.
+ * MS_OK, MS_ERR_IO (tmp/ unreadable), MS_ERR_NOMEM. */
+ms_status_t ms_spool_clean_tmp(ms_spool *sp, unsigned max_age, unsigned *n_r);
 
 #endif
