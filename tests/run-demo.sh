@@ -112,7 +112,18 @@ m.select("INBOX")
 print("   SEARCH BODY noodle ->", m.search(None, "BODY", "noodle")[1][0].decode() or "(none)")
 m.logout()
 PY
-	echo "== spool: $(ls "$STACK_DIR/spool/new" 2>/dev/null | wc -l) entries waiting for indexd, $(ls "$STACK_DIR/spool/bad" 2>/dev/null | grep -vc '\.why$') bad"
+	local ms="$build/mailsift -c $CONF" i
+	for i in $(seq 50); do # indexd commits within [indexd] commit_interval
+		[ -z "$(ls "$STACK_DIR/spool/new" 2>/dev/null)" ] &&
+			[ "$($ms count "id:demo-$$@example.org" 2>/dev/null)" = 1 ] && break
+		sleep 0.2
+	done
+	echo "== archive (via mailsift-indexd): the SMTP mail, searchable by compliance"
+	echo "   \$ mailsift search 'rcpt:alice@example.org date:$(date -u +%Y-%m-%d)'"
+	$ms search "rcpt:alice@example.org date:$(date -u +%Y-%m-%d)" | head -n 5 | sed 's/^/   /'
+	echo "   \$ mailsift search 'verdict:infected virus:eicar'   (rejected, but kept for security)"
+	$ms search --json 'verdict:infected virus:eicar' | head -n 1 |
+		python3 -c 'import json,sys; h=json.loads(sys.stdin.read()); print("   id=%s verdict=%s virus=%s rcpts=%s queue_id=%s" % (h["id"], h["verdict"], h["virus"], h["rcpts"], h["queue_id"]))'
 }
 
 demo_archive() {
