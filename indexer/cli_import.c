@@ -29,6 +29,7 @@
 
 #define IMPORT_BATCH	    5000
 #define COMPACT_MIN_PERCENT 25 /* compact shards this import grew by 25% */
+#define LOCK_WAIT	    120 /* seconds to wait for a shard another writer holds */
 
 typedef struct file_ent {
 	char *path;
@@ -174,10 +175,27 @@ static void map_release(file_map *fm)
 }
 
 /* Inserts a prepared message and accounts for the result. */
+/* Inserts a prepared message, waiting (up to LOCK_WAIT seconds) while
+ * another writer (indexd, reindex) holds the shard it belongs to. */
+static ms_status_t insert_waiting(import_ctx *ic, imp_job *j,
+				  ms_add_result *res)
+{
+	ms_status_t st;
+	for (int waited = 0;; waited++) {
+		st = ms_archive_insert(ic->ar, j->prep, res, NULL);
+		if (st != MS_ERR_LOCKED || waited >= LOCK_WAIT)
+			return st;
+		if (waited == 0)
+			ms_log_warn("%s; waiting up to %d s",
+				    ms_archive_error(ic->ar), LOCK_WAIT);
+		sleep(1);
+	}
+}
+
 static void finish_job(import_ctx *ic, imp_job *j)
 {
 	ms_add_result res;
-	ms_status_t st = ms_archive_insert(ic->ar, j->prep, &res, NULL);
+	ms_status_t st = insert_waiting(ic, j, &res);
 	if (st == MS_OK) {
 		res == MS_ADD_NEW ? ic->added++ : ic->present++;
 		if (res == MS_ADD_NEW && ++ic->since_commit >= IMPORT_BATCH) {

@@ -97,12 +97,34 @@ def test_errors(ar):
     p.cleanup()
 
 
+def test_lock_wait(ar, root):
+    """import waits for a shard another writer (indexd) holds, then goes on."""
+    import fcntl
+    import subprocess
+    import time
+    lock = open(os.path.join(ar.dir, "locks", "2002-08.lock"), "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    write(os.path.join(root, "later", "9.eml"), msg(9, "written while locked", "golf"))
+    p = subprocess.Popen([mstest.MAILSIFT, "-c", ar.conf, "import", os.path.join(root, "later")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    T.check(p.poll() is None, "import did not wait for the locked shard")
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+    out, err = p.communicate(timeout=60)
+    err = err.decode()
+    T.check(p.returncode == 0 and "waiting" in err and "1 new" in err, "import after the lock: %r" % err)
+    rc, out, _ = ar.run("count", "golf")
+    T.check(out.strip() == b"1", "message imported after the wait: %r" % out)
+
+
 def main():
     ar = mstest.Archive()
     root = os.path.join(ar.tmp, "mail")
     make_tree(root)
     test_import(ar, root)
     test_search(ar)
+    test_lock_wait(ar, root)
     test_errors(ar)
     ar.cleanup()
     T.done()
