@@ -30,6 +30,7 @@
  * windows-1252. HTML without a MIME charset uses its <meta> charset.
  * Output is always valid UTF-8 without NUL bytes.
  */
+#include "ms_gmime.h"
 #include "ms_mime.h"
 
 #include <errno.h>
@@ -379,26 +380,6 @@ typedef struct walk {
 	ms_status_t st;
 } walk;
 
-/* The part's content as a decoded stream (new reference), or NULL. */
-static GMimeStream *part_stream(GMimePart *part)
-{
-	GMimeDataWrapper *dw = g_mime_part_get_content(part);
-	GMimeStream *raw = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
-	if (!raw)
-		return NULL;
-	g_mime_stream_reset(raw);
-	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(dw);
-	if (enc != GMIME_CONTENT_ENCODING_BASE64 &&
-	    enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
-	    enc != GMIME_CONTENT_ENCODING_UUENCODE)
-		return g_object_ref(raw);
-	GMimeStream *fs = g_mime_stream_filter_new(raw);
-	GMimeFilter *f = g_mime_filter_basic_new(enc, FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
-	g_object_unref(f);
-	return fs;
-}
-
 /* Finds a charset=NAME declaration (an HTML <meta>) in p[0..n) and
  * copies NAME into out; returns out, or NULL if there is none. */
 static const char *meta_charset(const char *p, size_t n, char *out,
@@ -471,7 +452,7 @@ static void pump(GMimeStream *in_s, const char *cs, sink *s, size_t in_cap)
 /* Appends the text of a text/ part (HTML as visible text) to the body. */
 static void part_text(walk *w, GMimePart *part, int html)
 {
-	GMimeStream *in_s = part_stream(part);
+	GMimeStream *in_s = ms_gmime_decoded_stream(part);
 	if (!in_s)
 		return;
 	const char *cs = g_mime_object_get_content_type_parameter(

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "milter.h"
+#include "ms_daemon.h"
 #include "ms_log.h"
 #include "ms_mime.h"
 
@@ -32,22 +33,6 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: mailsift-milter [-c plugin.conf] [-f] [-n]\n");
 	return 2;
-}
-
-/* Switches to the configured user (no-op if none). */
-static int drop_privileges(const char *user)
-{
-	if (!*user)
-		return 0;
-	struct passwd *pw = getpwnam(user);
-	if (!pw)
-		return ms_log_error("unknown user '%s'", user), -1;
-	if (setgid(pw->pw_gid) || initgroups(user, pw->pw_gid) ||
-	    setuid(pw->pw_uid))
-		return ms_log_error("cannot become %s: %s", user,
-				    strerror(errno)),
-		       -1;
-	return 0;
 }
 
 /* The worker's reload thread: SIGUSR1 -> new configuration snapshot. */
@@ -223,7 +208,7 @@ int main(int argc, char **argv)
 		ms_log_open_syslog("mailsift-milter");
 	}
 	write_pidfile(conf->cfg->milter_pidfile);
-	if (drop_privileges(conf->cfg->milter_user))
+	if (ms_daemon_drop_privileges(conf->cfg->milter_user))
 		return 1;
 	ms_log_set_verbose(1);
 	int rc = supervise(conf->cfg);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ms_gmime.h"
 #include "ms_hash.h"
 #include "ms_mime.h"
 
@@ -403,26 +404,6 @@ static void check_names(walk *w, GMimeObject *obj)
 	}
 }
 
-/* The part's decoded content as a stream (new reference), or NULL. */
-static GMimeStream *part_stream(GMimePart *part)
-{
-	GMimeDataWrapper *dw = g_mime_part_get_content(part);
-	GMimeStream *raw = dw ? g_mime_data_wrapper_get_stream(dw) : NULL;
-	if (!raw)
-		return NULL;
-	g_mime_stream_reset(raw);
-	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(dw);
-	if (enc != GMIME_CONTENT_ENCODING_BASE64 &&
-	    enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
-	    enc != GMIME_CONTENT_ENCODING_UUENCODE)
-		return g_object_ref(raw);
-	GMimeStream *fs = g_mime_stream_filter_new(raw);
-	GMimeFilter *f = g_mime_filter_basic_new(enc, FALSE);
-	g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
-	g_object_unref(f);
-	return fs;
-}
-
 /* Feeds stream in to h in CHUNK pieces until its end. A read that yields
  * nothing (a filter swallowed its input) is retried a bounded number of
  * times in a row, so a stream that never reports its end cannot hang. */
@@ -453,7 +434,7 @@ static ms_status_t hash_part(walk *w, GMimePart *part, char hex[MS_SHA256_HEX])
 	ms_sha256 *h = ms_sha256_new();
 	if (!h)
 		return MS_ERR_NOMEM;
-	GMimeStream *in = part_stream(part);
+	GMimeStream *in = ms_gmime_decoded_stream(part);
 	ms_status_t st = in ? pump(w, in, h) : MS_OK;
 	if (in)
 		g_object_unref(in);
