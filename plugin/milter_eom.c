@@ -118,15 +118,13 @@ static void log_result(const char *qid, const msm_msg *m, uint64_t size,
 	char status[400];
 	msm_status_header(v, status, sizeof status);
 	ms_log_info("%s: id=%s from=<%s> nrcpt=%zu size=%llu status=%s "
-		    "action=%s%s%s",
+		    "action=%s",
 		    qid, m->id, m->sender, m->n_rcpts, (unsigned long long)size,
 		    status,
 		    st == SMFIS_REJECT	   ? "reject"
 		    : st == SMFIS_TEMPFAIL ? "tempfail"
 		    : st == SMFIS_DISCARD  ? "discard"
-					   : "accept",
-		    v->outcome == MSM_SPOOL_FAIL ? " " : "",
-		    v->outcome == MSM_SPOOL_FAIL ? v->reason : "");
+					   : "accept");
 }
 
 sfsistat msm_eom(SMFICTX *ctx, msm_conn *conn)

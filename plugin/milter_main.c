@@ -27,6 +27,8 @@
 #include "ms_log.h"
 #include "ms_mime.h"
 
+#define STALE_TMP 3600 /* seconds: longer than any SMTP transaction */
+
 static const char *conf_path = "/etc/mailsift/plugin.conf";
 
 static int usage(void)
@@ -68,6 +70,12 @@ static int worker(msm_conf *conf)
 	pthread_t tid;
 	pthread_create(&tid, NULL, reload_thread, &usr1);
 	const ms_config *cfg = conf->cfg;
+	unsigned stale = 0;
+	if (ms_spool_clean_tmp(conf->spool, STALE_TMP, &stale) == MS_OK &&
+	    stale)
+		ms_log_info("removed %u unfinished spool files older than %d s "
+			    "(from a worker that died)",
+			    stale, STALE_TMP);
 	msm_conf_install(conf);
 	smfi_setconn(cfg->milter_socket);
 	smfi_settimeout((int)cfg->milter_timeout);
