@@ -6,6 +6,7 @@
 #   make run        deps + build + show the system working (see README.md)
 #   make bench-index  import speed and index size against notmuch
 #   make bench-milter SMTP throughput: no milter, clamav-milter, ours
+#   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every source file in place
@@ -58,7 +59,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests format \
-	format-check run stop bench-index bench-milter valgrind-milter install clean
+	format-check run stop bench-index bench-milter bench-pipeline valgrind-milter install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(if $(INDEXD_C),$(BUILD)/mailsift-indexd)
 
@@ -211,6 +212,10 @@ valgrind-milter: $(BUILD)/mailsift-milter
 bench-milter: deps
 	$(MAKE) all
 	@tests/bench/bench-milter.sh $(BUILD)
+
+bench-pipeline: deps
+	$(MAKE) all
+	@tests/bench/bench-pipeline.sh $(BUILD)
 
 bench-index: deps
 	$(MAKE) all

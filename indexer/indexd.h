@@ -5,10 +5,16 @@
  * indexd_queue.c  the entries known to be in spool/new: a FIFO of ready
  *                 ones, a list of deferred ones (retry with backoff)
  * indexd_watch.c  inotify on spool/new plus full rescans feeding the queue
- * indexd_batch.c  reading entries, adding them to the archive, committing
+ * indexd_pipe.c   the parse pipeline: worker threads read an entry, check
+ *                 its SHA-256 and prepare it for the archive
+ *                 (ms_archive_prepare), handed back in queue order
+ * indexd_batch.c  inserting prepared entries into the archive, committing
  *                 batches and only then removing the entries
  *
- * Everything runs on one thread; the daemon state is one ixd struct.
+ * The daemon state is one ixd struct, used by the main thread only; the
+ * worker threads see nothing but their job (an ixd_job) and the spool and
+ * archive-worker handles. Inserts, commits, spool removal, quarantine and
+ * the queue stay on the main thread, in the order entries were taken.
  */
 #ifndef INDEXD_H
 #define INDEXD_H
@@ -25,7 +31,7 @@
 typedef enum ixd_state {
 	IXD_READY,    /* waiting in the FIFO */
 	IXD_DEFERRED, /* waiting for its retry time */
-	IXD_TAKEN     /* held by the caller (in the current batch) */
+	IXD_TAKEN     /* held by the caller (in flight or in the batch) */
 } ixd_state;
 
 typedef struct ixd_item {
@@ -59,6 +65,30 @@ size_t ixd_queue_known(const ixd_queue *q);
 /* Earliest retry time of a deferred item (ms), or INT64_MAX. */
 int64_t ixd_queue_next_due(const ixd_queue *q);
 
+/* ---- the parse pipeline (indexd_pipe.c) ---- */
+
+/* One entry travelling through the worker threads. A worker fills st/err
+ * (ms_spool_read), corrupt (SHA-256 mismatch) and prep; the main thread
+ * reads them after ixd_pipe_collect(). e (the mapped message) stays alive
+ * until the job is freed, that is after prep has been inserted. */
+typedef struct ixd_job {
+	ixd_item *it;	   /* taken from the queue; not touched by workers
+			    * except for reading it->name */
+	ms_spool *spool;   /* borrowed */
+	ms_status_t st;	   /* of ms_spool_read */
+	char *err;	   /* its message, or NULL */
+	ms_spool_entry *e; /* on MS_OK */
+	int corrupt;	   /* bytes do not match the recorded sha256 */
+	ms_prep *prep;	   /* NULL: not prepared (read error, corrupt,
+			    * out of memory) */
+} ixd_job;
+
+/* Frees the job: prep first, then the entry (unmaps it). NULL-safe. The
+ * item is not the job's. */
+void ixd_job_free(ixd_job **j);
+
+typedef struct ixd_pipe ixd_pipe;
+
 /* ---- the daemon state ---- */
 
 typedef struct ixd {
@@ -70,6 +100,8 @@ typedef struct ixd {
 	/* archive: open while there is work, closed when idle so that
 	 * "mailsift import" can take the shard locks */
 	ms_archive *ar;
+	ixd_pipe *pipe;	  /* running while ar is open */
+	size_t n_flight;  /* jobs submitted, not yet collected */
 	int64_t ar_retry; /* ms: no open attempt nor add before */
 	unsigned ar_fails;
 	/* the batch: entries added but not yet committed */
@@ -86,6 +118,24 @@ typedef struct ixd {
 /* Milliseconds on the monotonic clock. */
 int64_t ixd_now(void);
 
+/* ---- the parse pipeline, continued (indexd_pipe.c) ---- */
+
+/* Starts the worker threads (one per CPU, at most 8) with one archive
+ * worker each; d->ar must be open. Returns 0 or -1 (logged; nothing left
+ * running). */
+int ixd_pipe_start(ixd *d);
+/* Stops the threads and frees the archive workers (before the archive is
+ * closed). Jobs still in flight must have been collected. NULL-safe. */
+void ixd_pipe_stop(ixd *d);
+/* Whether a submit would have to wait for a collect. */
+int ixd_pipe_full(const ixd *d);
+/* Hands the taken item to a worker. Returns 0, or -1 out of memory (the
+ * item stays the caller's). */
+int ixd_pipe_submit(ixd *d, ixd_item *it);
+/* The oldest job in flight (waiting for it to be done), or NULL if none.
+ * The caller frees it with ixd_job_free(). */
+ixd_job *ixd_pipe_collect(ixd *d);
+
 /* ---- watching (indexd_watch.c) ---- */
 
 /* Sets up inotify on new/ (ino_fd >= 0 on success; on failure the daemon
@@ -101,8 +151,11 @@ void ixd_watch_read(ixd *d);
 
 /* ---- the batch loop (indexd_batch.c) ---- */
 
-/* Processes up to max ready entries, committing whenever the batch is
- * full or commit_interval has passed. Returns the number taken. */
+/* Processes up to max ready entries through the pipeline, committing
+ * whenever the batch is full or commit_interval has passed. Jobs may stay
+ * in flight on return only while more entries are ready (the caller comes
+ * back at once); otherwise everything in flight is finished. Returns the
+ * number of entries finished. */
 size_t ixd_work(ixd *d, size_t max);
 /* Whether the open batch must be committed now. */
 int ixd_batch_due(const ixd *d, int64_t now);
@@ -112,8 +165,9 @@ int64_t ixd_batch_deadline(const ixd *d);
  * sync). On failure the entries stay in new/ and are retried later.
  * Returns 0 or -1. */
 int ixd_commit(ixd *d);
-/* Commits (see ixd_commit) and closes the archive (releasing the shard
- * locks). Returns 0 or -1. */
+/* Finishes the jobs in flight, commits (see ixd_commit), stops the
+ * pipeline and closes the archive (releasing the shard locks). Returns 0
+ * or -1. */
 int ixd_archive_release(ixd *d);
 
 #endif

@@ -3,18 +3,22 @@
  * Functions: ixd_work, ixd_batch_due, ixd_batch_deadline, ixd_commit,
  * ixd_archive_release.
  *
- * Each entry is read (mapped) from new/, its bytes checked against the
- * recorded SHA-256, and added with its envelope (the archive uses the
- * envelope id as the document key, so adding it again after a crash
- * replaces, never duplicates). After batch_size additions, or
- * commit_interval after the first uncommitted one, the archive commits and
- * only then are the batch's entries removed from new/.
+ * Ready entries go through the parse pipeline (indexd_pipe.c: read,
+ * SHA-256 check and ms_archive_prepare on worker threads) and come back
+ * here, on the main thread, in the order they were taken: each is inserted
+ * with its envelope (the archive uses the envelope id as the document key,
+ * so adding it again after a crash replaces, never duplicates). After
+ * batch_size insertions, or commit_interval after the first uncommitted
+ * one, the archive commits and only then are the batch's entries removed
+ * from new/. The mapped message stays alive until its insertion.
  *
  * Outcomes per entry: indexed (into the batch); not an entry or not a
  * message -> moved to bad/ with the reason (never dropped); anything else
  * (archive locked by an import, I/O, memory) -> kept in new/ and retried
- * with exponential backoff. Diagnostics: one line per entry, starting with
- * the Postfix queue id (or NOQUEUE) and naming the spool id.
+ * with exponential backoff. When the archive fails, it is paused: entries
+ * already prepared are held in new/ until the archive's retry time.
+ * Diagnostics: one line per entry, starting with the Postfix queue id (or
+ * NOQUEUE) and naming the spool id.
  */
 #include "indexd.h"
 
@@ -23,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ms_hash.h"
 #include "ms_log.h"
 #include "ms_shard.h"
 
@@ -63,6 +66,10 @@ static int open_archive(ixd *d)
 	};
 	char *err = NULL;
 	ms_status_t st = ms_archive_open(&o, &d->ar, &err);
+	if (st == MS_OK && ixd_pipe_start(d) < 0) {
+		ms_archive_close(&d->ar);
+		st = MS_ERR_NOMEM;
+	}
 	if (st) {
 		d->ar_retry = now + backoff(++d->ar_fails);
 		ms_log_error("cannot open archive %s (retry in %lld s): %s",
@@ -106,14 +113,6 @@ static void quarantine(ixd *d, ixd_item *it, const ms_spool_entry *e,
 	defer(d, it, e, msg);
 }
 
-/* Whether the mapped message has the recorded SHA-256. */
-static int sha_matches(const ms_spool_entry *e)
-{
-	char hex[MS_SHA256_HEX];
-	return ms_sha256_hex(e->msg, e->msg_len, hex) == MS_OK &&
-	       strcmp(hex, e->sha256) == 0;
-}
-
 static void log_indexed(const ixd *d, const ms_spool_entry *e, const char *id)
 {
 	char shard[MS_SHARD_NAME_MAX] = "by-date";
@@ -141,13 +140,13 @@ static int add_to_batch(ixd *d, ixd_item *it)
 	return 0;
 }
 
-/* Adds the read entry to the archive and to the batch. */
-static void add_entry(ixd *d, ixd_item *it, const ms_spool_entry *e)
+/* Inserts the prepared entry into the archive and adds it to the batch. */
+static void insert_entry(ixd *d, ixd_item *it, const ms_spool_entry *e,
+			 ms_prep *prep)
 {
 	ms_add_result res;
 	char id[MS_ARCHIVE_ID_MAX];
-	ms_status_t st =
-		ms_archive_add(d->ar, e->msg, e->msg_len, &e->env, &res, id);
+	ms_status_t st = ms_archive_insert(d->ar, prep, &res, id);
 	if (st == MS_ERR_PARSE) {
 		char why[600];
 		snprintf(why, sizeof why, "not a message: %s",
@@ -169,28 +168,40 @@ static void add_entry(ixd *d, ixd_item *it, const ms_spool_entry *e)
 	}
 }
 
-/* One ready entry: read, check, add. */
-static void process(ixd *d, ixd_item *it)
+/* A prepared entry while the archive is paused: kept in new/ until the
+ * archive's retry time, without counting an attempt. */
+static void hold(ixd *d, ixd_item *it, const ms_spool_entry *e)
 {
-	ms_spool_entry *e = NULL;
-	char *err = NULL;
-	ms_status_t st = ms_spool_read(d->spool, it->name, &e, &err);
-	const char *why = err ? err : ms_status_str(st);
-	if (st == MS_ERR_NOTFOUND) {
+	int64_t now = ixd_now();
+	int64_t ms = d->ar_retry > now ? d->ar_retry - now : 0;
+	ms_log_info("%s: spool entry %s waits for the archive (retry in "
+		    "%lld s)",
+		    qid_of(e), it->name, (long long)ms / 1000);
+	ixd_queue_defer(d->q, it, now, ms);
+}
+
+/* One job back from the pipeline, in order: dispose of its entry. */
+static void finish(ixd *d, ixd_job *j)
+{
+	ixd_item *it = j->it;
+	const char *why = j->err ? j->err : ms_status_str(j->st);
+	if (j->st == MS_ERR_NOTFOUND)
 		ixd_queue_done(d->q, it); /* removed by someone else */
-	} else if (st == MS_ERR_PARSE || st == MS_ERR_INVALID) {
+	else if (j->st == MS_ERR_PARSE || j->st == MS_ERR_INVALID)
 		quarantine(d, it, NULL, why);
-	} else if (st) {
+	else if (j->st)
 		defer(d, it, NULL, why);
-	} else if (!sha_matches(e)) {
-		quarantine(d, it, e,
+	else if (j->corrupt)
+		quarantine(d, it, j->e,
 			   "message bytes do not match the recorded sha256 "
 			   "(corrupt entry)");
-	} else {
-		add_entry(d, it, e);
-	}
-	ms_spool_entry_free(&e);
-	free(err);
+	else if (!d->ar || ixd_now() < d->ar_retry)
+		hold(d, it, j->e);
+	else if (!j->prep)
+		defer(d, it, j->e, "out of memory");
+	else
+		insert_entry(d, it, j->e, j->prep);
+	ixd_job_free(&j); /* unmaps the message, after the insert */
 }
 
 int64_t ixd_batch_deadline(const ixd *d)
@@ -206,16 +217,48 @@ int ixd_batch_due(const ixd *d, int64_t now)
 			      now >= ixd_batch_deadline(d));
 }
 
+/* Hands ready entries to the workers while there is room. */
+static void fill(ixd *d)
+{
+	while (ixd_queue_ready(d->q) && open_archive(d) == 0 &&
+	       !ixd_pipe_full(d)) {
+		ixd_item *it = ixd_queue_take(d->q);
+		if (ixd_pipe_submit(d, it) < 0) {
+			defer(d, it, NULL, "out of memory");
+			break;
+		}
+	}
+}
+
 size_t ixd_work(ixd *d, size_t max)
 {
 	size_t done = 0;
-	while (done < max && ixd_queue_ready(d->q) && open_archive(d) == 0) {
-		process(d, ixd_queue_take(d->q));
+	for (;;) {
+		fill(d);
+		if (!d->n_flight)
+			break;
+		/* keep the workers busy across loop turns while more is
+		 * ready; finish everything otherwise */
+		if (done >= max && ixd_queue_ready(d->q) &&
+		    ixd_now() >= d->ar_retry)
+			break;
+		finish(d, ixd_pipe_collect(d));
 		done++;
 		if (ixd_batch_due(d, ixd_now()))
 			ixd_commit(d);
 	}
 	return done;
+}
+
+/* Holds the jobs still in flight (the archive is paused), stops the
+ * pipeline and closes the archive. */
+static void shut_archive(ixd *d)
+{
+	ixd_job *j;
+	while ((j = ixd_pipe_collect(d)))
+		finish(d, j);
+	ixd_pipe_stop(d);
+	ms_archive_close(&d->ar);
 }
 
 /* Commit failed: the entries stay in new/; retry them all later. */
@@ -224,7 +267,6 @@ static void commit_failed(ixd *d, const char *why)
 	ms_log_error("commit of %zu messages failed, keeping them in the "
 		     "spool for a retry: %s",
 		     d->n_batch, why);
-	ms_archive_close(&d->ar);
 	d->ar_retry = ixd_now() + backoff(++d->ar_fails);
 	for (size_t i = 0; i < d->n_batch; i++) {
 		ixd_item *it = d->batch[i];
@@ -232,6 +274,7 @@ static void commit_failed(ixd *d, const char *why)
 		ixd_queue_defer(d->q, it, ixd_now(), backoff(it->tries));
 	}
 	d->n_batch = 0;
+	shut_archive(d);
 }
 
 /* Removes the committed entries from new/, syncing the directory once. */
@@ -276,10 +319,21 @@ int ixd_archive_release(ixd *d)
 {
 	if (!d->ar)
 		return 0;
-	int rc = ixd_commit(d);
-	if (d->ar && ms_archive_close(&d->ar) != MS_OK && rc == 0) {
-		ms_log_error("closing the archive failed");
+	ixd_job *j;
+	int rc = 0;
+	while ((j = ixd_pipe_collect(d))) {
+		finish(d, j);
+		if (ixd_batch_due(d, ixd_now()) && ixd_commit(d) < 0)
+			rc = -1;
+	}
+	if (ixd_commit(d) < 0)
 		rc = -1;
+	if (d->ar) {
+		ixd_pipe_stop(d);
+		if (ms_archive_close(&d->ar) != MS_OK && rc == 0) {
+			ms_log_error("closing the archive failed");
+			rc = -1;
+		}
 	}
 	return rc;
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "indexd.h"
+#include "ms_daemon.h"
 #include "ms_log.h"
 
 #define CHUNK	       64	      /* entries per loop turn */
@@ -59,22 +60,6 @@ static ms_config *load_config(void)
 		ms_log_error("%s", err ? err : ms_status_str(st));
 	free(err);
 	return cfg;
-}
-
-/* Switches to user when running as root and a user is set. */
-static int drop_privileges(const char *user)
-{
-	if (!*user || geteuid() != 0)
-		return 0;
-	struct passwd *pw = getpwnam(user);
-	if (!pw)
-		return ms_log_error("unknown user '%s'", user), -1;
-	if (setgid(pw->pw_gid) || initgroups(user, pw->pw_gid) ||
-	    setuid(pw->pw_uid))
-		return ms_log_error("cannot become %s: %s", user,
-				    strerror(errno)),
-		       -1;
-	return 0;
 }
 
 /* Replaces the content of fd with our pid. */
@@ -315,7 +300,7 @@ static int daemon_main(ixd *d, int foreground)
 	ms_log_set_verbose(1);
 	int pid_fd = open_pidfile(d->cfg->indexd_pidfile), lock_fd = -1;
 	int sfd = signals_open(), rc = 1;
-	if (sfd >= 0 && drop_privileges(d->cfg->indexd_user) == 0 &&
+	if (sfd >= 0 && ms_daemon_drop_privileges(d->cfg->indexd_user) == 0 &&
 	    start(d, &lock_fd) == 0) {
 		if (pid_fd >= 0 && write_pid(pid_fd) < 0)
 			ms_log_warn("cannot write pid file: %s",

@@ -3,6 +3,8 @@
 # no milter, Debian's clamav-milter, and mailsift-milter, all against the
 # same clamd (one signature), delivering to a discard transport.
 # smtp-source sends $MSGS messages of $LEN bytes over $SESSIONS sessions.
+# Also runs a null milter (tests/bench/null_milter.c: libmilter, does
+# nothing) to show the cost of the milter protocol itself.
 # Prints messages/s for each and the ratios; checks that mailsift spooled
 # every message. usage: bench-milter.sh BUILD
 set -u
@@ -28,11 +30,13 @@ smtpd_client_message_rate_limit = 0"
 # tmpfs (as admins do), so file-system churn does not dominate all three.
 STACK_CLAMD_TMP=$(mktemp -d /dev/shm/mailsift-bench-clamd.XXXXXX)
 OURS=$STACK_DIR/mailsift.sock
+NULLM=$STACK_DIR/null.sock
 THEIRS=$STACK_DIR/clamav-milter.sock
 
 cleanup() {
 	stack_kill_pidfile "$STACK_DIR/mailsift.pid" 15 mailsift-milter
 	stack_kill_pidfile "$STACK_DIR/clamav-milter.pid" 15 clamav-milter
+	stack_kill_pidfile "$STACK_DIR/null.pid" 15 null_milter
 	stack_down
 	rm -rf "$STACK_DIR" "$STACK_CLAMD_TMP"
 }
@@ -71,6 +75,13 @@ CONF
 	clamav-milter -c "$STACK_DIR/cm/clamav-milter.conf"
 }
 
+# A milter that does nothing: what the milter protocol alone costs.
+start_null() {
+	cc -std=c11 -O2 -Wall -Wextra -Werror -o "$STACK_DIR/null_milter" \
+		"$here/null_milter.c" -lmilter || return 1
+	stack_bg null "$STACK_DIR/null.pid" "$STACK_DIR/null_milter" "unix:$NULLM"
+}
+
 wait_sock() {
 	local i
 	for i in $(seq 100); do
@@ -96,11 +107,13 @@ run() {
 stack_clamd_start >/dev/null || exit 1
 start_ours || exit 1
 start_theirs || exit 1
-wait_sock "$OURS" && wait_sock "$THEIRS" || exit 1
+start_null || exit 1
+wait_sock "$OURS" && wait_sock "$THEIRS" && wait_sock "$NULLM" || exit 1
 if [ -n "${BENCH_ONLY_OURS:-}" ]; then # for profiling our milter alone
-	none=1 theirs=1
+	none=1 theirs=1 null=1
 else
 	none=$(run none "") || exit 1
+	null=$(run null "unix:$NULLM") || exit 1
 	theirs=$(run clamav-milter "unix:$THEIRS") || exit 1
 fi
 ours=$(run mailsift "unix:$OURS") || exit 1
@@ -108,9 +121,10 @@ spooled=$(find "$STACK_DIR/spool/new" -type f | wc -l)
 scanned=$(grep -c 'INSTREAM' "$STACK_DIR/clamd/clamd.log" 2>/dev/null || echo "?")
 echo "smtp-source -s $SESSIONS -m $MSGS -l $LEN into Postfix (discard), one clamd:"
 echo "  no milter:       $none msg/s"
+echo "  null milter:     $null msg/s (libmilter, does nothing: the protocol's own cost)"
 echo "  clamav-milter:   $theirs msg/s"
 echo "  mailsift-milter: $ours msg/s ($spooled of $MSGS messages spooled durably)"
-awk -v n="$none" -v t="$theirs" -v o="$ours" 'BEGIN {
-	printf "ratio: mailsift %.2fx no milter (target >= 0.8), %.2fx clamav-milter; clamav-milter %.2fx no milter\n", o / n, o / t, t / n
+awk -v n="$none" -v t="$theirs" -v o="$ours" -v z="$null" 'BEGIN {
+	printf "ratio: mailsift %.2fx no milter (target >= 0.8), %.2fx clamav-milter; clamav-milter %.2fx no milter; null milter %.2fx no milter\n", o / n, o / t, t / n, z / n
 }'
 [ "$spooled" -eq "$MSGS" ] || { echo "bench-milter: only $spooled of $MSGS spooled" >&2; exit 1; }

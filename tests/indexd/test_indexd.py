@@ -6,7 +6,8 @@ Spool entries are written from Python in the format of indexer/ms_spool.h
 new/ as the milter does; the archive is checked with build/mailsift.
 Covers: -n, entries present at start, envelope fields searchable, raw
 message kept byte for byte, bad entries to bad/ with a .why, searches
-while indexd writes, SIGHUP reload, SIGTERM with a pending batch, five
+while indexd writes, SIGHUP reload, a locked shard (one entry, and sixty in the parse
+pipeline), SIGTERM with a pending batch, five
 SIGKILLs while entries flow (every entry archived exactly once), a second
 indexd refused, throughput on 2000 entries, and a valgrind run.
 """
@@ -240,6 +241,28 @@ def test_locked_shard(e):
             "indexed once the lock is released")
 
 
+def test_locked_many(e):
+    """A locked shard while many entries are in the parse pipeline: the
+    ones already prepared are held, not lost nor quarantined, and each is
+    archived once after the lock is released."""
+    os.makedirs(os.path.join(e.ar.dir, "locks"), exist_ok=True)
+    lock = os.path.join(e.ar.dir, "locks", time.strftime("%Y-%m", time.gmtime()) + ".lock")
+    T.check(wait_for(lambda: "0 waiting" in e.logtext().splitlines()[-1]), "indexd idle (many)")
+    base, n_bad = e.count("*"), len(os.listdir(os.path.join(e.spool, "bad")))
+    with open(lock, "a") as f:
+        T.check(wait_for(lambda: try_lock(f)), "took the shard lock (many)")
+        for i in range(60):
+            e.entry("lockm%03d" % i, make_msg(i, "lockedmany"))
+        T.check(wait_for(lambda: "spool entry lockm" in e.logtext() and "kept for retry" in e.logtext()),
+                "locked shard, many entries: kept for retry")
+        time.sleep(1.5)
+        T.check(len(e.new()) == 60, "locked shard: all 60 stay in new/ (%d)" % len(e.new()))
+    T.check(wait_for(lambda: not e.new() and e.count("lockedmany") == 60, 15),
+            "all 60 indexed once the lock is released (%d)" % e.count("lockedmany"))
+    T.check(e.count("*") == base + 60 and len(os.listdir(os.path.join(e.spool, "bad"))) == n_bad,
+            "no duplicates, nothing quarantined")
+
+
 def try_lock(f):
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -376,6 +399,7 @@ def main():
         test_basic(e)
         test_live_and_search(e)
         test_locked_shard(e)
+        test_locked_many(e)
         test_reload(e)
         test_second_instance(e)
         test_sigterm_pending(e)
