@@ -38,6 +38,7 @@ typedef enum msm_outcome {
 	MSM_OVERSIZE,	/* over max_scan_size: on_oversize */
 	MSM_UNSCANNED,	/* authenticated sender, scan skipped by policy */
 	MSM_SPOOL_FAIL, /* could not hand off durably: always tempfail */
+	MSM_TOO_BIG,	/* over [milter] max_message_size: 552 5.3.4 */
 	MSM_NO_RCPT	/* no message (abort): nothing to do */
 } msm_outcome;
 

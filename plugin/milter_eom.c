@@ -21,6 +21,13 @@ static void scan(msm_conn *conn, msm_msg *m, msm_verdict *v)
 	int fd = ms_spool_fd(m->w);
 	uint64_t size = ms_spool_size(m->w);
 	v->outcome = MSM_CLEAN;
+	if (cfg->milter_max_message_size &&
+	    size > cfg->milter_max_message_size) {
+		v->outcome = MSM_TOO_BIG;
+		snprintf(v->reason, sizeof v->reason, "size %llu over limit",
+			 (unsigned long long)size);
+		return;
+	}
 	if (fd < 0) {
 		v->outcome = MSM_SPOOL_FAIL;
 		snprintf(v->reason, sizeof v->reason, "spool: %.240s",

@@ -112,6 +112,10 @@ static sfsistat reply_bad(SMFICTX *ctx, const ms_config *cfg,
 
 sfsistat msm_reply(SMFICTX *ctx, const ms_config *cfg, const msm_verdict *v)
 {
+	if (v->outcome == MSM_TOO_BIG)
+		return set_reply(ctx, "552", "5.3.4",
+				 "Message size exceeds fixed limit",
+				 SMFIS_REJECT);
 	if (is_bad(v->outcome))
 		return reply_bad(ctx, cfg, v);
 	if (v->outcome == MSM_SPOOL_FAIL)

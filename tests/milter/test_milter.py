@@ -98,7 +98,8 @@ def value(out, key):
 class Milter:
     """A running mailsift-milter with its own plugin.conf and spool."""
 
-    def __init__(self, name, scanner, extra=""):
+    def __init__(self, name, scanner, extra="", milter_extra=""):
+        self.milter_extra = milter_extra
         self.dir = os.path.join(WORK, name)
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "milter.sock")
@@ -125,9 +126,10 @@ class Milter:
         if "read_timeout" not in scan_extra:
             scan_extra += "read_timeout = 3s\n"
         with open(self.conf, "w") as f:
-            f.write("[milter]\nsocket = unix:%s\n[scanner]\nclamd = %s\n"
+            f.write("[milter]\nsocket = unix:%s\n%s[scanner]\nclamd = %s\n"
                     "connect_timeout = 2s\n%s"
-                    "[spool]\ndir = %s\n%s" % (self.sock, scanner, scan_extra, self.spool, extra))
+                    "[spool]\ndir = %s\n%s" % (self.sock, getattr(self, "milter_extra", ""), scanner,
+                                                scan_extra, self.spool, extra))
 
     def entries(self):
         d = os.path.join(self.spool, "new")
@@ -418,6 +420,17 @@ mt.disconnect(conn)''' % (lua_str(m_accept.sock), big_message(4096)))
     case_tempfail(m_default, "oversize-default", big_message(4096), "Try again later: message too large to scan")
 
 
+def case_too_big(m):
+    before = set(m.entries())
+    lua_run("too-big", '''
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QBIG2")
+%s
+expect_reply(conn, "552", "5.3.4", "Message size exceeds fixed limit")
+mt.disconnect(conn)''' % (lua_str(m.sock), big_message(4096)))
+    T.check(set(m.entries()) == before, "too-big: a refused message was spooled")
+
+
 def case_infected_actions(tag, quarantine, discard):
     msg = attachment_message("readme.txt", EICAR)
     ok, out = lua_run("infected-tag", '''
@@ -472,8 +485,9 @@ def main():
     tag = Milter("tag", real, "[policy]\non_infected = tag\n")
     quarantine = Milter("quarantine", real, "[policy]\non_infected = quarantine\n")
     discard = Milter("discard", real, "[policy]\non_infected = discard\n")
+    toobig = Milter("toobig", real, milter_extra="max_message_size = 1k\n")
     MILTERS = [m1, down, garbage, closer, sizelimit, big, failover, spoolfail, authskip, ov_accept,
-               ov_default, tag, quarantine, discard]
+               ov_default, tag, quarantine, discard, toobig]
     try:
         case_clean(m1)
         case_two_messages_and_abort(m1)
@@ -494,6 +508,7 @@ def main():
         case_auth_skip(authskip)
         case_oversize(ov_accept, ov_default)
         case_infected_actions(tag, quarantine, discard)
+        case_too_big(toobig)
         case_check_flag()
         case_reload(down, real)
     finally:
