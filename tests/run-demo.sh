@@ -32,8 +32,7 @@ CONF=$top/var/plugin.conf
 
 stop_all() {
 	[ -d "$STACK_DIR" ] || return 0
-	stack_kill_pidfile "$STACK_DIR/indexd.pid" 15 mailsift-indexd
-	stack_kill_pidfile "$STACK_DIR/milter.pid" 15 mailsift-milter
+	stack_mailsift_stop
 	stack_down
 }
 
@@ -69,15 +68,9 @@ start_all() {
 	STACK_SMTPD_MILTERS=unix:$STACK_DIR/milter.sock
 	stack_clamd_start || return 1
 	# foreground mode, so their one-line-per-message logs land in *.out
-	stack_bg milter "$STACK_DIR/milter.bg.pid" "$build/mailsift-milter" -f -c "$CONF"
-	if [ -x "$build/mailsift-indexd" ]; then
-		stack_bg indexd "$STACK_DIR/indexd.bg.pid" "$build/mailsift-indexd" -f -c "$CONF"
-	fi
-	local i
-	for i in $(seq 50); do
-		[ -S "$STACK_DIR/milter.sock" ] && break
-		sleep 0.1
-	done
+	local daemons=mailsift-milter
+	[ -x "$build/mailsift-indexd" ] && daemons="$daemons mailsift-indexd"
+	STACK_MAILSIFT_CONF=$CONF stack_mailsift_start "$build" $daemons || return 1
 	stack_dovecot_start && stack_postfix_start
 }
 

@@ -21,20 +21,15 @@ export STACK_DIR
 STACK_DIR=$(mktemp -d /tmp/mailsift-bench-milter.XXXXXX)
 chmod 755 "$STACK_DIR"
 stack_random_ports || exit 1
-STACK_DELIVERY=discard
-STACK_RCPT_CHECK=no
-STACK_POSTFIX_EXTRA="default_process_limit = 200
-smtpd_client_connection_count_limit = 0
-smtpd_client_message_rate_limit = 0"
-# clamd writes every INSTREAM message to a temporary file: keep those on
-# tmpfs (as admins do), so file-system churn does not dominate all three.
-STACK_CLAMD_TMP=$(mktemp -d /dev/shm/mailsift-bench-clamd.XXXXXX)
-OURS=$STACK_DIR/mailsift.sock
+# discard delivery; clamd spills each INSTREAM to tmpfs (as admins do), so
+# file-system churn does not dominate all of them
+stack_bench_settings
+OURS=$STACK_DIR/milter.sock
 NULLM=$STACK_DIR/null.sock
 THEIRS=$STACK_DIR/clamav-milter.sock
 
 cleanup() {
-	stack_kill_pidfile "$STACK_DIR/mailsift.pid" 15 mailsift-milter
+	stack_mailsift_stop
 	stack_kill_pidfile "$STACK_DIR/clamav-milter.pid" 15 clamav-milter
 	stack_kill_pidfile "$STACK_DIR/null.pid" 15 null_milter
 	stack_down
@@ -44,16 +39,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 start_ours() {
-	cat >"$STACK_DIR/plugin.conf" <<CONF
-[milter]
-socket = unix:$OURS
-pidfile = $STACK_DIR/mailsift.pid
-[scanner]
-clamd = unix:$STACK_CLAMD_SOCK
-[spool]
-dir = $STACK_DIR/spool
-CONF
-	"$build/mailsift-milter" -c "$STACK_DIR/plugin.conf"
+	stack_mailsift_conf && stack_mailsift_start "$build" mailsift-milter
 }
 
 start_theirs() {

@@ -42,61 +42,23 @@ export STACK_DIR
 STACK_DIR=$(mktemp -d /tmp/mailsift-bench-pipeline.XXXXXX)
 chmod 755 "$STACK_DIR"
 stack_random_ports || exit 1
-STACK_DELIVERY=discard
-STACK_RCPT_CHECK=no
-STACK_POSTFIX_EXTRA="default_process_limit = 200
-smtpd_client_connection_count_limit = 0
-smtpd_client_message_rate_limit = 0"
-# clamd spills every INSTREAM message to a temporary file: tmpfs, as admins do
-STACK_CLAMD_TMP=$(mktemp -d /dev/shm/mailsift-bench-clamd.XXXXXX)
-SOCK=$STACK_DIR/milter.sock
-STACK_SMTPD_MILTERS=unix:$SOCK
+# discard delivery; clamd spills each INSTREAM to tmpfs, as admins do
+stack_bench_settings
+STACK_SMTPD_MILTERS=unix:$STACK_DIR/milter.sock
 CONF=$STACK_DIR/plugin.conf
 
-milter_pid=
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-	stack_kill_pidfile "$STACK_DIR/indexd.pid" 20 mailsift-indexd
-	stack_kill_pidfile "$STACK_DIR/milter.pid" 15 mailsift-milter
-	if [ -n "$milter_pid" ]; then # also if it never wrote its pid file
-		echo "$milter_pid" >"$STACK_DIR/milter.pid"
-		stack_kill_pidfile "$STACK_DIR/milter.pid" 15 mailsift-milter
-	fi
+	stack_mailsift_stop
 	stack_down
 	rm -rf "$STACK_DIR" "$STACK_CLAMD_TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-start_milter() {
-	cat >"$CONF" <<CONF
-[milter]
-socket = unix:$SOCK
-pidfile = $STACK_DIR/milter.pid
-[scanner]
-clamd = unix:$STACK_CLAMD_SOCK
-[spool]
-dir = $STACK_DIR/spool
-[archive]
-dir = $STACK_DIR/archive
-[indexd]
-pidfile = $STACK_DIR/indexd.pid
-CONF
-	"$build/mailsift-milter" -f -c "$CONF" </dev/null >>"$STACK_DIR/milter.out" 2>&1 &
-	milter_pid=$!
-	local i
-	for i in $(seq 100); do
-		[ -S "$SOCK" ] && return 0
-		sleep 0.1
-	done
-	echo "bench-pipeline: the milter did not come up:" >&2
-	tail -n 5 "$STACK_DIR/milter.out" >&2
-	return 1
-}
-
 t_setup=$(date +%s)
 stack_clamd_start >/dev/null || exit 1
-start_milter || exit 1
+{ stack_mailsift_conf && stack_mailsift_start "$build" mailsift-milter; } || exit 1
 stack_postfix_start >/dev/null || exit 1
 echo "bench-pipeline: clamd, mailsift-milter, Postfix up in $(($(date +%s) - t_setup)) s;" \
 	"sending $MSGS corpus messages over $SESSIONS sessions"

@@ -16,8 +16,7 @@ export STACK_DIR
 STACK_DIR=$(mktemp -d /tmp/mailsift-fullstack.XXXXXX)
 chmod 755 "$STACK_DIR"
 stack_random_ports || exit 1
-SOCK=$STACK_DIR/milter.sock
-STACK_SMTPD_MILTERS=unix:$SOCK
+STACK_SMTPD_MILTERS=unix:$STACK_DIR/milter.sock
 pass=0
 fail=0
 
@@ -33,33 +32,8 @@ check() {
 	fi
 }
 
-milter_start() {
-	cat >"$STACK_DIR/plugin.conf" <<CONF
-[milter]
-socket = unix:$SOCK
-pidfile = $STACK_DIR/milter.pid
-[scanner]
-clamd = unix:$STACK_CLAMD_SOCK
-[spool]
-dir = $STACK_DIR/spool
-CONF
-	"$build/mailsift-milter" -f -c "$STACK_DIR/plugin.conf" \
-		</dev/null >>"$STACK_DIR/milter.out" 2>&1 &
-	local i
-	for i in $(seq 100); do
-		[ -S "$SOCK" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-milter_stop() {
-	[ -s "$STACK_DIR/milter.pid" ] || return 0
-	stack_kill_pidfile "$STACK_DIR/milter.pid" 15 mailsift-milter
-}
-
 cleanup() {
-	milter_stop
+	stack_mailsift_stop
 	stack_down
 	[ -n "${KEEP:-}" ] || rm -rf "$STACK_DIR"
 }
@@ -100,7 +74,7 @@ test_clean() {
 	id=$(sed '/^$/q' "$file" | sed -n 's/^X-Mailsift-Id: \([0-9a-f]*\)$/\1/p')
 	check "X-Mailsift-Id added" [ ${#id} -eq 24 ]
 	check "spool entry for $id" [ -f "$STACK_DIR/spool/new/$id" ]
-	check "queue id logged" grep -qE '^mailsift-milter: [0-9A-Za-z]+: id='"$id" "$STACK_DIR/milter.out"
+	check "queue id logged" grep -qE '^mailsift-milter: [0-9A-Za-z]+: id='"$id" "$STACK_DIR/mailsift-milter.out"
 }
 
 test_eicar() {
@@ -114,7 +88,7 @@ test_eicar() {
 }
 
 test_milter_down() {
-	milter_stop
+	stack_mailsift_stop
 	msg down "milter is down" >"$STACK_DIR/down.eml"
 	local reply
 	reply=$(stack_send sender@example.net alice@example.org "$STACK_DIR/down.eml")
@@ -122,7 +96,7 @@ test_milter_down() {
 }
 
 check "clamd started" stack_clamd_start || exit 1
-check "milter started" milter_start || exit 1
+check "milter started" stack_mailsift_start "$build" mailsift-milter || exit 1
 check "dovecot started" stack_dovecot_start || exit 1
 check "postfix started" stack_postfix_start || exit 1
 test_clean
