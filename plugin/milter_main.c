@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "milter.h"
@@ -27,7 +28,8 @@
 #include "ms_log.h"
 #include "ms_mime.h"
 
-#define STALE_TMP 3600 /* seconds: longer than any SMTP transaction */
+#define STALE_TMP   3600 /* seconds: longer than any SMTP transaction */
+#define RESPAWN_MIN 10	 /* a worker dying sooner after its start is fatal */
 
 static const char *conf_path = "/etc/mailsift/plugin.conf";
 
@@ -133,7 +135,12 @@ static void supervisor_reload(pid_t child)
 	free(err);
 }
 
-/* Returns 1 when the supervisor should exit. */
+static time_t spawned_at; /* when the current worker was started */
+static int gave_up;	  /* the worker could not run: exit status 1 */
+
+/* Returns 1 when the supervisor should exit: on stop, or when a worker
+ * dies within RESPAWN_MIN seconds of its start (a configuration or
+ * environment problem that restarting would only repeat). */
 static int supervisor_child_died(pid_t *child, int stopping)
 {
 	int status;
@@ -143,9 +150,17 @@ static int supervisor_child_died(pid_t *child, int stopping)
 	*child = -1;
 	if (stopping)
 		return 1;
+	if (time(NULL) - spawned_at < RESPAWN_MIN) {
+		ms_log_error("worker exited right after its start (status %d); "
+			     "giving up",
+			     status);
+		gave_up = 1;
+		return 1;
+	}
 	ms_log_error("worker exited unexpectedly (status %d); restarting",
 		     status);
 	sleep(1);
+	spawned_at = time(NULL);
 	*child = spawn_worker();
 	return 0;
 }
@@ -159,6 +174,7 @@ static int supervise(const ms_config *cfg)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	spawned_at = time(NULL);
 	pid_t child = spawn_worker();
 	int stopping = 0;
 	for (;;) {
@@ -181,6 +197,18 @@ static int supervise(const ms_config *cfg)
 	if (*cfg->milter_pidfile)
 		unlink(cfg->milter_pidfile);
 	ms_log_info("exiting");
+	return gave_up;
+}
+
+/* -n: builds a full snapshot (policy, blocklist, spool) and says so. */
+static int check_config(void)
+{
+	msm_conf *conf = NULL;
+	char *err = NULL;
+	if (msm_conf_load(conf_path, &conf, &err) != 0)
+		ms_log_fatal("%s", err ? err : "cannot load configuration");
+	printf("%s: configuration OK\n", conf_path);
+	msm_conf_put(&conf);
 	return 0;
 }
 
@@ -201,25 +229,23 @@ int main(int argc, char **argv)
 		return usage();
 	ms_log_open_stderr("mailsift-milter");
 	ms_mime_init();
-	msm_conf *conf = NULL;
+	ms_config *cfg = NULL;
 	char *err = NULL;
-	if (msm_conf_load(conf_path, &conf, &err) != 0)
+	if (ms_config_load(conf_path, &cfg, &err) != MS_OK)
 		ms_log_fatal("%s", err ? err : "cannot load configuration");
-	if (check) {
-		printf("%s: configuration OK\n", conf_path);
-		msm_conf_put(&conf);
-		return 0;
-	}
-	if (!foreground) {
+	if (!check && !foreground) {
 		if (daemon(0, 0) != 0)
 			ms_log_fatal("daemon: %s", strerror(errno));
 		ms_log_open_syslog("mailsift-milter");
 	}
-	write_pidfile(conf->cfg->milter_pidfile);
-	if (ms_daemon_drop_privileges(conf->cfg->milter_user))
+	if (!check)
+		write_pidfile(cfg->milter_pidfile);
+	/* everything the milter creates (spool directories, its socket)
+	 * belongs to its own user, so drop root before the first of them */
+	if (ms_daemon_drop_privileges(cfg->milter_user))
 		return 1;
-	ms_log_set_verbose(1);
-	int rc = supervise(conf->cfg);
-	msm_conf_put(&conf);
+	int rc = check ? check_config()
+		       : (ms_log_set_verbose(1), supervise(cfg));
+	ms_config_free(&cfg);
 	return rc;
 }

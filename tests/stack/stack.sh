@@ -593,7 +593,7 @@ stack_mailsift_conf() {
 	stack__defaults || return 1
 	cat >"$STACK_DIR/plugin.conf" <<CONF
 [milter]
-socket = unix:$STACK_DIR/milter.sock
+socket = unix:${STACK_MILTER_SOCK:-$STACK_DIR/milter.sock}
 pidfile = $STACK_DIR/milter.pid
 [scanner]
 clamd = unix:$STACK_CLAMD_SOCK
@@ -611,8 +611,9 @@ CONF
 # mailsift-indexd named, in the foreground (logging to $STACK_DIR/NAME.out),
 # with $STACK_MAILSIFT_CONF (default $STACK_DIR/plugin.conf, written by
 # stack_mailsift_conf if missing; its sockets must be the ones used here),
-# and waits for the milter's socket. Set STACK_SMTPD_MILTERS to
-# unix:$STACK_DIR/milter.sock before stack_postfix_start.
+# and waits for the milter's socket ($STACK_MILTER_SOCK, default
+# $STACK_DIR/milter.sock). Set STACK_SMTPD_MILTERS to unix:that socket
+# before stack_postfix_start.
 stack_mailsift_start() {
 	stack__defaults || return 1
 	local build=$1 conf=${STACK_MAILSIFT_CONF:-$STACK_DIR/plugin.conf} name i
@@ -623,7 +624,7 @@ stack_mailsift_start() {
 	done
 	case " $* " in *" mailsift-milter "*) ;; *) return 0 ;; esac
 	for i in $(seq 100); do
-		[ -S "$STACK_DIR/milter.sock" ] && return 0
+		[ -S "${STACK_MILTER_SOCK:-$STACK_DIR/milter.sock}" ] && return 0
 		sleep 0.1
 	done
 	stack__err "mailsift-milter did not come up; see $STACK_DIR/mailsift-milter.out"
