@@ -83,6 +83,17 @@ static ms_status_t open_dirs(ms_archive *ar, const char *key_file, char **err_r)
 			*err_r = NULL;
 		goto out;
 	}
+	struct stat sb;
+	if (!ar->opts.writable && stat(ar->dir, &sb) != 0) {
+		st = errno == ENOENT ? MS_ERR_NOTFOUND : MS_ERR_IO;
+		if (err_r && asprintf(err_r, "%s: %s", ar->dir,
+				      errno == ENOENT ? "no archive here yet "
+							"(nothing imported or "
+							"indexed)"
+						      : strerror(errno)) < 0)
+			*err_r = NULL;
+		goto out;
+	}
 	st = ms_store_open(store_dir, ar->opts.compression_level, &ar->store,
 			   err_r);
 	if (!st && key_file && *key_file &&
