@@ -39,6 +39,16 @@ LIB_C    := $(sort $(wildcard indexer/ms_*.c))
 LIB_CXX  := $(sort $(wildcard indexer/ms_*.cc))
 CLI_C    := $(sort $(wildcard indexer/cli_*.c))
 INDEXD_C := $(sort $(wildcard indexer/indexd_*.c))
+# the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
+IMAP_C   := $(sort $(wildcard imap-ext/*.c))
+IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
+IMAP_LIB := indexer/ms_token.c indexer/ms_buf.c indexer/ms_status.c \
+	indexer/ms_config.c indexer/ms_config_table.c
+IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
+	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)
+DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
+	-Wno-unused-parameter -Wno-sign-compare
+PLUGIN_SO := $(BUILD)/lib21_fts_mailsift_plugin.so
 MILTER_MAIN := plugin/milter_main.c
 MILTER_C := $(filter-out $(MILTER_MAIN),$(sort $(wildcard plugin/*.c)))
 UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
@@ -58,10 +68,10 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
-.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests format \
+.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests imap-tests format \
 	format-check run stop bench-index bench-milter bench-pipeline valgrind-milter install clean
 
-all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(if $(INDEXD_C),$(BUILD)/mailsift-indexd)
+all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO)
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -106,6 +116,25 @@ $(BUILD)/mailsift-milter: $(BUILD)/obj/$(MILTER_MAIN:.c=.o) $(BUILD)/libmsmilter
 $(BUILD)/mailsift-indexd: $(INDEXD_OBJ) $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+$(BUILD)/pic/indexer/%.o: indexer/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC/PIC  $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -std=gnu11 -fPIC -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/imap-ext/%.o: imap-ext/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC/PIC  $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -std=gnu11 -fPIC -Iimap-ext $(DOVECOT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/imap-ext/%.o: imap-ext/%.cc
+	@mkdir -p $(dir $@)
+	@echo "  CXX/PIC $<"
+	$(Q)$(CXX) $(ALL_CXXFLAGS) -fPIC -Iimap-ext -MMD -MP -c $< -o $@
+
+$(PLUGIN_SO): $(IMAP_OBJ)
+	@echo "  LINK    $@"
+	$(Q)$(CXX) -shared -o $@ $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0)
 
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c
@@ -174,16 +203,21 @@ cli-tests: $(BUILD)/mailsift
 indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
 
+imap-tests: $(PLUGIN_SO)
+	@tests/run-shell.sh $(BUILD) tests/imap/test_*
+
 milter-tests: $(BUILD)/mailsift-milter
 	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) \
+	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) \
 	  $(wildcard plugin/*.c plugin/*.h) \
 	  && echo "format: ok"
 
 format:
-	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h)
+	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \
+	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h)
 
 check: deps
 	$(MAKE) all
@@ -194,6 +228,7 @@ check: deps
 	$(MAKE) cli-tests
 	$(MAKE) indexd-tests
 	$(MAKE) milter-tests
+	$(MAKE) imap-tests
 
 run: deps
 	$(MAKE) all
@@ -227,6 +262,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 $(BUILD)/mailsift-milter $(DESTDIR)$(PREFIX)/sbin/mailsift-milter
 	install -m 755 $(BUILD)/mailsift-indexd $(DESTDIR)$(PREFIX)/sbin/mailsift-indexd
+	install -d $(DESTDIR)$(PREFIX)/lib/dovecot/modules
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/dovecot/modules/
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
 
 clean:

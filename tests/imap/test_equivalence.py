@@ -9,13 +9,14 @@ A sample of the corpus is written into alice's maildir, indexed with
 HEADER substrings of 1..n characters, several words, non-ASCII, NOT, OR)
 run on both and must give the same UIDs. Also checks that A really used
 the plugin (mail_debug "fts-mailsift: lookup" lines) and that its index
-exists. Needs root and build/lib21_fts_mailsift_plugin.so (imap-ext/build.sh).
+exists. Needs root and build/lib21_fts_mailsift_plugin.so (make).
 
 Environment: MSIMAP_MESSAGES [500], MSIMAP_QUERIES [100], MSIMAP_SEED [1],
 MSIMAP_KEEP=1 keeps the temp dir and leaves the servers running.
 Prints "N passed, N failed".
 """
 import email
+import html.parser
 import email.header
 import imaplib
 import os
@@ -151,6 +152,49 @@ def gen_queries(msgs):
     return qs
 
 
+class _Strip(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out = []
+
+    def handle_data(self, d):
+        self.out.append(d)
+
+
+def visible_text(raw, headers):
+    """All headers and the text parts of a message, HTML parts without
+    markup (what Dovecot's fts parsers give a backend)."""
+    m = email.message_from_bytes(raw)
+    out = ["%s: %s" % (k, decode_hdr(str(v))) for k, v in m.items()] if headers else []
+    for part in m.walk():
+        if part.get_content_maintype() != "text":
+            continue
+        try:
+            t = part.get_payload(decode=True).decode(part.get_content_charset() or "latin-1", "replace")
+        except Exception:
+            continue
+        if part.get_content_subtype() == "html":
+            st = _Strip()
+            try:
+                st.feed(t)
+                t = " ".join(st.out)
+            except Exception:
+                pass
+        out.append(t)
+    return " ".join(out)
+
+
+def markup_only(raw, q):
+    """True if the quoted strings of q occur nowhere in the message's
+    visible text (then a native match lies only inside HTML markup, which
+    DESIGN.md invariant 4 allows the plugin to miss)."""
+    vis = re.sub(r"\s+", " ", visible_text(raw, not q.startswith("BODY"))).casefold()
+    for s in re.findall(r'"((?:[^"\\]|\\.)*)"', q):
+        if s.strip() and s.casefold() not in vis:
+            return True
+    return False
+
+
 def search(imap, q):
     typ, data = imap.uid("SEARCH", "CHARSET", "UTF-8", q.encode("utf-8"))
     if typ != "OK":
@@ -161,7 +205,7 @@ def search(imap, q):
 def main():
     t = mstest.Test("imap-equivalence")
     if os.geteuid() != 0 or not os.path.exists(PLUGIN):
-        print("needs root and %s (imap-ext/build.sh)" % PLUGIN)
+        print("needs root and %s (make)" % PLUGIN)
         sys.exit(1)
     base = tempfile.mkdtemp(prefix="msimap-", dir="/tmp")
     os.chmod(base, 0o755)
@@ -203,12 +247,18 @@ def main():
         n_a, n_b = search(ia, "ALL"), search(ib, "ALL")
         t.check(n_a == n_b and len(n_a) == len(msgs), "both see %d messages (%d, %d)" %
                 (len(msgs), len(n_a or []), len(n_b or [])))
+        markup = 0
         for q in gen_queries(msgs):
             ra, rb = search(ia, q), search(ib, q)
             extra = sorted(set(ra or []) - set(rb or []))
             missed = sorted(set(rb or []) - set(ra or []))
-            t.check(ra == rb, "SEARCH %s: plugin %s, native %s (missed %s, extra %s)" %
+            allowed = [u for u in missed if q.startswith(("BODY ", "TEXT ")) and markup_only(msgs[u - 1], q)]
+            markup += len(allowed)
+            missed = [u for u in missed if u not in allowed]
+            t.check(ra is not None and rb is not None and not missed and not extra,
+                    "SEARCH %s: plugin %s, native %s (missed %s, extra %s)" %
                     (q, len(ra or []), len(rb or []), missed[:10], extra[:10]))
+        print("matches only inside HTML markup (allowed by invariant 4): %d" % markup)
         for im in (ia, ib):
             im.logout()
         log = open(os.path.join(a, "dovecot", "dovecot.log"), errors="replace").read()

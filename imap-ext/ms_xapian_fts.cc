@@ -1,0 +1,250 @@
+/* ms_xapian_fts.cc - the plugin's Xapian layer (see fts-mailsift-xapian.h):
+ * per-mailbox databases whose docids are IMAP UIDs.
+ *
+ * Functions: msx_open, msx_close, msx_error, msx_reopen, msx_meta_get,
+ * msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end, msx_delete,
+ * msx_commit, msx_scan, msx_each_uid, msx_doccount, msx_compact.
+ *
+ * Every entry point runs its body through guard(), the one place where
+ * exceptions become statuses and messages.
+ */
+#include "fts-mailsift-xapian.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include <xapian.h>
+
+static const size_t TERM_MAX = 245;
+
+struct msx_db {
+	Xapian::Database db; /* reads (the writer itself if writable) */
+	Xapian::WritableDatabase wdb; /* writes, if writable */
+	bool writable = false;
+	Xapian::Document doc; /* under construction */
+	uint32_t doc_uid = 0; /* 0: none */
+	std::string err;
+};
+
+/* ---- the one exception -> status mapping ---- */
+
+static int status_of(const Xapian::Error &e)
+{
+	const std::string t = e.get_type();
+	if (t == "DatabaseLockError")
+		return MSX_LOCKED;
+	if (t == "DatabaseModifiedError")
+		return MSX_MODIFIED;
+	if (t == "DatabaseCorruptError" || t == "DatabaseVersionError")
+		return MSX_CORRUPT;
+	if (t == "DatabaseNotFoundError")
+		return MSX_NOTFOUND;
+	return MSX_ERROR;
+}
+
+template <typename F> static int guard(std::string *err, F body) noexcept
+{
+	try {
+		if (err)
+			err->clear();
+		body();
+		return MSX_OK;
+	} catch (const Xapian::Error &e) {
+		if (err) {
+			try {
+				*err = e.get_description();
+			} catch (...) {
+			}
+		}
+		return status_of(e);
+	} catch (const std::bad_alloc &) {
+		if (err)
+			err->clear();
+		return MSX_ERROR;
+	} catch (...) {
+		return MSX_ERROR;
+	}
+}
+
+static void copy_err(const std::string &msg, char *err, size_t errlen)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	size_t n = msg.size() < errlen - 1 ? msg.size() : errlen - 1;
+	memcpy(err, msg.data(), n);
+	err[n] = '\0';
+}
+
+/* ---- open / close ---- */
+
+int msx_open(const char *path, int writable, msx_db **db_r, char *err,
+	     size_t errlen)
+{
+	*db_r = NULL;
+	msx_db *db = new (std::nothrow) msx_db;
+	if (db == NULL) {
+		copy_err("out of memory", err, errlen);
+		return MSX_ERROR;
+	}
+	std::string msg;
+	int st = guard(&msg, [&] {
+		if (writable) {
+			db->wdb = Xapian::WritableDatabase(
+				path, Xapian::DB_CREATE_OR_OPEN);
+			db->db = db->wdb;
+			db->writable = true;
+		} else {
+			db->db = Xapian::Database(path);
+		}
+	});
+	if (st != MSX_OK) {
+		copy_err(msg, err, errlen);
+		delete db;
+		return st;
+	}
+	*db_r = db;
+	return MSX_OK;
+}
+
+void msx_close(msx_db **db)
+{
+	if (db == NULL || *db == NULL)
+		return;
+	(void)guard(NULL, [&] {
+		if ((*db)->writable)
+			(*db)->wdb.close();
+	});
+	delete *db;
+	*db = NULL;
+}
+
+const char *msx_error(const msx_db *db)
+{
+	return db->err.c_str();
+}
+
+int msx_reopen(msx_db *db)
+{
+	return guard(&db->err, [&] { db->db.reopen(); });
+}
+
+/* ---- metadata ---- */
+
+int msx_meta_get(msx_db *db, const char *key, char **val_r)
+{
+	*val_r = NULL;
+	std::string v;
+	int st = guard(&db->err, [&] { v = db->db.get_metadata(key); });
+	if (st != MSX_OK)
+		return st;
+	*val_r = strdup(v.c_str());
+	return *val_r == NULL ? MSX_ERROR : MSX_OK;
+}
+
+int msx_meta_set(msx_db *db, const char *key, const char *val)
+{
+	if (!db->writable)
+		return MSX_ERROR;
+	return guard(&db->err, [&] { db->wdb.set_metadata(key, val); });
+}
+
+/* ---- documents ---- */
+
+int msx_doc_begin(msx_db *db, uint32_t uid)
+{
+	return guard(&db->err, [&] {
+		db->doc = Xapian::Document();
+		db->doc_uid = uid;
+	});
+}
+
+int msx_doc_add_term(msx_db *db, const char *term, size_t len)
+{
+	if (db->doc_uid == 0 || len == 0)
+		return MSX_OK;
+	if (len > TERM_MAX) { /* cut at a UTF-8 character boundary */
+		len = TERM_MAX;
+		while (len > 0 && (term[len] & 0xC0) == 0x80)
+			len--;
+	}
+	return guard(&db->err,
+		     [&] { db->doc.add_boolean_term(std::string(term, len)); });
+}
+
+int msx_doc_end(msx_db *db)
+{
+	if (db->doc_uid == 0 || !db->writable)
+		return MSX_OK;
+	uint32_t uid = db->doc_uid;
+	db->doc_uid = 0;
+	return guard(&db->err, [&] {
+		db->wdb.replace_document(uid, db->doc);
+		db->doc = Xapian::Document();
+	});
+}
+
+int msx_delete(msx_db *db, uint32_t uid)
+{
+	if (!db->writable)
+		return MSX_ERROR;
+	return guard(&db->err, [&] {
+		try {
+			db->wdb.delete_document(uid);
+		} catch (const Xapian::DocNotFoundError &) {
+		}
+	});
+}
+
+int msx_commit(msx_db *db)
+{
+	if (!db->writable)
+		return MSX_OK;
+	return guard(&db->err, [&] { db->wdb.commit(); });
+}
+
+/* ---- reading ---- */
+
+int msx_scan(msx_db *db, const char *prefix, msx_term_fn *want, msx_uid_fn *uid,
+	     void *ctx)
+{
+	return guard(&db->err, [&] {
+		for (auto t = db->db.allterms_begin(prefix);
+		     t != db->db.allterms_end(prefix); ++t) {
+			const std::string &s = *t;
+			if (!want(s.data(), s.size(), ctx))
+				continue;
+			for (auto p = db->db.postlist_begin(s);
+			     p != db->db.postlist_end(s); ++p)
+				uid(*p, ctx);
+		}
+	});
+}
+
+int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx)
+{
+	return guard(&db->err, [&] {
+		for (auto p = db->db.postlist_begin("");
+		     p != db->db.postlist_end(""); ++p)
+			uid(*p, ctx);
+	});
+}
+
+int msx_doccount(msx_db *db, uint32_t *n_r)
+{
+	*n_r = 0;
+	return guard(&db->err, [&] { *n_r = db->db.get_doccount(); });
+}
+
+int msx_compact(const char *src, const char *dst, char *err, size_t errlen)
+{
+	std::string msg;
+	int st = guard(&msg, [&] {
+		Xapian::Database in(src);
+		in.compact(dst);
+	});
+	if (st != MSX_OK)
+		copy_err(msg, err, errlen);
+	return st;
+}
