@@ -66,6 +66,22 @@ CONF
 	ln -sfn "$CONF" "$top/var/plugin.conf"
 }
 
+# Dovecot with our FTS backend: mail_plugin_dir holds Dovecot's fts plugin
+# and a copy of ours (the imap processes run as vmail).
+imap_plugin() {
+	local mods=$STACK_DIR/dovecot-modules
+	[ -f "$build/lib21_fts_mailsift_plugin.so" ] || return 0
+	mkdir -p "$mods" && chmod 755 "$mods" &&
+		ln -sfn /usr/lib/dovecot/modules/lib20_fts_plugin.so "$mods/" &&
+		cp "$build/lib21_fts_mailsift_plugin.so" "$mods/" || return 1
+	chmod 644 "$CONF"
+	STACK_DOVECOT_PLUGIN_DIR=$mods
+	STACK_DOVECOT_MAIL_PLUGINS="fts fts_mailsift"
+	STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift
+  fts_autoindex = yes
+  mailsift_config = $CONF"
+}
+
 # The daemons' own user, owning the spool and the archive.
 daemon_user() {
 	id "$DAEMON_USER" >/dev/null 2>&1 ||
@@ -87,7 +103,7 @@ start_all() {
 	local daemons=mailsift-milter
 	[ -x "$build/mailsift-indexd" ] && daemons="$daemons mailsift-indexd"
 	STACK_MAILSIFT_CONF=$CONF stack_mailsift_start "$build" $daemons || return 1
-	stack_dovecot_start && stack_postfix_start
+	imap_plugin && stack_dovecot_start && stack_postfix_start
 }
 
 eicar_msg() {
@@ -112,7 +128,7 @@ demo_smtp() {
 	f=$(stack_wait_mail alice "demo-$$" 30) || { echo "   (not delivered yet)"; return; }
 	echo "== delivered to alice's maildir, with the milter's headers:"
 	sed '/^$/q' "$f" | grep -E '^(Subject|X-Virus-Scanned|X-Virus-Status|X-Mailsift-Id):' | sed 's/^/   /'
-	echo "== IMAP: alice searches her INBOX for 'noodle'"
+	echo "== IMAP: alice searches her INBOX for 'noodle' (answered by the mailsift FTS backend)"
 	python3 - "$STACK_IMAP_PORT" <<'PY'
 import imaplib, sys
 m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
@@ -121,6 +137,8 @@ m.select("INBOX")
 print("   SEARCH BODY noodle ->", m.search(None, "BODY", "noodle")[1][0].decode() or "(none)")
 m.logout()
 PY
+	[ -d "$STACK_DIR/mail/alice/mailsift-fts" ] &&
+		echo "   (the mailsift FTS index: $(du -sh "$STACK_DIR/mail/alice/mailsift-fts" | cut -f1) in mail/alice/mailsift-fts)"
 	local ms="$build/mailsift -c $CONF" i
 	for i in $(seq 50); do # indexd commits within [indexd] commit_interval
 		[ -z "$(ls "$STACK_DIR/spool/new" 2>/dev/null)" ] &&

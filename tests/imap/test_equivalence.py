@@ -213,15 +213,19 @@ def main():
     mods = os.path.join(base, "modules")
     os.makedirs(mods)
     os.symlink("/usr/lib/dovecot/modules/lib20_fts_plugin.so", os.path.join(mods, "lib20_fts_plugin.so"))
-    os.symlink(PLUGIN, os.path.join(mods, "lib21_fts_mailsift_plugin.so"))
+    # copies, not links: the imap processes (user vmail) may not reach the
+    # build tree or the repository
+    shutil.copy(PLUGIN, os.path.join(mods, "lib21_fts_mailsift_plugin.so"))
+    conf = os.path.join(base, "plugin.conf")
+    shutil.copy(os.path.join(ROOT, "plugin.conf"), conf)
+    os.chmod(conf, 0o644)
     os.chmod(mods, 0o755)
     pa, pb = free_ports(3), free_ports(3)
     common = {"STACK_USERS": "alice", "STACK_DOVECOT_EXTRA": "mail_debug = yes"}
     env_a = dict(common, STACK_IMAP_PORT=str(pa[0]), STACK_POP3_PORT=str(pa[1]), STACK_LMTP_PORT=str(pa[2]),
                  STACK_DOVECOT_INDEX=os.path.join(a, "index"), STACK_DOVECOT_PLUGIN_DIR=mods,
                  STACK_DOVECOT_MAIL_PLUGINS="fts fts_mailsift",
-                 STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift\n  mailsift_config = %s\n" %
-                 os.path.join(ROOT, "plugin.conf"))
+                 STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift\n  mailsift_config = %s\n" % conf)
     env_b = dict(common, STACK_IMAP_PORT=str(pb[0]), STACK_POP3_PORT=str(pb[1]), STACK_LMTP_PORT=str(pb[2]),
                  STACK_DOVECOT_INDEX=os.path.join(b, "index"))
     msgs = load_corpus()
