@@ -188,10 +188,12 @@ static ms_status_t lock_archive(ms_archive *ar)
 {
 	if (ar->archive_lock_fd >= 0)
 		return MS_OK;
-	return ms_archive_flock(ar, ar->locks_dir, MS_ARCHIVE_LOCK, LOCK_SH,
-				"the archive is being reindexed by another "
-				"process; retry later",
-				&ar->archive_lock_fd);
+	ms_status_t st =
+		ms_archive_flock(ar, ar->locks_dir, MS_ARCHIVE_LOCK, LOCK_SH,
+				 "the archive is being reindexed by "
+				 "another process; retry later",
+				 &ar->archive_lock_fd);
+	return st == MS_ERR_LOCKED ? MS_ERR_BUSY : st;
 }
 
 static void unlock_archive(ms_archive *ar)

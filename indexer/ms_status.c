@@ -18,6 +18,7 @@ const char *ms_status_str(ms_status_t st)
 		[MS_ERR_QUERY] = "query syntax error",
 		[MS_ERR_CRYPTO] = "cryptographic error",
 		[MS_ERR_LIMIT] = "limit exceeded",
+		[MS_ERR_BUSY] = "archive busy with maintenance",
 	};
 	if ((unsigned)st < sizeof names / sizeof names[0] && names[st])
 		return names[st];

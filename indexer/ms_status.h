@@ -2,7 +2,9 @@
  *
  * MS_OK is 0. MS_ERR_LOCKED and MS_ERR_MODIFIED are the retryable Xapian
  * conditions (DatabaseLockError, DatabaseModifiedError): callers retry or
- * reopen. ms_status_str() names a status for log lines.
+ * reopen. MS_ERR_BUSY: a long maintenance job (reindex) holds the whole
+ * archive; writers should not wait for it in the foreground. ms_status_str()
+ * names a status for log lines.
  */
 #ifndef MS_STATUS_H
 #define MS_STATUS_H
@@ -21,7 +23,8 @@ typedef enum ms_status {
 	MS_ERR_INVALID,	 /* invalid argument or state */
 	MS_ERR_QUERY,	 /* query syntax error */
 	MS_ERR_CRYPTO,	 /* encryption/decryption or hashing failed */
-	MS_ERR_LIMIT	 /* a configured limit was exceeded */
+	MS_ERR_LIMIT,	 /* a configured limit was exceeded */
+	MS_ERR_BUSY /* a maintenance job (reindex) holds the whole archive */
 } ms_status_t;
 
 /* Returns a static, human-readable name for st ("ok", "locked", ...). */
