@@ -106,9 +106,11 @@ static int mailsift_get_last_uid(struct fts_backend *backend,
 		ret = fts_mailsift_db_get_u32(db, META_UIDVALIDITY, &validity);
 	if (ret == 0 && validity == status.uidvalidity)
 		ret = fts_mailsift_db_get_u32(db, META_LAST_UID, last_uid_r);
-	if (ret < 0)
+	if (ret < 0) {
 		fts_mailsift_error(b, box, "reading the last UID: %s",
 				   msx_error(db));
+		fts_mailsift_db_drop_if_corrupt(b, box, &db);
+	}
 	msx_close(&db);
 	return ret;
 }
@@ -120,6 +122,9 @@ static void update_fail(struct mailsift_fts_update_context *u, const char *what)
 	fts_mailsift_error(u->b, u->box, "%s: %s", what,
 			   u->db != NULL ? msx_error(u->db) : "no index");
 	u->ctx.failed = TRUE;
+	/* a corrupt index is dropped: the next update rebuilds it */
+	if (u->box != NULL)
+		fts_mailsift_db_drop_if_corrupt(u->b, u->box, &u->db);
 }
 
 /* Stores the document being built. */
@@ -255,6 +260,8 @@ static int add_term(const char *term, size_t len, void *ctx)
 {
 	struct mailsift_fts_update_context *u = ctx;
 
+	if (u->db == NULL) /* dropped after an error */
+		return -1;
 	return msx_doc_add_term(u->db, term, len) == MSX_OK ? 0 : -1;
 }
 
@@ -336,6 +343,8 @@ mailsift_update_set_build_key(struct fts_backend_update_context *ctx,
 		doc_finish(u);
 		if (u->batch >= u->b->set.batch_size)
 			(void)commit_batch(u);
+		if (u->db == NULL)
+			return FALSE;
 		if (msx_doc_begin(u->db, key->uid) != MSX_OK) {
 			update_fail(u, "starting a message");
 			return FALSE;

@@ -5,7 +5,8 @@
  * indexes the mailbox again.
  *
  * Functions: fts_mailsift_db_path, fts_mailsift_db_open,
- * fts_mailsift_db_remove, fts_mailsift_db_get_u32, fts_mailsift_db_set_u32,
+ * fts_mailsift_db_remove, fts_mailsift_db_drop_if_corrupt,
+ * fts_mailsift_db_get_u32, fts_mailsift_db_set_u32,
  * fts_mailsift_error.
  */
 #include "fts-mailsift-plugin.h"
@@ -70,6 +71,23 @@ int fts_mailsift_db_remove(struct mailsift_fts_backend *b, struct mailbox *box,
 		return -1;
 	}
 	return 0;
+}
+
+void fts_mailsift_db_drop_if_corrupt(struct mailsift_fts_backend *b,
+				     struct mailbox *box, msx_db **db)
+{
+	const char *path, *reason;
+
+	if (*db == NULL || msx_status(*db) != MSX_CORRUPT)
+		return;
+	T_BEGIN
+	{
+		reason = t_strdup_printf("corrupt (%s)", msx_error(*db));
+		msx_close(db);
+		if (fts_mailsift_db_path(b, box, &path) == 0)
+			(void)fts_mailsift_db_remove(b, box, path, reason);
+	}
+	T_END;
 }
 
 static int open_writer(struct mailsift_fts_backend *b, struct mailbox *box,

@@ -187,6 +187,8 @@ int fts_mailsift_lookup(struct fts_backend *backend, struct mailbox *box,
 		if (ret > 0) {
 			ret = lookup_args(b, box, db, args, and_args,
 					  &result->maybe_uids);
+			/* Dovecot searches without the index this time */
+			fts_mailsift_db_drop_if_corrupt(b, box, &db);
 			msx_close(&db);
 			e_debug(box->event,
 				FTS_MAILSIFT_LOG "lookup: %u maybe uids",

@@ -4,10 +4,10 @@
  * Files: fts-mailsift-plugin.c (init/deinit, registration),
  * fts-mailsift-settings.c (plugin {} settings), fts-backend-mailsift.c
  * (the vfunc table, updates), fts-mailsift-lookup.c (SEARCH lookups),
- * fts-mailsift-db.c (per-mailbox database paths, opening with lock retry,
- * rebuild of corrupt databases, last UID), fts-mailsift-terms.c (words and
- * terms, no Dovecot), ms_xapian_fts.cc (Xapian, behind
- * fts-mailsift-xapian.h).
+ * fts-mailsift-storage.c (mailbox delete hook), fts-mailsift-db.c (per-mailbox
+ * database paths, opening with lock retry, rebuild of corrupt databases, last
+ * UID), fts-mailsift-terms.c (words and terms, no Dovecot), ms_xapian_fts.cc
+ * (Xapian, behind fts-mailsift-xapian.h).
  *
  * Conventions (Dovecot's): functions return 0 ok / -1 error (errors are
  * logged with the user and mailbox where they happen); outputs end in _r;
@@ -58,6 +58,10 @@ int fts_mailsift_db_open(struct mailsift_fts_backend *b, struct mailbox *box,
 /* Removes the database directory path (logged with reason). */
 int fts_mailsift_db_remove(struct mailsift_fts_backend *b, struct mailbox *box,
 			   const char *path, const char *reason);
+/* If the last call on *db failed for corruption: closes *db (NULL) and
+ * removes its directory (logged), so that Dovecot rebuilds the index. */
+void fts_mailsift_db_drop_if_corrupt(struct mailsift_fts_backend *b,
+				     struct mailbox *box, msx_db **db);
 /* Metadata helpers: 0 ok (missing = 0), -1 error. */
 int fts_mailsift_db_get_u32(msx_db *db, const char *key, uint32_t *val_r);
 int fts_mailsift_db_set_u32(msx_db *db, const char *key, uint32_t val);
@@ -74,6 +78,12 @@ int fts_mailsift_lookup_multi(struct fts_backend *backend,
 			      struct mail_search_arg *args,
 			      enum fts_lookup_flags flags,
 			      struct fts_multi_result *result);
+
+/* fts-mailsift-storage.c: mail storage hooks (mailbox delete removes the
+ * mailbox's index); init registers them for module, deinit removes them. */
+struct module;
+void fts_mailsift_storage_init(struct module *module);
+void fts_mailsift_storage_deinit(void);
 
 /* fts-mailsift-maint.c */
 int fts_mailsift_rescan(struct fts_backend *backend);

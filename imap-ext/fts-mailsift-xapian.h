@@ -44,6 +44,9 @@ int msx_open(const char *path, int writable, msx_db **db_r, char *err,
 void msx_close(msx_db **db);
 /* The last error message on db ("" if none). Valid until the next call. */
 const char *msx_error(const msx_db *db);
+/* The status of the last call on db (e.g. MSX_CORRUPT after a failing
+ * read of a damaged table). */
+int msx_status(const msx_db *db);
 /* Reader: moves to the latest revision. */
 int msx_reopen(msx_db *db);
 

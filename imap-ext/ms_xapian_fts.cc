@@ -1,9 +1,9 @@
 /* ms_xapian_fts.cc - the plugin's Xapian layer (see fts-mailsift-xapian.h):
  * per-mailbox databases whose docids are IMAP UIDs.
  *
- * Functions: msx_open, msx_close, msx_error, msx_reopen, msx_meta_get,
- * msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end, msx_delete,
- * msx_commit, msx_scan, msx_each_uid, msx_doccount, msx_compact.
+ * Functions: msx_open, msx_close, msx_error, msx_status, msx_reopen,
+ * msx_meta_get, msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end,
+ * msx_delete, msx_commit, msx_scan, msx_each_uid, msx_doccount, msx_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses and messages.
@@ -26,6 +26,7 @@ struct msx_db {
 	Xapian::Document doc; /* under construction */
 	uint32_t doc_uid = 0; /* 0: none */
 	std::string err;
+	int st = MSX_OK; /* status of the last call on this handle */
 };
 
 /* ---- the one exception -> status mapping ---- */
@@ -66,6 +67,13 @@ template <typename F> static int guard(std::string *err, F body) noexcept
 	} catch (...) {
 		return MSX_ERROR;
 	}
+}
+
+/* guard() for calls on db: also records the status (msx_status). */
+template <typename F> static int run(msx_db *db, F body) noexcept
+{
+	db->st = guard(&db->err, body);
+	return db->st;
 }
 
 static void copy_err(const std::string &msg, char *err, size_t errlen)
@@ -125,9 +133,14 @@ const char *msx_error(const msx_db *db)
 	return db->err.c_str();
 }
 
+int msx_status(const msx_db *db)
+{
+	return db->st;
+}
+
 int msx_reopen(msx_db *db)
 {
-	return guard(&db->err, [&] { db->db.reopen(); });
+	return run(db, [&] { db->db.reopen(); });
 }
 
 /* ---- metadata ---- */
@@ -136,7 +149,7 @@ int msx_meta_get(msx_db *db, const char *key, char **val_r)
 {
 	*val_r = NULL;
 	std::string v;
-	int st = guard(&db->err, [&] { v = db->db.get_metadata(key); });
+	int st = run(db, [&] { v = db->db.get_metadata(key); });
 	if (st != MSX_OK)
 		return st;
 	*val_r = strdup(v.c_str());
@@ -147,14 +160,14 @@ int msx_meta_set(msx_db *db, const char *key, const char *val)
 {
 	if (!db->writable)
 		return MSX_ERROR;
-	return guard(&db->err, [&] { db->wdb.set_metadata(key, val); });
+	return run(db, [&] { db->wdb.set_metadata(key, val); });
 }
 
 /* ---- documents ---- */
 
 int msx_doc_begin(msx_db *db, uint32_t uid)
 {
-	return guard(&db->err, [&] {
+	return run(db, [&] {
 		db->doc = Xapian::Document();
 		db->doc_uid = uid;
 	});
@@ -169,8 +182,8 @@ int msx_doc_add_term(msx_db *db, const char *term, size_t len)
 		while (len > 0 && (term[len] & 0xC0) == 0x80)
 			len--;
 	}
-	return guard(&db->err,
-		     [&] { db->doc.add_boolean_term(std::string(term, len)); });
+	return run(db,
+		   [&] { db->doc.add_boolean_term(std::string(term, len)); });
 }
 
 int msx_doc_end(msx_db *db)
@@ -179,7 +192,7 @@ int msx_doc_end(msx_db *db)
 		return MSX_OK;
 	uint32_t uid = db->doc_uid;
 	db->doc_uid = 0;
-	return guard(&db->err, [&] {
+	return run(db, [&] {
 		db->wdb.replace_document(uid, db->doc);
 		db->doc = Xapian::Document();
 	});
@@ -189,7 +202,7 @@ int msx_delete(msx_db *db, uint32_t uid)
 {
 	if (!db->writable)
 		return MSX_ERROR;
-	return guard(&db->err, [&] {
+	return run(db, [&] {
 		try {
 			db->wdb.delete_document(uid);
 		} catch (const Xapian::DocNotFoundError &) {
@@ -201,7 +214,7 @@ int msx_commit(msx_db *db)
 {
 	if (!db->writable)
 		return MSX_OK;
-	return guard(&db->err, [&] { db->wdb.commit(); });
+	return run(db, [&] { db->wdb.commit(); });
 }
 
 /* ---- reading ---- */
@@ -209,7 +222,7 @@ int msx_commit(msx_db *db)
 int msx_scan(msx_db *db, const char *prefix, msx_term_fn *want, msx_uid_fn *uid,
 	     void *ctx)
 {
-	return guard(&db->err, [&] {
+	return run(db, [&] {
 		for (auto t = db->db.allterms_begin(prefix);
 		     t != db->db.allterms_end(prefix); ++t) {
 			const std::string &s = *t;
@@ -224,7 +237,7 @@ int msx_scan(msx_db *db, const char *prefix, msx_term_fn *want, msx_uid_fn *uid,
 
 int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx)
 {
-	return guard(&db->err, [&] {
+	return run(db, [&] {
 		for (auto p = db->db.postlist_begin("");
 		     p != db->db.postlist_end(""); ++p)
 			uid(*p, ctx);
@@ -234,7 +247,7 @@ int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx)
 int msx_doccount(msx_db *db, uint32_t *n_r)
 {
 	*n_r = 0;
-	return guard(&db->err, [&] { *n_r = db->db.get_doccount(); });
+	return run(db, [&] { *n_r = db->db.get_doccount(); });
 }
 
 int msx_compact(const char *src, const char *dst, char *err, size_t errlen)
