@@ -7,6 +7,7 @@
 #   make bench-index  import speed and index size against notmuch
 #   make bench-milter SMTP throughput: no milter, clamav-milter, ours
 #   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
+#   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every source file in place
@@ -69,7 +70,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests imap-tests format \
-	format-check run stop bench-index bench-milter bench-pipeline valgrind-milter install clean
+	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO)
 
@@ -251,6 +252,10 @@ bench-milter: deps
 bench-pipeline: deps
 	$(MAKE) all
 	@tests/bench/bench-pipeline.sh $(BUILD)
+
+bench-imap: deps
+	$(MAKE) all
+	@tests/bench/bench-imap.sh $(BUILD)
 
 bench-index: deps
 	$(MAKE) all
