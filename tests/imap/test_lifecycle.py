@@ -28,28 +28,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import mstest  # noqa: E402
 
 ROOT = mstest.ROOT
-STACK = os.path.join(ROOT, "tests", "stack", "stack.sh")
 PLUGIN = os.path.join(mstest.BUILD, "lib21_fts_mailsift_plugin.so")
 
 
-def stack(base, cmd, env):
-    e = dict(os.environ, STACK_DIR=base, **env)
-    p = subprocess.run(["bash", "-c", '. "$0"; ' + cmd, STACK], env=e,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise RuntimeError("%s: %s%s" % (cmd, p.stdout, p.stderr))
-    return p.stdout
-
-
-def free_ports(n):
-    import socket
-    ss = [socket.socket() for _ in range(n)]
-    for s in ss:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in ss]
-    for s in ss:
-        s.close()
-    return ports
+stack = mstest.stack
+free_ports = mstest.free_ports
 
 
 def message(i, tag):

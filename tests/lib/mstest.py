@@ -5,7 +5,6 @@ an Archive is a private plugin.conf + archive directory in a temp dir,
 with run() calling build/mailsift -c that config.
 """
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -66,3 +65,29 @@ class Archive:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+STACK_SH = os.path.join(ROOT, "tests", "stack", "stack.sh")
+
+
+def stack(base, cmd, env):
+    """Runs cmd (shell) with tests/stack/stack.sh sourced, STACK_DIR=base and
+    env added; returns its stdout, raises RuntimeError on failure."""
+    e = dict(os.environ, STACK_DIR=base, **env)
+    p = subprocess.run(["bash", "-c", '. "$0"; ' + cmd, STACK_SH], env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s: %s%s" % (cmd, p.stdout, p.stderr))
+    return p.stdout
+
+
+def free_ports(n):
+    """n free TCP ports on 127.0.0.1, chosen by the kernel."""
+    import socket
+    ss = [socket.socket() for _ in range(n)]
+    for s in ss:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in ss]
+    for s in ss:
+        s.close()
+    return ports
