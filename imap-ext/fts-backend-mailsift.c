@@ -6,11 +6,12 @@
  * update_set_mailbox, update_expunge, update_set_build_key,
  * update_unset_build_key, update_build_more, refresh, lookup_done.
  *
- * Updates: one writer on the current mailbox's database. A message's
- * build keys (headers, MIME headers, text body parts; Dovecot's html
- * parser already turned HTML into text) accumulate terms in one document,
- * stored when the next UID starts. Text is tokenized in MSF_CHUNK steps at
- * whitespace, so memory is bounded whatever the message size; the database
+ * Updates: one writer on the current mailbox's database. The first build
+ * key of a UID makes the backend read that message itself
+ * (fts-mailsift-extract.c: the text native SEARCH reads, which differs
+ * from what the FTS core feeds) into one document; every key is then
+ * declined, so the core does not decode bodies or run its HTML parser
+ * for nothing. The document is stored when the next UID starts; the database
  * is committed every batch_size messages together with the last indexed
  * UID (invariant 5), and at the end. A changed UIDVALIDITY drops the
  * mailbox's documents first. Errors are logged and make update_deinit
@@ -22,24 +23,25 @@
 #include "mail-storage.h"
 #include "mail-user.h"
 #include "mailbox-list.h"
-#include "message-address.h"
 #include "str.h"
 #include "fts-user.h"
 
 #include "fts-mailsift-terms.h"
+
+#define COMPACT_MIN_DOCS 200
 
 struct mailsift_fts_update_context {
 	struct fts_backend_update_context ctx;
 	struct mailsift_fts_backend *b;
 	struct mailbox *box; /* current mailbox, NULL if none */
 	msx_db *db;	     /* its writer, NULL if none or it failed */
-	uint32_t last_uid;   /* highest UID indexed in box */
-	uint32_t doc_uid;    /* UID of the document being built, 0 none */
-	unsigned int batch;  /* documents since the last commit */
-
-	char prefix[MSF_HDR_MAX + 4]; /* field of the open build key */
-	bool key_open, key_is_address;
-	string_t *text; /* pending text of the open build key */
+	struct mailbox_transaction_context *trans; /* reads box's mail */
+	struct mail *mail;
+	uint32_t last_uid;  /* highest UID indexed in box */
+	uint32_t doc_uid;   /* UID of the document being built, 0 none */
+	uint32_t seen_uid;  /* UID whose build keys are being declined */
+	unsigned int batch; /* documents since the last commit */
+	unsigned int added; /* documents stored in box by this update */
 };
 
 /* ---- lifecycle ---- */
@@ -79,6 +81,7 @@ static void mailsift_deinit(struct fts_backend *backend)
 
 	if (b->user_inited)
 		fts_mail_user_deinit(backend->ns->user);
+	fts_mailsift_lexicon_cache_free(b);
 	pool_unref(&b->pool);
 }
 
@@ -138,6 +141,7 @@ static void doc_finish(struct mailsift_fts_update_context *u)
 		u->last_uid = u->doc_uid;
 	u->doc_uid = 0;
 	u->batch++;
+	u->added++;
 }
 
 static int commit_batch(struct mailsift_fts_update_context *u)
@@ -153,11 +157,29 @@ static int commit_batch(struct mailsift_fts_update_context *u)
 	return 0;
 }
 
+/* After an update that grew the index by a quarter (e.g. a first
+ * `doveadm index`), a compacted copy replaces it: about half the size. */
+static void maybe_compact(struct mailsift_fts_update_context *u)
+{
+	uint32_t docs;
+
+	if (u->db == NULL || u->added < COMPACT_MIN_DOCS ||
+	    msx_doccount(u->db, &docs) != MSX_OK || u->added * 4 < docs)
+		return;
+	(void)fts_mailsift_db_compact(u->b, u->box, &u->db);
+}
+
 static void mailbox_finish(struct mailsift_fts_update_context *u)
 {
 	doc_finish(u);
-	(void)commit_batch(u);
+	if (commit_batch(u) == 0)
+		maybe_compact(u);
 	msx_close(&u->db);
+	u->added = 0;
+	if (u->mail != NULL)
+		mail_free(&u->mail);
+	if (u->trans != NULL)
+		mailbox_transaction_rollback(&u->trans);
 	u->box = NULL;
 }
 
@@ -188,6 +210,8 @@ static int mailbox_start(struct mailsift_fts_update_context *u,
 	if (fts_mailsift_db_set_u32(u->db, META_UIDVALIDITY,
 				    status.uidvalidity) < 0)
 		return -1;
+	u->trans = mailbox_transaction_begin(box, 0, "fts-mailsift");
+	u->mail = mail_alloc(u->trans, 0, NULL);
 	return 0;
 }
 
@@ -199,7 +223,6 @@ mailsift_update_init(struct fts_backend *backend)
 	u = i_new(struct mailsift_fts_update_context, 1);
 	u->ctx.backend = backend;
 	u->b = (struct mailsift_fts_backend *)backend;
-	u->text = str_new(default_pool, 4096);
 	return &u->ctx;
 }
 
@@ -215,7 +238,6 @@ static int mailsift_update_deinit(struct fts_backend_update_context *ctx)
 	}
 	T_END;
 	ret = ctx->failed ? -1 : 0;
-	str_free(&u->text);
 	i_free(u);
 	return ret;
 }
@@ -254,7 +276,7 @@ static void mailsift_update_expunge(struct fts_backend_update_context *ctx,
 		update_fail(u, "expunge");
 }
 
-/* ---- updates: text of one build key ---- */
+/* ---- updates: one message ---- */
 
 static int add_term(const char *term, size_t len, void *ctx)
 {
@@ -265,70 +287,29 @@ static int add_term(const char *term, size_t len, void *ctx)
 	return msx_doc_add_term(u->db, term, len) == MSX_OK ? 0 : -1;
 }
 
-static void index_text(struct mailsift_fts_update_context *u, const char *text,
-		       size_t len)
+/* Starts uid's document and fills it from the message. */
+static void doc_build(struct mailsift_fts_update_context *u, uint32_t uid)
 {
-	if (u->db == NULL || len == 0)
+	const char *error;
+
+	if (msx_doc_begin(u->db, uid) != MSX_OK) {
+		update_fail(u, "starting a message");
 		return;
-	if (msf_add_text(u->prefix, text, len, add_term, u) < 0)
-		update_fail(u, "indexing text");
-}
-
-/* Marks the open key's field: every lookup on it includes this message. */
-static void mark_field(struct mailsift_fts_update_context *u)
-{
-	char mark[sizeof(u->prefix) + 1];
-
-	i_snprintf(mark, sizeof(mark), "L%s", u->prefix);
-	(void)add_term(mark, strlen(mark), u);
-}
-
-/* Address headers: Dovecot's own SEARCH FROM/TO/CC/BCC matches the
- * address list as message_address_write() prints it after parsing the raw
- * value with FILL_MISSING. The value given to a backend is already
- * normalised, differently for malformed lists (e.g. <C:`x.txt@host> comes
- * as <C@MISSING_DOMAIN>): when an address lacks a mailbox or domain or is
- * malformed, the field is marked ("L" term: always a candidate); otherwise
- * the words of our own rewritten form are added too. */
-static bool address_incomplete(const struct message_address *a)
-{
-	for (; a != NULL; a = a->next) {
-		if (a->domain == NULL)
-			continue; /* group start or end */
-		if (a->invalid_syntax || a->mailbox == NULL ||
-		    *a->mailbox == '\0' || strcmp(a->mailbox, "\"\"") == 0 ||
-		    *a->domain == '\0')
-			return TRUE;
 	}
-	return FALSE;
+	u->doc_uid = uid;
+	if (!mail_set_uid(u->mail, uid))
+		return; /* expunged meanwhile: an empty document */
+	if (fts_mailsift_extract(u->mail, FALSE, add_term, u, &error) < 0) {
+		if (u->mail->expunged)
+			return;
+		fts_mailsift_error(u->b, u->box, "indexing UID %u: %s", uid,
+				   error);
+		u->ctx.failed = TRUE;
+		u->doc_uid = 0; /* not stored: indexed again next time */
+	}
 }
 
-static void index_address_form(struct mailsift_fts_update_context *u)
-{
-	struct message_address *addr;
-	string_t *str = t_str_new(str_len(u->text) + 64);
-
-	addr = message_address_parse(pool_datastack_create(), str_data(u->text),
-				     str_len(u->text), UINT_MAX, 0);
-	if (addr == NULL || address_incomplete(addr))
-		mark_field(u);
-	message_address_write(str, addr);
-	index_text(u, str_c(str), str_len(str));
-}
-
-/* SEARCH TEXT (and BODY, for MIME part headers) matches whole header
- * lines, names included: index the words of the name, as "N" terms for a
- * top-level header and as body words for a MIME part header. */
-static void index_header_name(struct mailsift_fts_update_context *u,
-			      const struct fts_backend_build_key *key)
-{
-	const char *prefix = key->type == FTS_BACKEND_BUILD_KEY_HDR ? "N" : "B";
-
-	if (msf_add_text(prefix, key->hdr_name, strlen(key->hdr_name), add_term,
-			 u) < 0)
-		update_fail(u, "indexing a header name");
-}
-
+/* Every key is declined: the message was read by doc_build(). */
 static bool
 mailsift_update_set_build_key(struct fts_backend_update_context *ctx,
 			      const struct fts_backend_build_key *key)
@@ -336,85 +317,32 @@ mailsift_update_set_build_key(struct fts_backend_update_context *ctx,
 	struct mailsift_fts_update_context *u =
 		(struct mailsift_fts_update_context *)ctx;
 
-	if (u->db == NULL ||
-	    key->type == FTS_BACKEND_BUILD_KEY_BODY_PART_BINARY)
+	if (u->db == NULL || u->mail == NULL || key->uid == u->seen_uid)
 		return FALSE;
-	if (key->uid != u->doc_uid) {
-		doc_finish(u);
-		if (u->batch >= u->b->set.batch_size)
-			(void)commit_batch(u);
-		if (u->db == NULL)
-			return FALSE;
-		if (msx_doc_begin(u->db, key->uid) != MSX_OK) {
-			update_fail(u, "starting a message");
-			return FALSE;
+	u->seen_uid = key->uid;
+	doc_finish(u);
+	if (u->batch >= u->b->set.batch_size)
+		(void)commit_batch(u);
+	if (u->db != NULL) {
+		T_BEGIN
+		{
+			doc_build(u, key->uid);
 		}
-		u->doc_uid = key->uid;
+		T_END;
 	}
-	u->key_is_address = FALSE;
-	if (key->hdr_name != NULL)
-		index_header_name(u, key);
-	if (key->type == FTS_BACKEND_BUILD_KEY_HDR) {
-		msf_header_prefix(key->hdr_name, u->prefix, sizeof(u->prefix));
-		u->key_is_address = message_header_is_address(key->hdr_name);
-	} else {
-		/* MIME part headers count as body: SEARCH BODY/TEXT may
-		   match them, HEADER never does. */
-		i_strocpy(u->prefix, "B", sizeof(u->prefix));
-		/* Dovecot's html parser may drop visible text (e.g. after a
-		   stray quote) that its native search finds in the source:
-		   HTML parts stay candidates for every body lookup. */
-		if (key->type == FTS_BACKEND_BUILD_KEY_BODY_PART &&
-		    key->body_content_type != NULL &&
-		    strcasecmp(key->body_content_type, "text/html") == 0)
-			mark_field(u);
-	}
-	str_truncate(u->text, 0);
-	u->key_open = TRUE;
-	return TRUE;
+	return FALSE;
 }
 
 static int mailsift_update_build_more(struct fts_backend_update_context *ctx,
-				      const unsigned char *data, size_t size)
+				      const unsigned char *data ATTR_UNUSED,
+				      size_t size ATTR_UNUSED)
 {
-	struct mailsift_fts_update_context *u =
-		(struct mailsift_fts_update_context *)ctx;
-	size_t cut;
-
-	str_append_data(u->text, data, size);
-	if (str_len(u->text) < MSF_CHUNK || u->key_is_address)
-		return u->db == NULL ? -1 : 0;
-	cut = msf_safe_cut(str_c(u->text), str_len(u->text));
-	if (cut == 0) {
-		/* no whitespace in a whole chunk: cut at a character
-		   boundary and mark the field (see fts-mailsift-terms.h) */
-		cut = str_len(u->text);
-		while (cut > 0 && (str_data(u->text)[cut] & 0xC0) == 0x80)
-			cut--;
-		mark_field(u);
-	}
-	index_text(u, str_c(u->text), cut);
-	str_delete(u->text, 0, cut);
 	return ctx->failed ? -1 : 0;
 }
 
-static void
-mailsift_update_unset_build_key(struct fts_backend_update_context *ctx)
+static void mailsift_update_unset_build_key(
+	struct fts_backend_update_context *ctx ATTR_UNUSED)
 {
-	struct mailsift_fts_update_context *u =
-		(struct mailsift_fts_update_context *)ctx;
-
-	if (!u->key_open)
-		return;
-	T_BEGIN
-	{
-		index_text(u, str_c(u->text), str_len(u->text));
-		if (u->key_is_address && u->db != NULL)
-			index_address_form(u);
-	}
-	T_END;
-	str_truncate(u->text, 0);
-	u->key_open = FALSE;
 }
 
 /* ---- the rest ---- */

@@ -157,3 +157,43 @@ int fts_mailsift_db_set_u32(msx_db *db, const char *key, uint32_t val)
 	i_snprintf(buf, sizeof(buf), "%u", val);
 	return msx_meta_set(db, key, buf) == MSX_OK ? 0 : -1;
 }
+
+static void remove_quietly(const char *path)
+{
+	const char *error;
+
+	(void)unlink_directory(path, UNLINK_DIRECTORY_FLAG_RMDIR, &error);
+}
+
+int fts_mailsift_db_compact(struct mailsift_fts_backend *b, struct mailbox *box,
+			    msx_db **writer)
+{
+	const char *path, *tmp, *old;
+	char err[512] = "";
+	int ret = -1;
+
+	if (fts_mailsift_db_path(b, box, &path) < 0) {
+		msx_close(writer);
+		return -1;
+	}
+	tmp = t_strconcat(path, ".compact", NULL);
+	old = t_strconcat(path, ".old", NULL);
+	remove_quietly(tmp);
+	remove_quietly(old);
+	if (msx_compact(path, tmp, err, sizeof(err)) != MSX_OK)
+		fts_mailsift_error(b, box, "compacting %s: %s", path, err);
+	else if (rename(path, old) < 0)
+		fts_mailsift_error(b, box, "rename(%s) failed: %m", path);
+	else if (rename(tmp, path) < 0) {
+		fts_mailsift_error(b, box, "rename(%s) failed: %m", tmp);
+		if (rename(old, path) < 0)
+			fts_mailsift_error(b, box, "rename(%s) failed: %m",
+					   old);
+	} else
+		ret = 0;
+	/* the lock (in the old directory) is held until here */
+	msx_close(writer);
+	remove_quietly(tmp);
+	remove_quietly(old);
+	return ret;
+}

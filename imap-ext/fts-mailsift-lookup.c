@@ -2,21 +2,20 @@
  *
  * Functions: fts_mailsift_lookup, fts_mailsift_lookup_multi.
  *
- * RFC 3501 substring semantics without an n-gram index: a search string
- * is split into words the way the text was; a message can match only if,
- * for every word, some indexed word of the field CONTAINS it (found by
- * scanning the field's distinct terms, one mailbox database at a time),
- * or the field had a word too long to index ("L" terms). The intersection
- * of those messages is returned as maybe_uids: a superset that Dovecot
- * verifies by reading the messages, so nothing is missed and nothing is
- * claimed that the index cannot prove (this version never returns
- * definite_uids).
+ * RFC 3501 substring semantics in Dovecot's own normalisation (see
+ * fts-mailsift-terms.h): a key is cut into runs; a message can match only
+ * if each run is contained in some run of the field (found in the field's
+ * lexicon, fts-mailsift-lexicon.c; a one-character run through the
+ * character terms) or the field was cut ("L"). A key that is exactly one
+ * run matches every such message for sure: those are definite_uids. Keys
+ * of several runs ("click here") give candidates only: maybe_uids, which
+ * Dovecot verifies by reading the messages. NOT turns a result around
+ * within the indexed UIDs: definite where the key surely does not occur,
+ * maybe where it might.
  *
- * Args answered (match_always set): BODY, TEXT, SUBJECT / HEADER name
- * with a non-empty string, FROM/TO/CC/BCC; not negated, not FUZZY (those,
- * OR/SUB groups and everything else are left for Dovecot, which is always
- * correct). Several answered args are intersected (AND) or united (OR) as
- * the lookup flags say.
+ * Args answered (match_always set): BODY, TEXT, SUBJECT, HEADER with a
+ * non-empty key, FROM/TO/CC/BCC, negated or not; not FUZZY. Several args
+ * are intersected (AND) or united (OR, only if every arg is answered).
  */
 #include "fts-mailsift-plugin.h"
 
@@ -24,151 +23,251 @@
 #include "mail-search.h"
 #include "mail-storage-private.h"
 #include "seq-range-array.h"
+#include "unichar.h"
 
-#include "fts-mailsift-terms.h"
-
-struct scan_ctx {
-	const char *word; /* loose search word */
-	size_t plen;	  /* length of the field prefix to skip */
-	bool any_header;  /* prefix "H": skip up to ':' */
-	ARRAY_TYPE(seq_range) * uids;
+struct arg_fields {
+	const char *fields[5]; /* NULL-terminated */
+	const char *mark;      /* "L" term of the field */
+	const char *chars[3];  /* fields with character terms, NULL-ended */
 };
 
-static int want_term(const char *term, size_t len, void *vctx)
-{
-	struct scan_ctx *s = vctx;
-	const char *w = term + s->plen;
-	size_t wlen = len - s->plen;
+struct lookup {
+	struct mailsift_fts_backend *b;
+	const char *guid;
+	msx_db *db;
+	uint32_t last_uid;	      /* UIDs 1..last_uid are indexed */
+	ARRAY_TYPE(seq_range) * uids; /* where postings go */
+	int ret;
+};
 
-	if (s->any_header) {
-		const char *colon = memchr(w, ':', wlen);
-		if (colon == NULL)
-			return 0;
-		wlen -= colon + 1 - w;
-		w = colon + 1;
-	}
-	return msf_term_contains(w, wlen, s->word) ? 1 : 0;
+struct arg_result {
+	ARRAY_TYPE(seq_range) definite, cand;
+};
+
+static void add_uid(uint32_t uid, void *ctx)
+{
+	seq_range_array_add(ctx, uid);
 }
 
-static int want_all(const char *term ATTR_UNUSED, size_t len ATTR_UNUSED,
-		    void *ctx ATTR_UNUSED)
+static int postings(struct lookup *l, const char *term, size_t len,
+		    ARRAY_TYPE(seq_range) * uids)
 {
-	return 1;
-}
-
-static void add_uid(uint32_t uid, void *vctx)
-{
-	struct scan_ctx *s = vctx;
-
-	seq_range_array_add(s->uids, uid);
-}
-
-/* Adds to uids the messages whose field prefix may contain word. */
-static int scan_field(msx_db *db, const char *prefix, const char *word,
-		      ARRAY_TYPE(seq_range) * uids)
-{
-	struct scan_ctx s = { word, strlen(prefix), strcmp(prefix, "H") == 0,
-			      uids };
-	const char *mark = t_strconcat("L", prefix, NULL);
-
-	if (msx_scan(db, prefix, want_term, add_uid, &s) != MSX_OK ||
-	    msx_scan(db, mark, want_all, add_uid, &s) != MSX_OK)
+	if (msx_postlist(l->db, term, len, add_uid, uids) != MSX_OK) {
+		l->ret = -1;
 		return -1;
+	}
 	return 0;
 }
 
-/* The field prefixes an arg searches; NULL if this backend leaves it. */
-static const char *const *arg_fields(const struct mail_search_arg *arg)
+static int term_postings(const char *term, size_t len, void *ctx)
 {
-	static const char *const body[] = { "B", NULL };
-	static const char *const text[] = { "B", "H", "N", NULL };
-	const char **hdr;
-	char *p;
+	struct lookup *l = ctx;
 
-	if (arg->match_not || arg->fuzzy)
-		return NULL;
+	return postings(l, term, len, l->uids);
+}
+
+/* Adds the messages with a word of field containing w. */
+static int scan(struct lookup *l, const char *field, const char *w,
+		ARRAY_TYPE(seq_range) * uids)
+{
+	struct msf_lexicon *lex;
+
+	if (fts_mailsift_lexicon_get(l->b, l->guid, l->db, field, &lex) < 0)
+		return l->ret = -1;
+	l->uids = uids;
+	fts_mailsift_lexicon_match(lex, w, term_postings, l);
+	return l->ret;
+}
+
+static int char_postings(struct lookup *l, const char *kind, const char *field,
+			 char c, ARRAY_TYPE(seq_range) * uids)
+{
+	const char *term = t_strdup_printf("%s%s%c", kind, field, c);
+
+	return postings(l, term, strlen(term), uids);
+}
+
+/* The messages with a run of the field containing key run w. */
+static int run_uids(struct lookup *l, const struct arg_fields *af,
+		    const char *w, ARRAY_TYPE(seq_range) * uids)
+{
+	bool one_char =
+		w[0] != '\0' && w[1] == '\0' && msf_char_index(w[0]) >= 0;
+	const char *const *f;
+
+	if (one_char && af->chars[0] != NULL) {
+		for (f = af->chars; *f != NULL; f++) {
+			if (char_postings(l, "#", *f, w[0], uids) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	for (f = af->fields; *f != NULL; f++) {
+		if (scan(l, *f, w, uids) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The fields an arg searches; FALSE if this backend leaves the arg. */
+static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
+{
+	char *f;
+
+	i_zero(af);
+	if (arg->fuzzy)
+		return FALSE;
 	switch (arg->type) {
 	case SEARCH_BODY:
-		return body;
+		af->fields[0] = "B";
+		af->mark = "LB";
+		af->chars[0] = "B";
+		return TRUE;
 	case SEARCH_TEXT:
-		return text;
+		af->fields[0] = "B";
+		af->fields[1] = "M";
+		af->fields[2] = "N";
+		af->fields[3] = "H";
+		af->mark = "LT";
+		af->chars[0] = "B";
+		af->chars[1] = "T";
+		return TRUE;
 	case SEARCH_HEADER:
 	case SEARCH_HEADER_ADDRESS:
 	case SEARCH_HEADER_COMPRESS_LWSP:
 		if (arg->hdr_field_name == NULL || *arg->value.str == '\0')
-			return NULL; /* existence checks: Dovecot's */
-		hdr = t_new(const char *, 2);
-		p = t_malloc0(MSF_HDR_MAX + 4);
-		msf_header_prefix(arg->hdr_field_name, p, MSF_HDR_MAX + 4);
-		hdr[0] = p;
-		return hdr;
+			return FALSE; /* existence checks: Dovecot's */
+		f = t_malloc0(MSF_FIELD_MAX);
+		msf_header_field(arg->type == SEARCH_HEADER_ADDRESS ? 'A' : 'H',
+				 arg->hdr_field_name, f, MSF_FIELD_MAX);
+		af->fields[0] = f;
+		af->mark = t_strconcat("L", f, NULL);
+		return TRUE;
 	default:
-		return NULL;
+		return FALSE;
 	}
 }
 
-/* Candidates of one arg into uids. 1 answered, 0 left to Dovecot, -1
- * error. */
-static int lookup_arg(msx_db *db, const struct mail_search_arg *arg,
-		      ARRAY_TYPE(seq_range) * uids)
+/* The key in Dovecot's normalisation (the same as the indexed text's; the
+ * FTS core hands keys over as the client sent them). Data stack. */
+static const char *key_dtc(const char *key)
 {
-	const char *const *fields = arg_fields(arg);
-	ARRAY_TYPE(seq_range) word_uids;
-	char **words;
-	size_t n, i;
-	int ret = 1;
+	buffer_t *buf = t_buffer_create(strlen(key) + 16);
 
-	if (fields == NULL)
-		return 0;
-	if (msf_query_words(arg->value.str, strlen(arg->value.str), &words,
-			    &n) < 0)
-		return -1;
-	if (n == 0) { /* no word ("@", "  "): cannot narrow */
-		msf_words_free(&words);
-		return 0;
+	(void)uni_utf8_to_decomposed_titlecase(key, strlen(key), buf);
+	buffer_append_c(buf, '\0');
+	return buf->data;
+}
+
+/* NOT: within the indexed UIDs, surely true where the key surely does not
+ * occur, possibly true where it is not sure to occur. */
+static void negate(struct lookup *l, struct arg_result *r)
+{
+	ARRAY_TYPE(seq_range) def, cand;
+
+	t_array_init(&def, 64);
+	t_array_init(&cand, 64);
+	if (l->last_uid > 0) {
+		seq_range_array_add_range(&def, 1, l->last_uid);
+		seq_range_array_add_range(&cand, 1, l->last_uid);
 	}
-	t_array_init(&word_uids, 64);
-	for (i = 0; i < n && ret > 0; i++) {
-		array_clear(&word_uids);
-		for (const char *const *f = fields; *f != NULL && ret > 0; f++)
-			if (scan_field(db, *f, words[i], &word_uids) < 0)
-				ret = -1;
+	seq_range_array_remove_seq_range(&def, &r->cand);
+	seq_range_array_remove_seq_range(&cand, &r->definite);
+	array_clear(&r->definite);
+	array_clear(&r->cand);
+	array_append_array(&r->definite, &def);
+	array_append_array(&r->cand, &cand);
+}
+
+/* Candidates and definite matches of one arg. 1 answered, 0 left to
+ * Dovecot, -1 error. */
+static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
+		      struct arg_result *r)
+{
+	struct arg_fields af;
+	ARRAY_TYPE(seq_range) w_uids;
+	char **runs;
+	bool exact;
+	int i, n;
+
+	if (!arg_fields(arg, &af))
+		return 0;
+	if ((n = msf_key_runs(key_dtc(arg->value.str), &runs, &exact)) <= 0)
+		return n; /* no run ("@", "  "): nothing to narrow by */
+	t_array_init(&w_uids, 64);
+	for (i = 0; i < n && l->ret == 0; i++) {
+		array_clear(&w_uids);
+		if (run_uids(l, &af, runs[i], &w_uids) < 0)
+			break;
 		if (i == 0)
-			array_append_array(uids, &word_uids);
+			array_append_array(&r->cand, &w_uids);
 		else
-			seq_range_array_intersect(uids, &word_uids);
+			seq_range_array_intersect(&r->cand, &w_uids);
 	}
-	msf_words_free(&words);
-	return ret;
+	msf_runs_free(&runs);
+	if (l->ret == 0 && exact)
+		array_append_array(&r->definite, &r->cand);
+	if (l->ret == 0 && postings(l, af.mark, strlen(af.mark), &r->cand) < 0)
+		return -1;
+	if (l->ret == 0 && arg->match_not)
+		negate(l, r);
+	return l->ret < 0 ? -1 : 1;
 }
 
-static int lookup_args(struct mailsift_fts_backend *b, struct mailbox *box,
-		       msx_db *db, struct mail_search_arg *args, bool and_args,
-		       ARRAY_TYPE(seq_range) * result)
+static void combine(struct arg_result *acc, const struct arg_result *r,
+		    bool first, bool and_args)
 {
-	ARRAY_TYPE(seq_range) uids;
+	if (first) {
+		array_append_array(&acc->definite, &r->definite);
+		array_append_array(&acc->cand, &r->cand);
+	} else if (and_args) {
+		seq_range_array_intersect(&acc->definite, &r->definite);
+		seq_range_array_intersect(&acc->cand, &r->cand);
+	} else {
+		seq_range_array_merge(&acc->definite, &r->definite);
+		seq_range_array_merge(&acc->cand, &r->cand);
+	}
+}
+
+/* OR answers only when every arg can be answered. */
+static bool all_answerable(struct mail_search_arg *args)
+{
+	struct arg_fields af;
+
+	for (; args != NULL; args = args->next) {
+		if (!arg_fields(args, &af))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static int lookup_args(struct lookup *l, struct mail_search_arg *args,
+		       bool and_args, struct fts_result *result)
+{
+	struct arg_result acc, r;
 	bool first = TRUE;
 	int ret;
 
-	t_array_init(&uids, 64);
+	if (!and_args && !all_answerable(args))
+		return 0;
+	t_array_init(&acc.definite, 64);
+	t_array_init(&acc.cand, 64);
+	t_array_init(&r.definite, 64);
+	t_array_init(&r.cand, 64);
 	for (; args != NULL; args = args->next) {
-		array_clear(&uids);
-		ret = lookup_arg(db, args, &uids);
-		if (ret < 0) {
-			fts_mailsift_error(b, box, "lookup: %s", msx_error(db));
+		array_clear(&r.definite);
+		array_clear(&r.cand);
+		if ((ret = lookup_arg(l, args, &r)) < 0)
 			return -1;
-		}
 		if (ret == 0)
 			continue;
 		args->match_always = TRUE;
-		if (first)
-			array_append_array(result, &uids);
-		else if (and_args)
-			seq_range_array_intersect(result, &uids);
-		else
-			seq_range_array_merge(result, &uids);
+		combine(&acc, &r, first, and_args);
 		first = FALSE;
 	}
+	array_append_array(&result->definite_uids, &acc.definite);
+	seq_range_array_remove_seq_range(&acc.cand, &acc.definite);
+	array_append_array(&result->maybe_uids, &acc.cand);
 	return 0;
 }
 
@@ -178,20 +277,32 @@ int fts_mailsift_lookup(struct fts_backend *backend, struct mailbox *box,
 {
 	struct mailsift_fts_backend *b = (struct mailsift_fts_backend *)backend;
 	bool and_args = (flags & FTS_LOOKUP_FLAG_AND_ARGS) != 0;
-	msx_db *db;
+	struct lookup l = { .b = b };
 	int ret;
 
 	T_BEGIN
 	{
-		ret = fts_mailsift_db_open(b, box, FALSE, &db);
-		if (ret > 0) {
-			ret = lookup_args(b, box, db, args, and_args,
-					  &result->maybe_uids);
+		ret = fts_mailbox_get_guid(box, &l.guid) < 0
+			      ? -1
+			      : fts_mailsift_db_open(b, box, FALSE, &l.db);
+		if (ret > 0)
+			ret = fts_mailsift_db_get_u32(l.db, META_LAST_UID,
+						      &l.last_uid) < 0
+				      ? -1
+				      : 1;
+		if (ret > 0 || (ret < 0 && l.db != NULL)) {
+			if (ret > 0)
+				ret = lookup_args(&l, args, and_args, result);
+			if (ret < 0)
+				fts_mailsift_error(b, box, "lookup: %s",
+						   msx_error(l.db));
 			/* Dovecot searches without the index this time */
-			fts_mailsift_db_drop_if_corrupt(b, box, &db);
-			msx_close(&db);
+			fts_mailsift_db_drop_if_corrupt(b, box, &l.db);
+			msx_close(&l.db);
 			e_debug(box->event,
-				FTS_MAILSIFT_LOG "lookup: %u maybe uids",
+				FTS_MAILSIFT_LOG
+				"lookup: %u definite, %u maybe uids",
+				seq_range_count(&result->definite_uids),
 				seq_range_count(&result->maybe_uids));
 		}
 	}

@@ -7,8 +7,9 @@
  * of UIDs no longer in the mailbox are deleted and the last indexed UID is
  * lowered to just below the first UID missing from the index, so Dovecot
  * indexes what is missing on its next update.
- * optimize is a no-op in this version (Xapian needs no routine merging;
- * compaction needs the writer lock held across a directory swap).
+ * optimize (doveadm fts optimize) compacts every mailbox's database
+ * (fts_mailsift_db_compact: written beside it under the writer lock, then
+ * swapped in); an update that grows an index by a quarter does the same.
  */
 #include "fts-mailsift-plugin.h"
 
@@ -95,12 +96,16 @@ struct guid_set {
 	HASH_TABLE(char *, void *) guids;
 };
 
-static int rescan_boxes(struct mailsift_fts_backend *b, struct guid_set *set)
+typedef int box_fn(struct mailsift_fts_backend *b, struct mailbox *box,
+		   void *ctx);
+
+/* Calls fn for every selectable mailbox of the namespace, opened and
+ * synced. -1 if opening one or fn failed (the others are still done). */
+static int each_box(struct mailsift_fts_backend *b, box_fn *fn, void *ctx)
 {
 	struct mailbox_list_iterate_context *iter;
 	const struct mailbox_info *info;
 	struct mailbox *box;
-	const char *guid;
 	int ret = 0;
 
 	iter = mailbox_list_iter_init(b->backend.ns->list, "*",
@@ -115,17 +120,12 @@ static int rescan_boxes(struct mailsift_fts_backend *b, struct guid_set *set)
 		{
 			if (mailbox_open(box) < 0 || mailbox_sync(box, 0) < 0) {
 				fts_mailsift_error(
-					b, box, "rescan: %s",
+					b, box, "%s",
 					mailbox_get_last_internal_error(box,
 									NULL));
 				ret = -1;
-			} else if (fts_mailbox_get_guid(box, &guid) == 0) {
-				hash_table_insert(set->guids,
-						  p_strdup(set->pool, guid),
-						  (void *)1);
-				if (rescan_box(b, box) < 0)
-					ret = -1;
-			}
+			} else if (fn(b, box, ctx) < 0)
+				ret = -1;
 		}
 		T_END;
 		mailbox_free(&box);
@@ -133,6 +133,18 @@ static int rescan_boxes(struct mailsift_fts_backend *b, struct guid_set *set)
 	if (mailbox_list_iter_deinit(&iter) < 0)
 		ret = -1;
 	return ret;
+}
+
+static int rescan_one(struct mailsift_fts_backend *b, struct mailbox *box,
+		      void *ctx)
+{
+	struct guid_set *set = ctx;
+	const char *guid;
+
+	if (fts_mailbox_get_guid(box, &guid) < 0)
+		return -1;
+	hash_table_insert(set->guids, p_strdup(set->pool, guid), (void *)1);
+	return rescan_box(b, box);
 }
 
 int fts_mailsift_rescan(struct fts_backend *backend)
@@ -145,7 +157,7 @@ int fts_mailsift_rescan(struct fts_backend *backend)
 
 	set.pool = pool_alloconly_create("mailsift rescan", 1024);
 	hash_table_create(&set.guids, set.pool, 0, str_hash, strcmp);
-	ret = rescan_boxes(b, &set);
+	ret = each_box(b, rescan_one, &set);
 	if (ret == 0 && (dir = opendir(b->root)) != NULL) {
 		while ((d = readdir(dir)) != NULL) {
 			if (d->d_name[0] == '.' ||
@@ -169,7 +181,21 @@ int fts_mailsift_rescan(struct fts_backend *backend)
 	return ret;
 }
 
-int fts_mailsift_optimize(struct fts_backend *backend ATTR_UNUSED)
+/* Compacts box's database, if it has one. */
+static int optimize_box(struct mailsift_fts_backend *b, struct mailbox *box,
+			void *ctx ATTR_UNUSED)
 {
-	return 0;
+	msx_db *db;
+	int ret = fts_mailsift_db_open(b, box, FALSE, &db);
+
+	msx_close(&db);
+	if (ret <= 0 || fts_mailsift_db_open(b, box, TRUE, &db) <= 0)
+		return ret;
+	return fts_mailsift_db_compact(b, box, &db);
+}
+
+int fts_mailsift_optimize(struct fts_backend *backend)
+{
+	return each_box((struct mailsift_fts_backend *)backend, optimize_box,
+			NULL);
 }

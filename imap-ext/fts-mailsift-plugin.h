@@ -19,6 +19,7 @@
 #include "lib.h"
 #include "fts-api-private.h"
 #include "fts-mailsift-xapian.h"
+#include "fts-mailsift-terms.h"
 
 #define FTS_MAILSIFT_NAME "mailsift"
 #define FTS_MAILSIFT_DIR  "mailsift-fts"
@@ -34,7 +35,8 @@ struct mailsift_fts_backend {
 	struct fts_mailsift_settings set;
 	const char *root; /* <index root>/mailsift-fts, from backend pool */
 	pool_t pool;
-	bool user_inited; /* fts_mail_user_init() done */
+	struct lex_cache *lexicons; /* fts-mailsift-lexicon.c */
+	bool user_inited;	    /* fts_mail_user_init() done */
 };
 
 extern struct fts_backend fts_backend_mailsift;
@@ -62,12 +64,39 @@ int fts_mailsift_db_remove(struct mailsift_fts_backend *b, struct mailbox *box,
  * removes its directory (logged), so that Dovecot rebuilds the index. */
 void fts_mailsift_db_drop_if_corrupt(struct mailsift_fts_backend *b,
 				     struct mailbox *box, msx_db **db);
+/* Compacts box's database: *writer (open, so the writer lock is held)
+ * has no pending changes; a compacted copy is written beside the database
+ * and swapped in, then *writer is closed (NULL). Readers that had the old
+ * one open keep reading it. 0 ok, -1 error (logged; nothing lost). */
+int fts_mailsift_db_compact(struct mailsift_fts_backend *b, struct mailbox *box,
+			    msx_db **writer);
 /* Metadata helpers: 0 ok (missing = 0), -1 error. */
 int fts_mailsift_db_get_u32(msx_db *db, const char *key, uint32_t *val_r);
 int fts_mailsift_db_set_u32(msx_db *db, const char *key, uint32_t val);
 /* Logs an error about box (box may be NULL). */
 void fts_mailsift_error(struct mailsift_fts_backend *b, struct mailbox *box,
 			const char *fmt, ...) ATTR_FORMAT(3, 4);
+
+/* fts-mailsift-extract.c: reads mail (from its start) as native SEARCH
+ * does and calls fn for each term of its document (see
+ * fts-mailsift-terms.h); skip_bodies leaves out the "B" field. Returns 0,
+ * -1 with *error_r set (data stack) if reading failed or fn returned -1. */
+int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
+			 void *ctx, const char **error_r);
+
+/* fts-mailsift-lexicon.c: the distinct words of a field (see there). */
+struct msf_lexicon;
+struct lex_cache;
+/* The lexicon of field prefix of box guid in db (cached; owned by the
+ * cache, valid until the next call). 0 ok, -1 Xapian error (on db). */
+int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
+			     msx_db *db, const char *prefix,
+			     struct msf_lexicon **lex_r);
+/* Calls fn(term) for each term whose run contains the key run w; stops when fn
+ * returns -1. */
+void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
+				msf_term_fn *fn, void *ctx);
+void fts_mailsift_lexicon_cache_free(struct mailsift_fts_backend *b);
 
 /* fts-mailsift-lookup.c */
 int fts_mailsift_lookup(struct fts_backend *backend, struct mailbox *box,

@@ -1,84 +1,189 @@
-/* fts-mailsift-terms.c - words <-> index terms (see fts-mailsift-terms.h).
+/* fts-mailsift-terms.c - text <-> index terms (see fts-mailsift-terms.h).
  *
- * Functions: msf_header_prefix, msf_add_text, msf_safe_cut,
- * msf_query_words, msf_words_free, msf_term_contains.
+ * Functions: msf_field_init, msf_header_field, msf_add_text,
+ * msf_emit_chars, msf_safe_cut, msf_key_runs, msf_runs_free,
+ * msf_char_index.
  */
 #include "fts-mailsift-terms.h"
 
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
-
-#include "ms_buf.h"
-#include "ms_token.h"
-
-void msf_header_prefix(const char *name, char *buf, size_t size)
+void msf_field_init(struct msf_field *f, const char *name, bool chars)
 {
-	size_t i, n = strlen(name);
+	size_t n = strlen(name);
+
+	if (n >= sizeof(f->name))
+		n = sizeof(f->name) - 1;
+	memcpy(f->name, name, n);
+	f->name[n] = '\0';
+	f->chars = chars;
+	f->bits = 0;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+void msf_header_field(char kind, const char *hdr, char *buf, size_t size)
+{
+	size_t i, n = strlen(hdr);
 
 	if (n > MSF_HDR_MAX)
 		n = MSF_HDR_MAX;
 	if (n + 3 > size)
 		n = size - 3;
-	buf[0] = 'H';
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		buf[i + 1] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
+	buf[0] = kind;
+	for (i = 0; i < n; i++)
+		buf[i + 1] = ascii_lower(hdr[i]);
 	buf[n + 1] = ':';
 	buf[n + 2] = '\0';
 }
 
-struct add_ctx {
-	ms_buf term; /* prefix + current word */
+int msf_char_index(char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= '0' && c <= '9')
+		return 26 + c - '0';
+	return -1;
+}
+
+static bool run_byte(unsigned char c)
+{
+	return c >= 0x80 || msf_char_index((char)c) >= 0;
+}
+
+static bool has_8bit(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* ---- building ---- */
+
+struct emit {
+	struct msf_field *f;
+	ms_buf term; /* the field name, then the run */
 	size_t plen;
-	unsigned next_pos; /* expected position of the next word */
-	bool skipped;	   /* a position was skipped: an over-long word */
 	msf_term_fn *fn;
 	void *ctx;
-	int ret;
 };
 
-static int add_word(const char *w, size_t len, unsigned pos, void *vctx)
+/* One term: the field + s[0..n) with ASCII letters lower-cased. */
+static int put(struct emit *e, const char *s, size_t n)
 {
-	struct add_ctx *a = vctx;
+	ms_buf_truncate(&e->term, e->plen);
+	if (ms_buf_reserve(&e->term, n + 1) != MS_OK)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = ascii_lower(s[i]);
+		int k = msf_char_index(c);
+		if (k >= 0 && e->f->chars)
+			e->f->bits |= (uint64_t)1 << k;
+		e->term.data[e->term.len++] = c;
+	}
+	e->term.data[e->term.len] = '\0';
+	return e->fn(e->term.data, e->term.len, e->ctx);
+}
 
-	if (pos != a->next_pos)
-		a->skipped = true;
-	a->next_pos = pos + 1;
-	ms_buf_truncate(&a->term, a->plen);
-	if (ms_buf_append(&a->term, w, len) != MS_OK ||
-	    a->fn(a->term.data, a->term.len, a->ctx) < 0) {
-		a->ret = -1;
-		return 1;
+static size_t char_start(const char *s, size_t i, size_t min)
+{
+	while (i > min && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
+/* A run; too long for one term: windows, each starting at most
+ * MSF_OVERLAP bytes (rounded to characters) before the last one ends. */
+static int put_run(struct emit *e, const char *s, size_t n)
+{
+	size_t max = MSF_TERM_MAX - e->plen, start = 0, end, next;
+
+	if (n <= max)
+		return put(e, s, n);
+	for (;;) {
+		end = start + max >= n ? n : char_start(s, start + max, start);
+		if (put(e, s + start, end - start) < 0)
+			return -1;
+		if (end == n)
+			return 0;
+		next = char_start(s, end - MSF_OVERLAP, start);
+		start = next > start ? next : end;
+	}
+}
+
+static int put_runs(struct emit *e, const char *s, size_t len)
+{
+	size_t i = 0, j;
+
+	while (i < len) {
+		if (!run_byte((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		for (j = i; j < len && run_byte((unsigned char)s[j]); j++)
+			;
+		if (put_run(e, s + i, j - i) < 0)
+			return -1;
+		i = j;
 	}
 	return 0;
 }
 
-int msf_add_text(const char *prefix, const char *text, size_t len,
+int msf_add_text(struct msf_field *f, const char *text, size_t len,
+		 bool cut_before, bool cut_after, msf_norm_fn *norm,
 		 msf_term_fn *fn, void *ctx)
 {
-	struct add_ctx a = {
-		MS_BUF_INIT, strlen(prefix), 0, false, fn, ctx, 0
-	};
-	unsigned pos = 0;
+	struct emit e = { f, MS_BUF_INIT, 0, fn, ctx };
+	ms_buf dtc = MS_BUF_INIT;
+	int ret = -1;
 
-	if (ms_buf_puts(&a.term, prefix) != MS_OK)
-		return -1;
-	ms_tokenize(text, len, &pos, add_word, &a);
-	if (a.ret == 0 && pos != a.next_pos) /* over-long last word(s) */
-		a.skipped = true;
-	if (a.ret == 0 && a.skipped) {
-		ms_buf_reset(&a.term);
-		if (ms_buf_putc(&a.term, 'L') != MS_OK ||
-		    ms_buf_puts(&a.term, prefix) != MS_OK ||
-		    fn(a.term.data, a.term.len, ctx) < 0)
-			a.ret = -1;
+	if (ms_buf_puts(&e.term, f->name) != MS_OK)
+		goto out;
+	e.plen = e.term.len;
+	if (has_8bit(text, len)) {
+		if (norm(text, len, &dtc) < 0)
+			goto out;
+		text = dtc.data;
+		len = dtc.len;
 	}
-	ms_buf_free(&a.term);
-	return a.ret;
+	if (put_runs(&e, text, len) < 0)
+		goto out;
+	if (cut_before || cut_after) {
+		ms_buf_reset(&e.term);
+		if (ms_buf_putc(&e.term, 'L') != MS_OK ||
+		    ms_buf_puts(&e.term, f->name) != MS_OK ||
+		    fn(e.term.data, e.term.len, ctx) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	ms_buf_free(&e.term);
+	ms_buf_free(&dtc);
+	return ret;
+}
+
+int msf_emit_chars(const struct msf_field *f, msf_term_fn *fn, void *ctx)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	char term[MSF_FIELD_MAX + 3];
+
+	for (int k = 0; k < 36; k++) {
+		if ((f->bits & ((uint64_t)1 << k)) == 0)
+			continue;
+		int n = snprintf(term, sizeof(term), "#%s%c", f->name, set[k]);
+		if (fn(term, (size_t)n, ctx) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 size_t msf_safe_cut(const char *text, size_t len)
@@ -92,111 +197,58 @@ size_t msf_safe_cut(const char *text, size_t len)
 	return 0;
 }
 
-static bool is_ascii(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] >= 0x80)
-			return false;
-	}
-	return true;
-}
+/* ---- search keys ---- */
 
-/* The loose form of s[0..len) (NFKD, combining marks dropped), malloc'ed;
- * NULL if s is not valid UTF-8 (then the caller uses s itself). */
-static char *loose_dup(const char *s, size_t len)
+static char *run_dup(const char *s, size_t n)
 {
-	gchar *d = g_utf8_normalize(s, (gssize)len, G_NORMALIZE_NFKD);
-	if (d == NULL)
+	char *r;
+
+	if (n > MSF_OVERLAP)
+		n = char_start(s, MSF_OVERLAP, 0);
+	r = malloc(n + 1);
+	if (r == NULL)
 		return NULL;
-	char *out = malloc(strlen(d) + 1), *o = out;
-	if (out == NULL) {
-		g_free(d);
-		return NULL;
-	}
-	for (const char *p = d; *p != '\0'; p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-		const char *next = g_utf8_next_char(p);
-		if (!g_unichar_ismark(c)) {
-			memcpy(o, p, (size_t)(next - p));
-			o += next - p;
-		}
-	}
-	*o = '\0';
-	g_free(d);
-	return out;
+	for (size_t i = 0; i < n; i++)
+		r[i] = ascii_lower(s[i]);
+	r[n] = '\0';
+	return r;
 }
 
-struct words_ctx {
-	char **w;
-	size_t n, cap;
-	int ret;
-};
-
-static int add_query_word(const char *w, size_t len, unsigned pos, void *vctx)
+int msf_key_runs(const char *key, char ***runs_r, bool *exact_r)
 {
-	struct words_ctx *q = vctx;
-	char *s;
+	size_t len = strlen(key), i = 0, j, n = 0;
+	char **runs = calloc(len / 2 + 2, sizeof(*runs));
 
-	(void)pos;
-	if (q->n + 2 > q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 8;
-		char **nw = realloc(q->w, cap * sizeof(*nw));
-		if (nw == NULL)
-			goto nomem;
-		q->w = nw;
-		q->cap = cap;
-	}
-	s = is_ascii(w, len) ? NULL : loose_dup(w, len);
-	if (s == NULL)
-		s = strndup(w, len);
-	if (s == NULL)
-		goto nomem;
-	q->w[q->n++] = s;
-	q->w[q->n] = NULL;
-	return 0;
-nomem:
-	q->ret = -1;
-	return 1;
-}
-
-int msf_query_words(const char *s, size_t len, char ***words_r, size_t *n_r)
-{
-	struct words_ctx q = { NULL, 0, 0, 0 };
-
-	ms_tokenize(s, len, NULL, add_query_word, &q);
-	if (q.ret < 0) {
-		msf_words_free(&q.w);
-		*words_r = NULL;
-		*n_r = 0;
+	*runs_r = runs;
+	*exact_r = false;
+	if (runs == NULL)
 		return -1;
+	while (i < len) {
+		if (!run_byte((unsigned char)key[i])) {
+			i++;
+			continue;
+		}
+		for (j = i; j < len && run_byte((unsigned char)key[j]); j++)
+			;
+		runs[n] = run_dup(key + i, j - i);
+		if (runs[n++] == NULL) {
+			msf_runs_free(runs_r);
+			return -1;
+		}
+		*exact_r = n == 1 && i == 0 && j == len && j <= MSF_OVERLAP;
+		i = j;
 	}
-	*words_r = q.w;
-	*n_r = q.n;
-	return 0;
+	if (n > 1)
+		*exact_r = false;
+	return (int)n;
 }
 
-void msf_words_free(char ***words)
+void msf_runs_free(char ***runs)
 {
-	if (*words == NULL)
+	if (*runs == NULL)
 		return;
-	for (char **w = *words; *w != NULL; w++)
-		free(*w);
-	free(*words);
-	*words = NULL;
-}
-
-bool msf_term_contains(const char *term, size_t len, const char *w)
-{
-	size_t wlen = strlen(w);
-	bool yes;
-	char *l;
-
-	if (is_ascii(term, len))
-		return memmem(term, len, w, wlen) != NULL;
-	l = loose_dup(term, len);
-	if (l == NULL) /* out of memory or bad UTF-8: widen, never hide */
-		return true;
-	yes = strstr(l, w) != NULL;
-	free(l);
-	return yes;
+	for (char **r = *runs; *r != NULL; r++)
+		free(*r);
+	free(*runs);
+	*runs = NULL;
 }

@@ -1,56 +1,102 @@
-/* fts-mailsift-terms.h - words <-> index terms for the mailsift FTS backend.
+/* fts-mailsift-terms.h - text <-> index terms for the mailsift FTS backend.
  * Plain C, no Dovecot and no Xapian here (unit-testable on its own).
  *
- * Term scheme of a mailbox database (docid = UID):
- *   "B" word              a word of a body part or of a MIME part header
- *   "H" name ":" word     a word of top-level header <name> (lower case,
- *                         cut to MSF_HDR_MAX bytes)
- *   "N" word              a word of a top-level header's name (TEXT
- *                         matches "Name: value" lines)
- *   "L" field             the field (e.g. "B", "Hsubject:") had a word the
- *                         tokenizer skipped (longer than MS_TOKEN_MAX) or a
- *                         forced cut: every lookup on it must include the doc
- * Words come from ms_tokenize (indexer/ms_token.h): case-folded, NFKC.
+ * Dovecot's native SEARCH compares strings after its normalisation
+ * (decomposed titlecase, "dtc"): the key "ell" matches a message if dtc of
+ * the searched text contains dtc("ell"). The index keeps the text in that
+ * same form, cut into RUNS: maximal sequences of bytes that are ASCII
+ * letters, ASCII digits or any non-ASCII byte (so a run is bounded by
+ * ASCII spaces and punctuation), with ASCII letters lower-cased. A key
+ * that is one run occurs in the text exactly when it is a substring of a
+ * run of the text; a key of several runs occurs only if each of its runs
+ * is a substring of some run. So substring search needs only the distinct
+ * runs (a small lexicon scanned in memory), never an n-gram index.
  *
- * Lookups compare "loose" forms: NFKD with combining marks removed, so
- * that a search for "cafe" finds "café" the way Dovecot's decomposed
- * titlecase matching does. Loose forms only ever widen a match (results
- * are "maybe"), they never hide one.
+ * Fields (prefixes) of a mailbox database (docid = UID):
+ *   "B"               bodies of text/ and message/ parts, decoded, as
+ *                     native SEARCH BODY reads them (HTML source included)
+ *   "M"               MIME part headers, names and values (SEARCH TEXT)
+ *   "N"               names of top-level headers (SEARCH TEXT)
+ *   "H" name ":"      a top-level header's decoded value (HEADER, SUBJECT,
+ *                     TEXT); name lower case, cut to MSF_HDR_MAX bytes
+ *   "A" name ":"      From/To/Cc/Bcc in Dovecot's normalised address form
+ *                     (SEARCH FROM, TO, CC, BCC)
+ * Terms of a field f:
+ *   f run             a run of the field's text; a run too long for one
+ *                     term is stored as overlapping windows of it (any
+ *                     MSF_OVERLAP bytes of the run lie inside one window)
+ *   "L" f             the text was cut inside a run (no whitespace in
+ *                     MSF_CHUNK bytes): every lookup on f includes the
+ *                     message ("maybe")
+ *   "#" f c           the field has the ASCII letter or digit c (single
+ *                     character keys without a scan); only for fields with
+ *                     chars on
  */
 #ifndef FTS_MAILSIFT_TERMS_H
 #define FTS_MAILSIFT_TERMS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define MSF_HDR_MAX 64		 /* bytes of a header name kept in terms */
-#define MSF_CHUNK   (256 * 1024) /* text tokenized per step while building */
+#include "ms_buf.h"
+
+#define MSF_HDR_MAX   64 /* bytes of a header name kept in terms */
+#define MSF_FIELD_MAX (MSF_HDR_MAX + 4)
+#define MSF_CHUNK     (256 * 1024) /* text indexed per step while building */
+#define MSF_TERM_MAX  240	   /* bytes of an index term at most */
+#define MSF_OVERLAP   64	   /* bytes shared by consecutive windows */
 
 /* Called per term (valid during the call); returns 0, or -1 to stop. */
 typedef int msf_term_fn(const char *term, size_t len, void *ctx);
 
-/* Writes the field prefix of header name (lower-cased, cut) into
- * buf[0..size) ("H" name ":"); size must be >= MSF_HDR_MAX + 3. */
-void msf_header_prefix(const char *name, char *buf, size_t size);
-
-/* Emits prefix+word for each word of text[0..len), and "L"+prefix once if
- * some word was too long to index. Returns 0, -1 if fn stopped it or out of
+/* Appends the dtc form of UTF-8 text in[0..len) to out (Dovecot's
+ * uni_utf8_to_decomposed_titlecase in the plugin). Returns 0, -1 out of
  * memory. */
-int msf_add_text(const char *prefix, const char *text, size_t len,
+typedef int msf_norm_fn(const char *in, size_t len, ms_buf *out);
+
+/* One field of the document being built. */
+struct msf_field {
+	char name[MSF_FIELD_MAX]; /* the prefix */
+	bool chars;		  /* collect character bits */
+	uint64_t bits;		  /* a-z, 0-9 seen (chars only) */
+};
+
+/* Sets f to field name (copied, cut to fit), chars on or off, no bits. */
+void msf_field_init(struct msf_field *f, const char *name, bool chars);
+
+/* Writes the field name of header hdr into buf[0..size) (kind "H" or "A"
+ * + lower-cased name cut to MSF_HDR_MAX + ":"); size >= MSF_FIELD_MAX. */
+void msf_header_field(char kind, const char *hdr, char *buf, size_t size);
+
+/* Emits the runs of UTF-8 text[0..len) (not yet normalised; norm turns
+ * non-ASCII text into dtc) as terms of field f. cut_before / cut_after:
+ * text starts / ends inside a run (a forced cut): "L"+f is emitted.
+ * Returns 0, -1 if fn stopped it or out of memory. */
+int msf_add_text(struct msf_field *f, const char *text, size_t len,
+		 bool cut_before, bool cut_after, msf_norm_fn *norm,
 		 msf_term_fn *fn, void *ctx);
 
-/* The length of text[0..len) that can be tokenized now without cutting a
- * word: up to and including the last ASCII whitespace byte; 0 if none. */
+/* Emits the character terms of f collected so far ("#" f c). Returns 0
+ * or -1 if fn stopped it. */
+int msf_emit_chars(const struct msf_field *f, msf_term_fn *fn, void *ctx);
+
+/* The length of text[0..len) that can be indexed now without cutting a
+ * run: up to and including the last ASCII whitespace byte; 0 if none. */
 size_t msf_safe_cut(const char *text, size_t len);
 
-/* A search string's words in loose form: *words_r is a NULL-terminated
- * malloc'ed array of malloc'ed strings (free with msf_words_free), *n_r
- * their number (0: the string has no word, nothing can be narrowed).
- * Returns 0, -1 out of memory. */
-int msf_query_words(const char *s, size_t len, char ***words_r, size_t *n_r);
-void msf_words_free(char ***words);
+/* The runs of a search key already in dtc form (Dovecot gives keys so):
+ * *runs_r is a NULL-terminated malloc'ed array of malloc'ed strings (free
+ * with msf_runs_free), ASCII lower-cased; a run longer than MSF_OVERLAP
+ * bytes is cut to its first MSF_OVERLAP bytes (at a character boundary).
+ * *exact_r: the key is exactly one run of at most MSF_OVERLAP bytes, so
+ * a message whose field has a run containing it matches for sure.
+ * Returns the number of runs (0: nothing to narrow by), -1 out of
+ * memory. */
+int msf_key_runs(const char *key, char ***runs_r, bool *exact_r);
+void msf_runs_free(char ***runs);
 
-/* True if the loose form of term[0..len) contains the loose word w. */
-bool msf_term_contains(const char *term, size_t len, const char *w);
+/* Index 0..35 of an ASCII letter or digit (case-insensitive), else -1. */
+int msf_char_index(char c);
 
 #endif

@@ -65,13 +65,17 @@ int msx_doc_end(msx_db *db);
 int msx_delete(msx_db *db, uint32_t uid);
 int msx_commit(msx_db *db);
 
-/* For every term starting with prefix, in sorted order, calls
- * want(term, len, ctx) (term valid during the call); if it returns nonzero,
- * calls uid(docid, ctx) for every document holding the term. */
 typedef int msx_term_fn(const char *term, size_t len, void *ctx);
 typedef void msx_uid_fn(uint32_t uid, void *ctx);
-int msx_scan(msx_db *db, const char *prefix, msx_term_fn *want, msx_uid_fn *uid,
-	     void *ctx);
+/* Calls fn(term, len, ctx) for every term starting with prefix, in sorted
+ * order, without reading posting lists; stops early if fn returns
+ * nonzero. */
+int msx_terms(msx_db *db, const char *prefix, msx_term_fn *fn, void *ctx);
+/* Calls uid(docid, ctx) for every document holding term[0..len). */
+int msx_postlist(msx_db *db, const char *term, size_t len, msx_uid_fn *uid,
+		 void *ctx);
+/* The revision of the database as opened (changes with every commit). */
+int msx_revision(msx_db *db, uint64_t *rev_r);
 /* Calls uid(docid, ctx) for every document, ascending. */
 int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx);
 /* Number of documents. */

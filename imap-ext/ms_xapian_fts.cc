@@ -3,7 +3,8 @@
  *
  * Functions: msx_open, msx_close, msx_error, msx_status, msx_reopen,
  * msx_meta_get, msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end,
- * msx_delete, msx_commit, msx_scan, msx_each_uid, msx_doccount, msx_compact.
+ * msx_delete, msx_commit, msx_terms, msx_postlist, msx_revision,
+ * msx_each_uid, msx_doccount, msx_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses and messages.
@@ -219,20 +220,33 @@ int msx_commit(msx_db *db)
 
 /* ---- reading ---- */
 
-int msx_scan(msx_db *db, const char *prefix, msx_term_fn *want, msx_uid_fn *uid,
-	     void *ctx)
+int msx_terms(msx_db *db, const char *prefix, msx_term_fn *fn, void *ctx)
 {
 	return run(db, [&] {
 		for (auto t = db->db.allterms_begin(prefix);
 		     t != db->db.allterms_end(prefix); ++t) {
 			const std::string &s = *t;
-			if (!want(s.data(), s.size(), ctx))
-				continue;
-			for (auto p = db->db.postlist_begin(s);
-			     p != db->db.postlist_end(s); ++p)
-				uid(*p, ctx);
+			if (fn(s.data(), s.size(), ctx))
+				break;
 		}
 	});
+}
+
+int msx_postlist(msx_db *db, const char *term, size_t len, msx_uid_fn *uid,
+		 void *ctx)
+{
+	return run(db, [&] {
+		const std::string t(term, len);
+		for (auto p = db->db.postlist_begin(t);
+		     p != db->db.postlist_end(t); ++p)
+			uid(*p, ctx);
+	});
+}
+
+int msx_revision(msx_db *db, uint64_t *rev_r)
+{
+	*rev_r = 0;
+	return run(db, [&] { *rev_r = db->db.get_revision(); });
 }
 
 int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx)

@@ -1,0 +1,285 @@
+/* fts-mailsift-extract.c - a message's terms, read the way Dovecot's own
+ * SEARCH reads the message.
+ *
+ * Functions: fts_mailsift_extract.
+ *
+ * Dovecot's FTS core feeds a backend text that differs from what its
+ * native SEARCH matches (HTML parts turned into text, address headers
+ * rewritten from decoded values, MIME part headers mixed with bodies). To
+ * answer exactly, the backend reads the message itself through
+ * message_search_more_get_decoded() - the very decoding native SEARCH
+ * uses - with a key that is never looked at: headers of every part are
+ * decoded (RFC 2047), bodies of text/ and message/ parts are decoded
+ * (transfer encoding and charset, HTML source as it is), other bodies are
+ * skipped. Address headers get their native SEARCH FROM/TO/CC/BCC form:
+ * message_address_parse(raw value, FILL_MISSING), written, then decoded.
+ * Body text is tokenized in MSF_CHUNK steps cut at whitespace, so memory
+ * stays bounded whatever the message size (invariant 5).
+ */
+#include "fts-mailsift-plugin.h"
+
+#include "istream.h"
+#include "mail-storage.h"
+#include "message-address.h"
+#include "message-header-decode.h"
+#include "message-parser.h"
+#include "message-search.h"
+#include "str.h"
+#include "unichar.h"
+
+#include "fts-mailsift-terms.h"
+
+/* never searched for: message_search needs some key */
+#define UNUSED_KEY "\001mailsift\002"
+
+enum { F_B, F_M, F_N, F_T, F_SUBJECT, F_FROM, F_TO, F_CC, F_BCC, F_COUNT };
+static const char *const field_names[F_COUNT] = {
+	"B", "M", "N", "T", "Hsubject:", "Afrom:", "Ato:", "Acc:", "Abcc:"
+};
+
+struct extract {
+	msf_term_fn *fn;
+	void *ctx;
+	struct msf_field f[F_COUNT];
+	struct msf_field tmp; /* other headers */
+	uint64_t hdr_bits;    /* character bits of all "H" fields (for "T") */
+	bool text_marked;     /* "LT" emitted */
+	struct message_part *root, *body_part;
+	string_t *body;
+	bool body_cut; /* the pending body text starts inside a word */
+	bool skip_bodies;
+	int ret;
+};
+
+/* Term callback: "L" of a TEXT field also marks TEXT ("LT"). Fields
+ * outside TEXT: "A..." only. */
+static int put_term(const char *term, size_t len, void *vctx)
+{
+	struct extract *x = vctx;
+
+	if (x->ret < 0 || x->fn(term, len, x->ctx) < 0) {
+		x->ret = -1;
+		return -1;
+	}
+	if (len > 1 && term[0] == 'L' && term[1] != 'A' && !x->text_marked) {
+		x->text_marked = TRUE;
+		if (x->fn("LT", 2, x->ctx) < 0)
+			x->ret = -1;
+	}
+	return x->ret;
+}
+
+/* msf_norm_fn: Dovecot's own normalisation, as native SEARCH uses. */
+static int dtc(const char *in, size_t len, ms_buf *out)
+{
+	buffer_t *buf = t_buffer_create(len + 16);
+
+	(void)uni_utf8_to_decomposed_titlecase(in, len, buf);
+	return ms_buf_append(out, buf->data, buf->used) == MS_OK ? 0 : -1;
+}
+
+static void add(struct extract *x, struct msf_field *f, const void *data,
+		size_t size, bool cut_before, bool cut_after)
+{
+	if (size == 0 && !cut_before)
+		return;
+	T_BEGIN
+	{
+		if (msf_add_text(f, data, size, cut_before, cut_after, dtc,
+				 put_term, x) < 0)
+			x->ret = -1;
+	}
+	T_END;
+}
+
+/* ---- bodies ---- */
+
+static void body_flush(struct extract *x, bool final)
+{
+	size_t len = str_len(x->body), cut = len;
+	bool forced = FALSE;
+
+	if (!final) {
+		cut = msf_safe_cut(str_c(x->body), len);
+		if (cut == 0) { /* no whitespace: the decoder's blocks end
+				   at characters, so the whole text is cut */
+			cut = len;
+			forced = TRUE;
+		}
+	}
+	add(x, &x->f[F_B], str_data(x->body), cut, x->body_cut, forced);
+	x->body_cut = forced;
+	str_delete(x->body, 0, cut);
+}
+
+static void body_block(struct extract *x, const struct message_block *b)
+{
+	if (b->part != x->body_part) {
+		body_flush(x, TRUE);
+		x->body_part = b->part;
+		x->body_cut = FALSE;
+	}
+	str_append_data(x->body, b->data, b->size);
+	if (str_len(x->body) >= MSF_CHUNK)
+		body_flush(x, FALSE);
+}
+
+/* ---- headers ---- */
+
+static struct msf_field *header_field(struct extract *x, char kind,
+				      const char *name)
+{
+	char fname[MSF_FIELD_MAX];
+
+	msf_header_field(kind, name, fname, sizeof(fname));
+	for (int i = F_SUBJECT; i < F_COUNT; i++) {
+		if (strcmp(x->f[i].name, fname) == 0)
+			return &x->f[i];
+	}
+	msf_field_init(&x->tmp, fname, TRUE);
+	return &x->tmp;
+}
+
+/* FROM/TO/CC/BCC: Dovecot's native form of the raw value. */
+static void address_header(struct extract *x,
+			   const struct message_header_line *raw)
+{
+	struct message_address *addr;
+	string_t *written = t_str_new(raw->full_value_len + 32);
+	buffer_t *decoded = t_buffer_create(raw->full_value_len + 32);
+	struct msf_field *f = header_field(x, 'A', raw->name);
+
+	if (f == &x->tmp)
+		return; /* Sender, Reply-To...: HEADER uses the "H" form */
+	addr = message_address_parse(pool_datastack_create(), raw->full_value,
+				     raw->full_value_len, UINT_MAX,
+				     MESSAGE_ADDRESS_PARSE_FLAG_FILL_MISSING);
+	message_address_write(written, addr);
+	message_header_decode_utf8(str_data(written), str_len(written), decoded,
+				   NULL);
+	add(x, f, decoded->data, decoded->used, FALSE, FALSE);
+}
+
+static void top_header(struct extract *x, const struct message_header_line *raw,
+		       const struct message_header_line *hdr)
+{
+	struct msf_field *f = header_field(x, 'H', hdr->name);
+
+	add(x, &x->f[F_N], hdr->name, hdr->name_len, FALSE, FALSE);
+	add(x, f, hdr->full_value, hdr->full_value_len, FALSE, FALSE);
+	x->hdr_bits |= f->bits;
+	if (message_header_is_address(hdr->name))
+		address_header(x, raw);
+}
+
+static void header_block(struct extract *x,
+			 const struct message_header_line *raw,
+			 const struct message_block *b)
+{
+	const struct message_header_line *hdr = b->hdr;
+
+	if (hdr->eoh)
+		return;
+	T_BEGIN
+	{
+		if (b->part == x->root)
+			top_header(x, raw, hdr);
+		else {
+			add(x, &x->f[F_M], hdr->name, hdr->name_len, FALSE,
+			    FALSE);
+			add(x, &x->f[F_M], hdr->full_value, hdr->full_value_len,
+			    FALSE, FALSE);
+		}
+	}
+	T_END;
+}
+
+/* ---- the message ---- */
+
+static void block(struct extract *x, struct message_search_context *search,
+		  struct message_block *raw)
+{
+	struct message_block b;
+
+	if (x->root == NULL)
+		x->root = raw->part;
+	if (x->skip_bodies && raw->hdr == NULL && raw->size > 0)
+		return;
+	(void)message_search_more_get_decoded(search, raw, &b);
+	if (b.hdr != NULL)
+		header_block(x, raw->hdr, &b);
+	else if (b.size > 0)
+		body_block(x, &b);
+}
+
+/* Character terms: "B", and "T" for what TEXT adds to the body's (a
+ * TEXT lookup unites both). */
+static void finish(struct extract *x)
+{
+	struct msf_field *b = &x->f[F_B], *t = &x->f[F_T];
+
+	body_flush(x, TRUE);
+	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
+	if (x->ret == 0 && (msf_emit_chars(b, put_term, x) < 0 ||
+			    msf_emit_chars(t, put_term, x) < 0))
+		x->ret = -1;
+}
+
+static int parse(struct extract *x, struct istream *input, const char **error_r)
+{
+	const struct message_parser_settings set = {
+		.hdr_flags = MESSAGE_HEADER_PARSER_FLAG_CLEAN_ONELINE,
+	};
+	struct message_parser_ctx *parser;
+	struct message_search_context *search;
+	struct message_block raw;
+	struct message_part *parts;
+	int ret;
+
+	i_stream_seek(input, 0);
+	parser = message_parser_init(pool_datastack_create(), input, &set);
+	search = message_search_init(UNUSED_KEY, NULL, 0);
+	while ((ret = message_parser_parse_next_block(parser, &raw)) > 0 &&
+	       x->ret == 0)
+		block(x, search, &raw);
+	message_search_deinit(&search);
+	message_parser_deinit(&parser, &parts);
+	if (input->stream_errno != 0) {
+		*error_r = i_stream_get_error(input);
+		return -1;
+	}
+	finish(x);
+	if (x->ret < 0) {
+		*error_r = "storing terms failed";
+		return -1;
+	}
+	return 0;
+}
+
+int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
+			 void *ctx, const char **error_r)
+{
+	struct extract x;
+	struct istream *input;
+	int ret;
+
+	i_zero(&x);
+	x.fn = fn;
+	x.ctx = ctx;
+	x.skip_bodies = skip_bodies;
+	for (int i = 0; i < F_COUNT; i++)
+		msf_field_init(&x.f[i], field_names[i],
+			       field_names[i][0] != 'A');
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	x.body = str_new(default_pool, 8192);
+	T_BEGIN
+	{
+		ret = parse(&x, input, error_r);
+	}
+	T_END_PASS_STR_IF(ret < 0, error_r);
+	str_free(&x.body);
+	return ret;
+}

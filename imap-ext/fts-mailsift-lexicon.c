@@ -1,0 +1,190 @@
+/* fts-mailsift-lexicon.c - the distinct words of one field of a mailbox
+ * database, in memory: the small index over words that answers "which
+ * indexed words contain this string" without an n-gram index on disk.
+ *
+ * Functions: fts_mailsift_lexicon_get, fts_mailsift_lexicon_match,
+ * fts_mailsift_lexicon_cache_free.
+ *
+ * A lexicon holds the field's terms (read once with msx_terms, no posting
+ * lists) and, in one buffer, their runs (fts-mailsift-terms.h) separated
+ * by '\n', so a key's run is found in all of them at once with memmem. Lexicons
+ * are cached per backend (that is, per IMAP session) by mailbox GUID, field and
+ * database revision: a commit makes the next lookup read the words again.
+ * Ownership: the cache owns every lexicon; a lexicon returned by
+ * fts_mailsift_lexicon_get is valid until the next call.
+ */
+#include "fts-mailsift-plugin.h"
+
+#include "array.h"
+#include "buffer.h"
+
+#define LEX_CACHE 8
+
+struct msf_lexicon {
+	char *key; /* "guid/prefix" */
+	uint64_t rev;
+	buffer_t *raw;		 /* terms, NUL-terminated */
+	ARRAY(uint32_t) raw_off; /* start of each term in raw */
+	buffer_t *runs;		 /* "\n" run "\n" run ... "\n" */
+	ARRAY(uint32_t) run_off; /* start of each run in runs */
+	size_t skip;		 /* bytes of each term before the word */
+	bool skip_to_colon;	 /* "H": word starts after the ':' */
+};
+
+struct lex_cache {
+	struct msf_lexicon *lex[LEX_CACHE];
+	unsigned int next;
+};
+
+static void lexicon_free(struct msf_lexicon **_lex)
+{
+	struct msf_lexicon *lex = *_lex;
+
+	if (lex == NULL)
+		return;
+	*_lex = NULL;
+	buffer_free(&lex->raw);
+	buffer_free(&lex->runs);
+	array_free(&lex->raw_off);
+	array_free(&lex->run_off);
+	i_free(lex->key);
+	i_free(lex);
+}
+
+static int lexicon_add(const char *term, size_t len, void *ctx)
+{
+	struct msf_lexicon *lex = ctx;
+	const char *w = term + lex->skip;
+	size_t wlen = len - lex->skip;
+	uint32_t off;
+
+	if (lex->skip_to_colon) {
+		const char *colon = memchr(w, ':', wlen);
+		if (colon == NULL)
+			return 0;
+		wlen -= colon + 1 - w;
+		w = colon + 1;
+	}
+	off = lex->raw->used;
+	array_push_back(&lex->raw_off, &off);
+	buffer_append(lex->raw, term, len);
+	buffer_append_c(lex->raw, '\0');
+	off = lex->runs->used;
+	array_push_back(&lex->run_off, &off);
+	buffer_append(lex->runs, w, wlen);
+	buffer_append_c(lex->runs, '\n');
+	return 0;
+}
+
+static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
+					const char *prefix, uint64_t rev)
+{
+	struct msf_lexicon *lex = i_new(struct msf_lexicon, 1);
+
+	lex->key = i_strdup(key);
+	lex->rev = rev;
+	lex->raw = buffer_create_dynamic(default_pool, 65536);
+	lex->runs = buffer_create_dynamic(default_pool, 65536);
+	i_array_init(&lex->raw_off, 4096);
+	i_array_init(&lex->run_off, 4096);
+	lex->skip = strlen(prefix);
+	lex->skip_to_colon =
+		strcmp(prefix, "H") == 0 || strcmp(prefix, "~H") == 0;
+	buffer_append_c(lex->runs, '\n');
+	if (msx_terms(db, prefix, lexicon_add, lex) != MSX_OK) {
+		lexicon_free(&lex);
+		return NULL;
+	}
+	return lex;
+}
+
+int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
+			     msx_db *db, const char *prefix,
+			     struct msf_lexicon **lex_r)
+{
+	struct lex_cache *c = b->lexicons;
+	const char *key = t_strconcat(guid, "/", prefix, NULL);
+	uint64_t rev;
+	unsigned int i;
+
+	*lex_r = NULL;
+	if (msx_revision(db, &rev) != MSX_OK)
+		return -1;
+	if (c == NULL)
+		c = b->lexicons = i_new(struct lex_cache, 1);
+	for (i = 0; i < LEX_CACHE; i++) {
+		struct msf_lexicon *lex = c->lex[i];
+		if (lex != NULL && strcmp(lex->key, key) == 0) {
+			if (lex->rev == rev) {
+				*lex_r = lex;
+				return 0;
+			}
+			lexicon_free(&c->lex[i]);
+			break;
+		}
+	}
+	if (i == LEX_CACHE) {
+		i = c->next;
+		c->next = (c->next + 1) % LEX_CACHE;
+		lexicon_free(&c->lex[i]);
+	}
+	c->lex[i] = lexicon_read(db, key, prefix, rev);
+	*lex_r = c->lex[i];
+	return *lex_r == NULL ? -1 : 0;
+}
+
+/* Index of the run that covers offset off of lex->runs. */
+static unsigned int word_at(const struct msf_lexicon *lex, uint32_t off)
+{
+	const uint32_t *starts;
+	unsigned int n, lo = 0, hi;
+
+	starts = array_get(&lex->run_off, &n);
+	hi = n;
+	while (hi - lo > 1) {
+		unsigned int mid = (lo + hi) / 2;
+		if (starts[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
+				msf_term_fn *fn, void *ctx)
+{
+	const char *buf = lex->runs->data, *end = buf + lex->runs->used;
+	const char *p = buf + 1;
+	size_t wlen = strlen(w);
+	const uint32_t *raw_off;
+
+	if (array_count(&lex->raw_off) == 0)
+		return;
+	raw_off = array_front(&lex->raw_off);
+	while (p < end) {
+		const char *hit = memmem(p, (size_t)(end - p), w, wlen);
+		if (hit == NULL)
+			break;
+		unsigned int i = word_at(lex, (uint32_t)(hit - buf));
+		const char *term = (const char *)lex->raw->data + raw_off[i];
+		if (fn(term, strlen(term), ctx) < 0)
+			return;
+		/* next word */
+		p = memchr(hit, '\n', (size_t)(end - hit));
+		if (p == NULL)
+			break;
+		p++;
+	}
+}
+
+void fts_mailsift_lexicon_cache_free(struct mailsift_fts_backend *b)
+{
+	struct lex_cache *c = b->lexicons;
+
+	if (c == NULL)
+		return;
+	for (unsigned int i = 0; i < LEX_CACHE; i++)
+		lexicon_free(&c->lex[i]);
+	i_free(b->lexicons);
+}
