@@ -82,6 +82,7 @@ static void mailsift_deinit(struct fts_backend *backend)
 	if (b->user_inited)
 		fts_mail_user_deinit(backend->ns->user);
 	fts_mailsift_lexicon_cache_free(b);
+	fts_mailsift_db_reader_close(b);
 	pool_unref(&b->pool);
 }
 
@@ -99,7 +100,7 @@ static int mailsift_get_last_uid(struct fts_backend *backend,
 	*last_uid_r = 0;
 	T_BEGIN
 	{
-		ret = fts_mailsift_db_open(b, box, FALSE, &db);
+		ret = fts_mailsift_db_reader(b, box, &db);
 	}
 	T_END;
 	if (ret <= 0)
@@ -112,9 +113,8 @@ static int mailsift_get_last_uid(struct fts_backend *backend,
 	if (ret < 0) {
 		fts_mailsift_error(b, box, "reading the last UID: %s",
 				   msx_error(db));
-		fts_mailsift_db_drop_if_corrupt(b, box, &db);
+		fts_mailsift_db_drop_if_corrupt(b, box, &b->reader);
 	}
-	msx_close(&db);
 	return ret;
 }
 

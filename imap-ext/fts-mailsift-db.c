@@ -197,3 +197,43 @@ int fts_mailsift_db_compact(struct mailsift_fts_backend *b, struct mailbox *box,
 	remove_quietly(old);
 	return ret;
 }
+
+/* Identity of the database directory at path (0 if it does not exist):
+ * changes when the index is rebuilt or a compacted copy is swapped in. */
+static ino_t dir_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) < 0 ? 0 : st.st_ino;
+}
+
+int fts_mailsift_db_reader(struct mailsift_fts_backend *b, struct mailbox *box,
+			   msx_db **db_r)
+{
+	const char *path;
+	int ret;
+
+	*db_r = NULL;
+	if (fts_mailsift_db_path(b, box, &path) < 0)
+		return -1;
+	if (b->reader != NULL && strcmp(b->reader_path, path) == 0 &&
+	    b->reader_ino == dir_inode(path) &&
+	    msx_reopen(b->reader) == MSX_OK) {
+		*db_r = b->reader;
+		return 1;
+	}
+	fts_mailsift_db_reader_close(b);
+	ret = fts_mailsift_db_open(b, box, FALSE, &b->reader);
+	if (ret > 0) {
+		b->reader_path = i_strdup(path);
+		b->reader_ino = dir_inode(path);
+	}
+	*db_r = b->reader;
+	return ret;
+}
+
+void fts_mailsift_db_reader_close(struct mailsift_fts_backend *b)
+{
+	msx_close(&b->reader);
+	i_free_and_null(b->reader_path);
+}

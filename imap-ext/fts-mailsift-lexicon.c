@@ -6,8 +6,9 @@
  * fts_mailsift_lexicon_cache_free.
  *
  * A lexicon holds the field's terms (read once with msx_terms, no posting
- * lists) and, in one buffer, their runs (fts-mailsift-terms.h) separated
- * by '\n', so a key's run is found in all of them at once with memmem. Lexicons
+ * lists), their runs (fts-mailsift-terms.h) in one buffer separated by
+ * '\n', and an index of byte pairs: a key's run is looked for (memmem)
+ * only in the runs that contain its rarest byte pair. Lexicons
  * are cached per backend (that is, per IMAP session) by mailbox GUID, field and
  * database revision: a commit makes the next lookup read the words again.
  * Ownership: the cache owns every lexicon; a lexicon returned by
@@ -29,7 +30,13 @@ struct msf_lexicon {
 	ARRAY(uint32_t) run_off; /* start of each run in runs */
 	size_t skip;		 /* bytes of each term before the word */
 	bool skip_to_colon;	 /* "H": word starts after the ':' */
+	/* byte pairs: the runs containing pair p are
+	   pair_runs[pair_start[p] .. pair_start[p + 1]) */
+	uint32_t *pair_start; /* PAIRS + 1 entries */
+	uint32_t *pair_runs;
 };
+
+#define PAIRS 65536
 
 struct lex_cache {
 	struct msf_lexicon *lex[LEX_CACHE];
@@ -45,6 +52,8 @@ static void lexicon_free(struct msf_lexicon **_lex)
 	*_lex = NULL;
 	buffer_free(&lex->raw);
 	buffer_free(&lex->runs);
+	i_free(lex->pair_start);
+	i_free(lex->pair_runs);
 	array_free(&lex->raw_off);
 	array_free(&lex->run_off);
 	i_free(lex->key);
@@ -76,6 +85,59 @@ static int lexicon_add(const char *term, size_t len, void *ctx)
 	return 0;
 }
 
+/* Calls fn(pair, run) once for each distinct byte pair of each run. */
+static void pairs_each(struct msf_lexicon *lex,
+		       void (*fn)(struct msf_lexicon *, unsigned int, uint32_t,
+				  uint32_t *),
+		       uint32_t *aux)
+{
+	const unsigned char *r = lex->runs->data;
+	const uint32_t *off;
+	unsigned int n, i;
+
+	off = array_get(&lex->run_off, &n);
+	for (i = 0; i < n; i++) {
+		for (uint32_t j = off[i]; r[j] != '\n' && r[j + 1] != '\n'; j++)
+			fn(lex, (unsigned int)r[j] << 8 | r[j + 1], i, aux);
+	}
+}
+
+static void pair_count(struct msf_lexicon *lex, unsigned int pair, uint32_t run,
+		       uint32_t *last)
+{
+	if (last[pair] != run + 1) { /* once per run */
+		last[pair] = run + 1;
+		lex->pair_start[pair + 1]++;
+	}
+}
+
+static void pair_fill(struct msf_lexicon *lex, unsigned int pair, uint32_t run,
+		      uint32_t *fill)
+{
+	uint32_t at = fill[pair];
+
+	if (at > lex->pair_start[pair] && lex->pair_runs[at - 1] == run)
+		return;
+	lex->pair_runs[at] = run;
+	fill[pair] = at + 1;
+}
+
+/* The byte-pair index: a key of two bytes or more is looked for only in
+ * the runs that have its rarest pair. */
+static void pairs_build(struct msf_lexicon *lex)
+{
+	uint32_t *aux = i_new(uint32_t, PAIRS);
+
+	lex->pair_start = i_new(uint32_t, PAIRS + 1);
+	pairs_each(lex, pair_count, aux);
+	for (unsigned int p = 0; p < PAIRS; p++)
+		lex->pair_start[p + 1] += lex->pair_start[p];
+	lex->pair_runs = i_new(uint32_t, lex->pair_start[PAIRS] + 1);
+	memcpy(aux, lex->pair_start, PAIRS * sizeof(*aux));
+	pairs_each(lex, pair_fill, aux);
+	i_free(aux);
+}
+
 static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
 					const char *prefix, uint64_t rev)
 {
@@ -95,6 +157,7 @@ static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
 		lexicon_free(&lex);
 		return NULL;
 	}
+	pairs_build(lex);
 	return lex;
 }
 
@@ -151,30 +214,67 @@ static unsigned int word_at(const struct msf_lexicon *lex, uint32_t off)
 	return lo;
 }
 
-void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
-				msf_term_fn *fn, void *ctx)
+static int match_run(const struct msf_lexicon *lex, unsigned int i,
+		     const char *w, size_t wlen, msf_term_fn *fn, void *ctx)
+{
+	const uint32_t *run_off = array_front(&lex->run_off);
+	const uint32_t *raw_off = array_front(&lex->raw_off);
+	const char *run = (const char *)lex->runs->data + run_off[i];
+	const char *nl = strchr(run, '\n');
+	const char *term = (const char *)lex->raw->data + raw_off[i];
+
+	if (memmem(run, (size_t)(nl - run), w, wlen) == NULL)
+		return 0;
+	return fn(term, strlen(term), ctx);
+}
+
+/* Keys of one byte: one memmem over all runs. */
+static void match_all(const struct msf_lexicon *lex, const char *w, size_t wlen,
+		      msf_term_fn *fn, void *ctx)
 {
 	const char *buf = lex->runs->data, *end = buf + lex->runs->used;
 	const char *p = buf + 1;
-	size_t wlen = strlen(w);
-	const uint32_t *raw_off;
 
-	if (array_count(&lex->raw_off) == 0)
-		return;
-	raw_off = array_front(&lex->raw_off);
 	while (p < end) {
 		const char *hit = memmem(p, (size_t)(end - p), w, wlen);
 		if (hit == NULL)
 			break;
-		unsigned int i = word_at(lex, (uint32_t)(hit - buf));
-		const char *term = (const char *)lex->raw->data + raw_off[i];
-		if (fn(term, strlen(term), ctx) < 0)
+		if (match_run(lex, word_at(lex, (uint32_t)(hit - buf)), w, wlen,
+			      fn, ctx) < 0)
 			return;
-		/* next word */
-		p = memchr(hit, '\n', (size_t)(end - hit));
+		p = memchr(hit, '\n', (size_t)(end - hit)); /* next run */
 		if (p == NULL)
 			break;
 		p++;
+	}
+}
+
+void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
+				msf_term_fn *fn, void *ctx)
+{
+	const unsigned char *k = (const unsigned char *)w;
+	size_t wlen = strlen(w);
+	unsigned int best = 0, pair;
+	uint32_t n, best_n = UINT32_MAX;
+
+	if (array_count(&lex->raw_off) == 0 || wlen == 0)
+		return;
+	if (wlen == 1) {
+		match_all(lex, w, wlen, fn, ctx);
+		return;
+	}
+	for (size_t j = 0; j + 1 < wlen; j++) {
+		pair = (unsigned int)k[j] << 8 | k[j + 1];
+		n = lex->pair_start[pair + 1] - lex->pair_start[pair];
+		if (n < best_n) {
+			best_n = n;
+			best = pair;
+		}
+	}
+	for (uint32_t i = lex->pair_start[best]; i < lex->pair_start[best + 1];
+	     i++) {
+		if (match_run(lex, lex->pair_runs[i], w, wlen, fn, ctx) < 0)
+			return;
 	}
 }
 

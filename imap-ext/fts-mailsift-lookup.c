@@ -25,6 +25,8 @@
 #include "seq-range-array.h"
 #include "unichar.h"
 
+#define LOOKUP_TRIES 5 /* reopens after DatabaseModifiedError */
+
 struct arg_fields {
 	const char *fields[5]; /* NULL-terminated */
 	const char *mark;      /* "L" term of the field */
@@ -35,8 +37,8 @@ struct lookup {
 	struct mailsift_fts_backend *b;
 	const char *guid;
 	msx_db *db;
-	uint32_t last_uid;	      /* UIDs 1..last_uid are indexed */
-	ARRAY_TYPE(seq_range) * uids; /* where postings go */
+	uint32_t last_uid; /* UIDs 1..last_uid are indexed */
+	uint64_t *hits;	   /* postings read: bitmap of 0..last_uid */
 	int ret;
 };
 
@@ -44,50 +46,73 @@ struct arg_result {
 	ARRAY_TYPE(seq_range) definite, cand;
 };
 
+/* Postings are gathered in a bitmap of UIDs 1..last_uid (thousands of
+ * posting lists may be read for one key; postings never exceed the last
+ * indexed UID) and turned into ranges once. */
 static void add_uid(uint32_t uid, void *ctx)
 {
-	seq_range_array_add(ctx, uid);
+	struct lookup *l = ctx;
+
+	if (uid <= l->last_uid)
+		l->hits[uid / 64] |= (uint64_t)1 << (uid % 64);
 }
 
-static int postings(struct lookup *l, const char *term, size_t len,
-		    ARRAY_TYPE(seq_range) * uids)
+/* Moves the gathered UIDs into uids (merged) and clears them. */
+static void hits_to(struct lookup *l, ARRAY_TYPE(seq_range) * uids)
 {
-	if (msx_postlist(l->db, term, len, add_uid, uids) != MSX_OK) {
+	size_t words = l->last_uid / 64 + 1;
+	uint32_t first = 0, uid;
+
+	for (size_t w = 0; w < words; w++) {
+		if (l->hits[w] == 0 && first == 0)
+			continue;
+		for (unsigned int bit = 0; bit < 64; bit++) {
+			uid = (uint32_t)(w * 64 + bit);
+			bool set = (l->hits[w] >> bit) & 1;
+			if (set && first == 0)
+				first = uid;
+			else if (!set && first != 0) {
+				seq_range_array_add_range(uids, first, uid - 1);
+				first = 0;
+			}
+		}
+		l->hits[w] = 0;
+	}
+	if (first != 0)
+		seq_range_array_add_range(uids, first, l->last_uid);
+}
+
+static int postings(const char *term, size_t len, void *ctx)
+{
+	struct lookup *l = ctx;
+
+	if (msx_postlist(l->db, term, len, add_uid, l) != MSX_OK) {
 		l->ret = -1;
 		return -1;
 	}
 	return 0;
 }
 
-static int term_postings(const char *term, size_t len, void *ctx)
-{
-	struct lookup *l = ctx;
-
-	return postings(l, term, len, l->uids);
-}
-
-/* Adds the messages with a word of field containing w. */
-static int scan(struct lookup *l, const char *field, const char *w,
-		ARRAY_TYPE(seq_range) * uids)
+/* Gathers the messages with a run of field containing w. */
+static int scan(struct lookup *l, const char *field, const char *w)
 {
 	struct msf_lexicon *lex;
 
 	if (fts_mailsift_lexicon_get(l->b, l->guid, l->db, field, &lex) < 0)
 		return l->ret = -1;
-	l->uids = uids;
-	fts_mailsift_lexicon_match(lex, w, term_postings, l);
+	fts_mailsift_lexicon_match(lex, w, postings, l);
 	return l->ret;
 }
 
-static int char_postings(struct lookup *l, const char *kind, const char *field,
-			 char c, ARRAY_TYPE(seq_range) * uids)
+static int char_postings(struct lookup *l, const char *field, char c)
 {
-	const char *term = t_strdup_printf("%s%s%c", kind, field, c);
+	const char *term = t_strdup_printf("#%s%c", field, c);
 
-	return postings(l, term, strlen(term), uids);
+	return postings(term, strlen(term), l);
 }
 
-/* The messages with a run of the field containing key run w. */
+/* Adds to uids the messages with a run of the field containing key run
+ * w. */
 static int run_uids(struct lookup *l, const struct arg_fields *af,
 		    const char *w, ARRAY_TYPE(seq_range) * uids)
 {
@@ -97,15 +122,16 @@ static int run_uids(struct lookup *l, const struct arg_fields *af,
 
 	if (one_char && af->chars[0] != NULL) {
 		for (f = af->chars; *f != NULL; f++) {
-			if (char_postings(l, "#", *f, w[0], uids) < 0)
+			if (char_postings(l, *f, w[0]) < 0)
 				return -1;
 		}
-		return 0;
+	} else {
+		for (f = af->fields; *f != NULL; f++) {
+			if (scan(l, *f, w) < 0)
+				return -1;
+		}
 	}
-	for (f = af->fields; *f != NULL; f++) {
-		if (scan(l, *f, w, uids) < 0)
-			return -1;
-	}
+	hits_to(l, uids);
 	return 0;
 }
 
@@ -207,8 +233,9 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 	msf_runs_free(&runs);
 	if (l->ret == 0 && exact)
 		array_append_array(&r->definite, &r->cand);
-	if (l->ret == 0 && postings(l, af.mark, strlen(af.mark), &r->cand) < 0)
+	if (l->ret == 0 && postings(af.mark, strlen(af.mark), l) < 0)
 		return -1;
+	hits_to(l, &r->cand);
 	if (l->ret == 0 && arg->match_not)
 		negate(l, r);
 	return l->ret < 0 ? -1 : 1;
@@ -271,42 +298,62 @@ static int lookup_args(struct lookup *l, struct mail_search_arg *args,
 	return 0;
 }
 
+static int lookup_box(struct lookup *l, struct mailbox *box,
+		      struct mail_search_arg *args, bool and_args,
+		      struct fts_result *result)
+{
+	int ret;
+
+	if (fts_mailbox_get_guid(box, &l->guid) < 0)
+		return -1;
+	if ((ret = fts_mailsift_db_reader(l->b, box, &l->db)) <= 0)
+		return ret;
+	if (fts_mailsift_db_get_u32(l->db, META_LAST_UID, &l->last_uid) < 0)
+		ret = -1;
+	else {
+		l->hits = i_new(uint64_t, l->last_uid / 64 + 1);
+		ret = lookup_args(l, args, and_args, result);
+		i_free(l->hits);
+	}
+	if (ret < 0 && msx_status(l->db) == MSX_MODIFIED)
+		return -2; /* overtaken by a writer: the caller retries */
+	if (ret < 0) {
+		fts_mailsift_error(l->b, box, "lookup: %s", msx_error(l->db));
+		/* Dovecot searches without the index this time */
+		fts_mailsift_db_drop_if_corrupt(l->b, box, &l->b->reader);
+		return -1;
+	}
+	e_debug(box->event,
+		FTS_MAILSIFT_LOG "lookup: %u definite, %u maybe uids",
+		seq_range_count(&result->definite_uids),
+		seq_range_count(&result->maybe_uids));
+	return 1;
+}
+
 int fts_mailsift_lookup(struct fts_backend *backend, struct mailbox *box,
 			struct mail_search_arg *args,
 			enum fts_lookup_flags flags, struct fts_result *result)
 {
-	struct mailsift_fts_backend *b = (struct mailsift_fts_backend *)backend;
+	struct lookup l = { .b = (struct mailsift_fts_backend *)backend };
 	bool and_args = (flags & FTS_LOOKUP_FLAG_AND_ARGS) != 0;
-	struct lookup l = { .b = b };
 	int ret;
 
-	T_BEGIN
-	{
-		ret = fts_mailbox_get_guid(box, &l.guid) < 0
-			      ? -1
-			      : fts_mailsift_db_open(b, box, FALSE, &l.db);
-		if (ret > 0)
-			ret = fts_mailsift_db_get_u32(l.db, META_LAST_UID,
-						      &l.last_uid) < 0
-				      ? -1
-				      : 1;
-		if (ret > 0 || (ret < 0 && l.db != NULL)) {
-			if (ret > 0)
-				ret = lookup_args(&l, args, and_args, result);
-			if (ret < 0)
-				fts_mailsift_error(b, box, "lookup: %s",
-						   msx_error(l.db));
-			/* Dovecot searches without the index this time */
-			fts_mailsift_db_drop_if_corrupt(b, box, &l.db);
-			msx_close(&l.db);
-			e_debug(box->event,
-				FTS_MAILSIFT_LOG
-				"lookup: %u definite, %u maybe uids",
-				seq_range_count(&result->definite_uids),
-				seq_range_count(&result->maybe_uids));
+	for (int tries = 0;; tries++) {
+		T_BEGIN
+		{
+			ret = lookup_box(&l, box, args, and_args, result);
+		}
+		T_END;
+		if (ret != -2)
+			break;
+		array_clear(&result->definite_uids);
+		array_clear(&result->maybe_uids);
+		if (tries == LOOKUP_TRIES) {
+			fts_mailsift_error(l.b, box, "lookup: %s",
+					   "the index kept changing");
+			break;
 		}
 	}
-	T_END;
 	return ret < 0 ? -1 : 0;
 }
 

@@ -17,6 +17,8 @@
 #define FTS_MAILSIFT_PLUGIN_H
 
 #include "lib.h"
+
+#include <sys/stat.h>
 #include "fts-api-private.h"
 #include "fts-mailsift-xapian.h"
 #include "fts-mailsift-terms.h"
@@ -36,7 +38,10 @@ struct mailsift_fts_backend {
 	const char *root; /* <index root>/mailsift-fts, from backend pool */
 	pool_t pool;
 	struct lex_cache *lexicons; /* fts-mailsift-lexicon.c */
-	bool user_inited;	    /* fts_mail_user_init() done */
+	msx_db *reader;		    /* fts_mailsift_db_reader() */
+	char *reader_path;
+	ino_t reader_ino;
+	bool user_inited; /* fts_mail_user_init() done */
 };
 
 extern struct fts_backend fts_backend_mailsift;
@@ -57,6 +62,13 @@ int fts_mailsift_db_path(struct mailsift_fts_backend *b, struct mailbox *box,
  * (logged). */
 int fts_mailsift_db_open(struct mailsift_fts_backend *b, struct mailbox *box,
 			 bool writable, msx_db **db_r);
+/* The session's reader of box's database: kept open between lookups and
+ * moved to the latest revision (opened again if the directory was
+ * replaced). Borrowed: the backend owns it (and closes it with
+ * fts_mailsift_db_reader_close). 1 ok, 0 no database, -1 error. */
+int fts_mailsift_db_reader(struct mailsift_fts_backend *b, struct mailbox *box,
+			   msx_db **db_r);
+void fts_mailsift_db_reader_close(struct mailsift_fts_backend *b);
 /* Removes the database directory path (logged with reason). */
 int fts_mailsift_db_remove(struct mailsift_fts_backend *b, struct mailbox *box,
 			   const char *path, const char *reason);
