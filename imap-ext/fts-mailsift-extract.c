@@ -212,17 +212,19 @@ static void block(struct extract *x, struct message_search_context *search,
 		body_block(x, &b);
 }
 
-/* Character terms: "B", and "T" for what TEXT adds to the body's (a
- * TEXT lookup unites both). */
+/* Character terms: "B", "T" for what TEXT adds to the body's (a TEXT
+ * lookup unites both), and the fields of SUBJECT, FROM, TO, CC, BCC. */
 static void finish(struct extract *x)
 {
 	struct msf_field *b = &x->f[F_B], *t = &x->f[F_T];
 
 	body_flush(x, TRUE);
 	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
-	if (x->ret == 0 && (msf_emit_chars(b, put_term, x) < 0 ||
-			    msf_emit_chars(t, put_term, x) < 0))
-		x->ret = -1;
+	for (int i = 0; i < F_COUNT && x->ret == 0; i++) {
+		if (i != F_M && i != F_N &&
+		    msf_emit_chars(&x->f[i], put_term, x) < 0)
+			x->ret = -1;
+	}
 }
 
 static int parse(struct extract *x, struct istream *input, const char **error_r)
@@ -268,8 +270,7 @@ int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
 	x.ctx = ctx;
 	x.skip_bodies = skip_bodies;
 	for (int i = 0; i < F_COUNT; i++)
-		msf_field_init(&x.f[i], field_names[i],
-			       field_names[i][0] != 'A');
+		msf_field_init(&x.f[i], field_names[i], TRUE);
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;

@@ -168,6 +168,8 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 				 arg->hdr_field_name, f, MSF_FIELD_MAX);
 		af->fields[0] = f;
 		af->mark = t_strconcat("L", f, NULL);
+		if (f[0] == 'A' || strcmp(f, "Hsubject:") == 0)
+			af->chars[0] = f; /* see fts-mailsift-extract.c */
 		return TRUE;
 	default:
 		return FALSE;

@@ -29,8 +29,9 @@
  *                     MSF_CHUNK bytes): every lookup on f includes the
  *                     message ("maybe")
  *   "#" f c           the field has the ASCII letter or digit c (single
- *                     character keys without a scan); only for fields with
- *                     chars on
+ *                     character keys without a scan); for B, Hsubject:,
+ *                     Afrom: .. Abcc:, and "T" (what TEXT's fields add to
+ *                     B's characters)
  */
 #ifndef FTS_MAILSIFT_TERMS_H
 #define FTS_MAILSIFT_TERMS_H
