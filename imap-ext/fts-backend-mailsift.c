@@ -20,7 +20,7 @@
 #include "fts-mailsift-plugin.h"
 
 #include "mail-namespace.h"
-#include "mail-storage.h"
+#include "mail-storage-private.h"
 #include "mail-user.h"
 #include "mailbox-list.h"
 #include "str.h"
@@ -37,6 +37,7 @@ struct mailsift_fts_update_context {
 	msx_db *db;	     /* its writer, NULL if none or it failed */
 	struct mailbox_transaction_context *trans; /* reads box's mail */
 	struct mail *mail;
+	msx_db *archive;    /* archive reader for reuse, NULL until needed */
 	uint32_t last_uid;  /* highest UID indexed in box */
 	uint32_t doc_uid;   /* UID of the document being built, 0 none */
 	uint32_t seen_uid;  /* UID whose build keys are being declined */
@@ -238,6 +239,7 @@ static int mailsift_update_deinit(struct fts_backend_update_context *ctx)
 	}
 	T_END;
 	ret = ctx->failed ? -1 : 0;
+	msx_close(&u->archive);
 	i_free(u);
 	return ret;
 }
@@ -287,10 +289,34 @@ static int add_term(const char *term, size_t len, void *ctx)
 	return msx_doc_add_term(u->db, term, len) == MSX_OK ? 0 : -1;
 }
 
-/* Starts uid's document and fills it from the message. */
+/* Fills the started document of mail: from the archive's words when they
+ * can serve, else from the message. */
+static int doc_fill(struct mailsift_fts_update_context *u, uint32_t uid,
+		    const char **error_r)
+{
+	ARRAY_TYPE(const_string) words;
+	int ret;
+
+	t_array_init(&words, 256);
+	if (fts_mailsift_reuse_words(u->b, &u->archive, u->mail, &words) > 0) {
+		ret = fts_mailsift_extract(u->mail, &words, add_term, u,
+					   error_r);
+		if (ret <= 0)
+			return ret;
+		e_debug(u->box->event,
+			FTS_MAILSIFT_LOG "uid %u: not all text parts are "
+					 "text/plain: indexed from the message",
+			uid);
+		if (msx_doc_begin(u->db, uid) != MSX_OK) /* start again */
+			return -1;
+	}
+	return fts_mailsift_extract(u->mail, NULL, add_term, u, error_r);
+}
+
+/* Starts uid's document and fills it. */
 static void doc_build(struct mailsift_fts_update_context *u, uint32_t uid)
 {
-	const char *error;
+	const char *error = "storing terms failed";
 
 	if (msx_doc_begin(u->db, uid) != MSX_OK) {
 		update_fail(u, "starting a message");
@@ -299,13 +325,13 @@ static void doc_build(struct mailsift_fts_update_context *u, uint32_t uid)
 	u->doc_uid = uid;
 	if (!mail_set_uid(u->mail, uid))
 		return; /* expunged meanwhile: an empty document */
-	if (fts_mailsift_extract(u->mail, FALSE, add_term, u, &error) < 0) {
+	if (doc_fill(u, uid, &error) < 0) {
 		if (u->mail->expunged)
 			return;
 		fts_mailsift_error(u->b, u->box, "indexing UID %u: %s", uid,
 				   error);
 		u->ctx.failed = TRUE;
-		u->doc_uid = 0; /* not stored: indexed again next time */
+		u->doc_uid = 0; /* not stored */
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "istream.h"
 #include "mail-storage.h"
 #include "message-address.h"
+#include "rfc822-parser.h"
 #include "message-header-decode.h"
 #include "message-parser.h"
 #include "message-search.h"
@@ -47,7 +48,10 @@ struct extract {
 	struct message_part *root, *body_part;
 	string_t *body;
 	bool body_cut; /* the pending body text starts inside a word */
-	bool skip_bodies;
+	/* archive reuse: the body's words (bodies are not read), and set if
+	   a part turns out not to be text/plain: the words cannot serve */
+	const ARRAY_TYPE(const_string) * body_words;
+	bool not_plain;
 	int ret;
 };
 
@@ -172,6 +176,54 @@ static void top_header(struct extract *x, const struct message_header_line *raw,
 		address_header(x, raw);
 }
 
+/* A transfer encoding both Dovecot and GMime decode alike. */
+static bool plain_encoding(const struct message_header_line *raw)
+{
+	static const char *const known[] = { "7bit", "8bit", "binary",
+					     "quoted-printable", "base64" };
+	const char *v = t_str_trim(
+		t_strndup(raw->full_value, raw->full_value_len), " \t\r\n");
+
+	for (unsigned int i = 0; i < N_ELEMENTS(known); i++) {
+		if (strcasecmp(v, known[i]) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* With archive reuse: the archived body words equal the runs of the
+ * bodies only if every text part is text/plain (no HTML, no message/ or
+ * digest parts, no unparsable type) in a common transfer encoding. Stops
+ * the reading otherwise. */
+static void check_plain(struct extract *x,
+			const struct message_header_line *raw)
+{
+	struct rfc822_parser_context parser;
+	string_t *type = t_str_new(64);
+	const char *t;
+
+	if (strcasecmp(raw->name, "Content-Transfer-Encoding") == 0 &&
+	    !plain_encoding(raw))
+		x->not_plain = TRUE;
+	if (strcasecmp(raw->name, "Content-Type") != 0) {
+		if (x->not_plain)
+			x->ret = -1;
+		return;
+	}
+	rfc822_parser_init(&parser, raw->full_value, raw->full_value_len, NULL);
+	rfc822_skip_lwsp(&parser);
+	if (rfc822_parse_content_type(&parser, type) < 0)
+		x->not_plain = TRUE;
+	t = str_c(type);
+	if ((strncasecmp(t, "text/", 5) == 0 &&
+	     strcasecmp(t, "text/plain") != 0) ||
+	    strncasecmp(t, "message/", 8) == 0 ||
+	    strcasecmp(t, "multipart/digest") == 0)
+		x->not_plain = TRUE;
+	if (x->not_plain)
+		x->ret = -1;
+}
+
 static void header_block(struct extract *x,
 			 const struct message_header_line *raw,
 			 const struct message_block *b)
@@ -182,6 +234,8 @@ static void header_block(struct extract *x,
 		return;
 	T_BEGIN
 	{
+		if (x->body_words != NULL)
+			check_plain(x, raw);
 		if (b->part == x->root)
 			top_header(x, raw, hdr);
 		else {
@@ -203,7 +257,7 @@ static void block(struct extract *x, struct message_search_context *search,
 
 	if (x->root == NULL)
 		x->root = raw->part;
-	if (x->skip_bodies && raw->hdr == NULL && raw->size > 0)
+	if (x->body_words != NULL && raw->hdr == NULL && raw->size > 0)
 		return;
 	(void)message_search_more_get_decoded(search, raw, &b);
 	if (b.hdr != NULL)
@@ -217,8 +271,13 @@ static void block(struct extract *x, struct message_search_context *search,
 static void finish(struct extract *x)
 {
 	struct msf_field *b = &x->f[F_B], *t = &x->f[F_T];
+	const char *const *w;
 
 	body_flush(x, TRUE);
+	if (x->body_words != NULL) {
+		array_foreach(x->body_words, w)
+			add(x, b, *w, strlen(*w), FALSE, FALSE);
+	}
 	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
 	for (int i = 0; i < F_COUNT && x->ret == 0; i++) {
 		if (i != F_M && i != F_N &&
@@ -250,6 +309,8 @@ static int parse(struct extract *x, struct istream *input, const char **error_r)
 		*error_r = i_stream_get_error(input);
 		return -1;
 	}
+	if (x->not_plain)
+		return 1;
 	finish(x);
 	if (x->ret < 0) {
 		*error_r = "storing terms failed";
@@ -258,8 +319,9 @@ static int parse(struct extract *x, struct istream *input, const char **error_r)
 	return 0;
 }
 
-int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
-			 void *ctx, const char **error_r)
+int fts_mailsift_extract(struct mail *mail,
+			 const ARRAY_TYPE(const_string) * body_words,
+			 msf_term_fn *fn, void *ctx, const char **error_r)
 {
 	struct extract x;
 	struct istream *input;
@@ -268,7 +330,7 @@ int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
 	i_zero(&x);
 	x.fn = fn;
 	x.ctx = ctx;
-	x.skip_bodies = skip_bodies;
+	x.body_words = body_words;
 	for (int i = 0; i < F_COUNT; i++)
 		msf_field_init(&x.f[i], field_names[i], TRUE);
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {

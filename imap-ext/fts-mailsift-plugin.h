@@ -17,6 +17,7 @@
 #define FTS_MAILSIFT_PLUGIN_H
 
 #include "lib.h"
+#include "array.h"
 
 #include <sys/stat.h>
 #include "fts-api-private.h"
@@ -30,6 +31,11 @@
 struct fts_mailsift_settings {
 	unsigned int batch_size; /* messages per commit ([imap] batch_size) */
 	unsigned int lock_timeout_msecs; /* writer lock wait */
+	/* archive reuse: the archive directory (NULL: off), its text cap
+	   per part, the user's login and addresses (lower case) */
+	const char *archive_dir;
+	uint64_t archive_text_cap;
+	ARRAY_TYPE(const_string) addresses;
 };
 
 struct mailsift_fts_backend {
@@ -91,10 +97,21 @@ void fts_mailsift_error(struct mailsift_fts_backend *b, struct mailbox *box,
 
 /* fts-mailsift-extract.c: reads mail (from its start) as native SEARCH
  * does and calls fn for each term of its document (see
- * fts-mailsift-terms.h); skip_bodies leaves out the "B" field. Returns 0,
+ * fts-mailsift-terms.h). body_words (or NULL): the archived words of the
+ * bodies, used instead of reading the bodies. Returns 0, 1 if body_words
+ * cannot serve (a text part that is not text/plain: call again without),
  * -1 with *error_r set (data stack) if reading failed or fn returned -1. */
-int fts_mailsift_extract(struct mail *mail, bool skip_bodies, msf_term_fn *fn,
-			 void *ctx, const char **error_r);
+int fts_mailsift_extract(struct mail *mail,
+			 const ARRAY_TYPE(const_string) * body_words,
+			 msf_term_fn *fn, void *ctx, const char **error_r);
+
+/* fts-mailsift-reuse.c: if mail's X-Mailsift-Id names an archived message
+ * delivered to this user whose archived words can stand for its bodies,
+ * fills words (data stack) and returns 1; else 0 (words empty). *archive
+ * is the archive reader, opened on first use; the caller closes it. */
+int fts_mailsift_reuse_words(struct mailsift_fts_backend *b, msx_db **archive,
+			     struct mail *mail,
+			     ARRAY_TYPE(const_string) * words);
 
 /* fts-mailsift-lexicon.c: the distinct words of a field (see there). */
 struct msf_lexicon;

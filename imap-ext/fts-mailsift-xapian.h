@@ -81,6 +81,21 @@ int msx_each_uid(msx_db *db, msx_uid_fn *uid, void *ctx);
 /* Number of documents. */
 int msx_doccount(msx_db *db, uint32_t *n_r);
 
+/* The archive (read-only): opens every shard directory under shards_dir
+ * as one database (msx_close frees it). MSX_NOTFOUND if there is none;
+ * on failure *db_r is NULL and err holds a message. */
+int msx_archive_open(const char *shards_dir, msx_db **db_r, char *err,
+		     size_t errlen);
+/* For each term of the document holding idterm, in sorted order, calls
+ * fn(term, len, npos, minpos, maxpos, ctx): its number of positions and
+ * their range (0 if none); fn returns nonzero to stop. MSX_NOTFOUND if no
+ * document holds idterm. */
+typedef int msx_doc_term_fn(const char *term, size_t len, unsigned int npos,
+			    unsigned int minpos, unsigned int maxpos,
+			    void *ctx);
+int msx_archive_doc(msx_db *db, const char *idterm, msx_doc_term_fn *fn,
+		    void *ctx);
+
 /* Writes a compacted copy of the database at src into the new directory
  * dst (which must not exist). */
 int msx_compact(const char *src, const char *dst, char *err, size_t errlen);

@@ -4,17 +4,20 @@
  * Functions: msx_open, msx_close, msx_error, msx_status, msx_reopen,
  * msx_meta_get, msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end,
  * msx_delete, msx_commit, msx_terms, msx_postlist, msx_revision,
- * msx_each_uid, msx_doccount, msx_compact.
+ * msx_each_uid, msx_doccount, msx_archive_open, msx_archive_doc, msx_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses and messages.
  */
 #include "fts-mailsift-xapian.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
+
+#include <dirent.h>
 
 #include <xapian.h>
 
@@ -41,7 +44,7 @@ static int status_of(const Xapian::Error &e)
 		return MSX_MODIFIED;
 	if (t == "DatabaseCorruptError" || t == "DatabaseVersionError")
 		return MSX_CORRUPT;
-	if (t == "DatabaseNotFoundError")
+	if (t == "DatabaseNotFoundError" || t == "DocNotFoundError")
 		return MSX_NOTFOUND;
 	return MSX_ERROR;
 }
@@ -262,6 +265,75 @@ int msx_doccount(msx_db *db, uint32_t *n_r)
 {
 	*n_r = 0;
 	return run(db, [&] { *n_r = db->db.get_doccount(); });
+}
+
+/* ---- the archive ---- */
+
+int msx_archive_open(const char *shards_dir, msx_db **db_r, char *err,
+		     size_t errlen)
+{
+	*db_r = NULL;
+	DIR *dir = opendir(shards_dir);
+	if (dir == NULL) {
+		copy_err(std::string(shards_dir) + ": " + strerror(errno), err,
+			 errlen);
+		return errno == ENOENT ? MSX_NOTFOUND : MSX_ERROR;
+	}
+	msx_db *db = new (std::nothrow) msx_db;
+	std::string msg;
+	size_t shards = 0;
+	int st = db == NULL ? MSX_ERROR : guard(&msg, [&] {
+		for (struct dirent *d; (d = readdir(dir)) != NULL;) {
+			if (d->d_name[0] == '.')
+				continue;
+			db->db.add_database(Xapian::Database(
+				std::string(shards_dir) + "/" + d->d_name));
+			shards++;
+		}
+	});
+	closedir(dir);
+	if (st == MSX_OK && shards == 0) {
+		msg = std::string(shards_dir) + ": no shards";
+		st = MSX_NOTFOUND;
+	}
+	if (st != MSX_OK) {
+		copy_err(db == NULL ? "out of memory" : msg, err, errlen);
+		delete db;
+		return st;
+	}
+	*db_r = db;
+	return MSX_OK;
+}
+
+/* Calls fn for one term of doc (positions summarised). */
+static int doc_term(Xapian::TermIterator &t, msx_doc_term_fn *fn, void *ctx)
+{
+	const std::string &s = *t;
+	unsigned int n = 0, lo = 0, hi = 0;
+	for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) {
+		if (n == 0 || *p < lo)
+			lo = *p;
+		if (*p > hi)
+			hi = *p;
+		n++;
+	}
+	return fn(s.data(), s.size(), n, lo, hi, ctx);
+}
+
+int msx_archive_doc(msx_db *db, const char *idterm, msx_doc_term_fn *fn,
+		    void *ctx)
+{
+	return run(db, [&] {
+		auto p = db->db.postlist_begin(idterm);
+		if (p == db->db.postlist_end(idterm))
+			throw Xapian::DocNotFoundError(idterm);
+		Xapian::Document doc = db->db.get_document(*p);
+		for (auto t = doc.termlist_begin(); t != doc.termlist_end();
+		     ++t) {
+			if (doc_term(t, fn, ctx))
+				break;
+		}
+	});
 }
 
 int msx_compact(const char *src, const char *dst, char *err, size_t errlen)
