@@ -159,15 +159,17 @@ $(BUILD)/asan/libmsmilter.a: $(MILTER_ASAN_OBJ)
 	$(Q)ar rcs $@ $^
 
 # ---- unit tests (Check), plain and under ASan+UBSan ----
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
+# the IMAP backend's Dovecot-free terms layer is unit-tested too
+UNIT_IMAP := imap-ext/fts-mailsift-terms.c
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -o $@ $< $(UNIT_SUPPORT) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
 
-$(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
+$(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -o $@ $< $(UNIT_SUPPORT) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
 
 unit: $(UNITS:%=$(BUILD)/unit/%)
 	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
