@@ -43,7 +43,7 @@ INDEXD_C := $(sort $(wildcard indexer/indexd_*.c))
 # the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
 IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
-IMAP_LIB := indexer/ms_token.c indexer/ms_buf.c indexer/ms_status.c \
+IMAP_LIB := indexer/ms_schema.c indexer/ms_buf.c indexer/ms_status.c \
 	indexer/ms_config.c indexer/ms_config_table.c
 IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)

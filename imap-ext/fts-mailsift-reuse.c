@@ -11,10 +11,10 @@
  *     (otherwise the header may be forged or copied: the message is
  *     indexed from itself, and nothing of the archived one is used);
  *   - the archived words are exactly the runs the backend would index
- *     (fts-mailsift-terms.h): all ASCII, with no word skipped for length
- *     (their positions are contiguous) and no part cut at the archive's
- *     text cap (the message is smaller than the cap). The caller also
- *     checks that every text part is text/plain (fts_mailsift_extract).
+ *     (fts-mailsift-terms.h): the indexer marked the document
+ *     MS_TRAIT_ASCII_RUNS (all ASCII, no word skipped for length, no part
+ *     cut at the text cap). The caller also checks that every text part
+ *     is text/plain in a common transfer encoding (fts_mailsift_extract).
  * Then IMAP SEARCH gives the same answers either way. One debug line per
  * message with X-Mailsift-Id says what was decided.
  */
@@ -33,22 +33,12 @@
 struct archived {
 	const ARRAY_TYPE(const_string) * addresses;
 	ARRAY_TYPE(const_string) * words;
-	bool delivered, ascii;
-	unsigned int npos, minpos, maxpos;
+	bool delivered, ascii_runs;
 };
 
 static bool is_upper(char c)
 {
 	return c >= 'A' && c <= 'Z';
-}
-
-static bool ascii(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] >= 0x80)
-			return FALSE;
-	}
-	return TRUE;
 }
 
 static void check_rcpt(struct archived *a, const char *addr, size_t len)
@@ -62,28 +52,28 @@ static void check_rcpt(struct archived *a, const char *addr, size_t len)
 	}
 }
 
-/* msx_doc_term_fn: body words have no prefix (lower case or digit). */
-static int archived_term(const char *term, size_t len, unsigned int npos,
-			 unsigned int minpos, unsigned int maxpos, void *ctx)
+static bool has_prefix(const char *term, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(term, prefix, n) == 0;
+}
+
+/* msx_term_fn: body words have no prefix (lower case or digit). */
+static int archived_term(const char *term, size_t len, void *ctx)
 {
 	struct archived *a = ctx;
-	size_t plen = strlen("XR");
+	const char *trait = MS_PREFIX_TRAIT MS_TRAIT_ASCII_RUNS;
+	const char *rcpt = ms_schema_field("rcpt")->prefix;
 
-	if (len > plen && memcmp(term, "XR", plen) == 0)
-		check_rcpt(a, term + plen, len - plen);
+	if (has_prefix(term, len, rcpt))
+		check_rcpt(a, term + strlen(rcpt), len - strlen(rcpt));
+	else if (len == strlen(trait) && memcmp(term, trait, len) == 0)
+		a->ascii_runs = TRUE;
 	if (is_upper(term[0]))
 		return 0;
-	if (!ascii(term, len))
-		a->ascii = FALSE;
 	const char *w = t_strndup(term, len);
 	array_push_back(a->words, &w);
-	if (npos > 0) {
-		if (a->npos == 0 || minpos < a->minpos)
-			a->minpos = minpos;
-		if (maxpos > a->maxpos)
-			a->maxpos = maxpos;
-		a->npos += npos;
-	}
 	return 0;
 }
 
@@ -118,10 +108,8 @@ static const char *judge(struct mailsift_fts_backend *b, msx_db *archive,
 	if (!a->delivered)
 		return t_strdup_printf("not delivered to %s",
 				       b->backend.ns->user->username);
-	if (!a->ascii)
-		return "archived text is not ASCII";
-	if (a->npos > 0 && a->maxpos - a->minpos + 1 != a->npos)
-		return "archived text skipped over-long words";
+	if (!a->ascii_runs)
+		return "archived text is not plain ASCII words";
 	return NULL;
 }
 
@@ -136,7 +124,7 @@ int fts_mailsift_reuse_words(struct mailsift_fts_backend *b, msx_db **archive,
 			     struct mail *mail,
 			     ARRAY_TYPE(const_string) * words)
 {
-	struct archived a = { &b->set.addresses, words, FALSE, TRUE, 0, 0, 0 };
+	struct archived a = { &b->set.addresses, words, FALSE, FALSE };
 	const char *id, *why;
 	uoff_t size;
 

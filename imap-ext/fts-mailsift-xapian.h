@@ -87,14 +87,9 @@ int msx_doccount(msx_db *db, uint32_t *n_r);
 int msx_archive_open(const char *shards_dir, msx_db **db_r, char *err,
 		     size_t errlen);
 /* For each term of the document holding idterm, in sorted order, calls
- * fn(term, len, npos, minpos, maxpos, ctx): its number of positions and
- * their range (0 if none); fn returns nonzero to stop. MSX_NOTFOUND if no
+ * fn(term, len, ctx); fn returns nonzero to stop. MSX_NOTFOUND if no
  * document holds idterm. */
-typedef int msx_doc_term_fn(const char *term, size_t len, unsigned int npos,
-			    unsigned int minpos, unsigned int maxpos,
-			    void *ctx);
-int msx_archive_doc(msx_db *db, const char *idterm, msx_doc_term_fn *fn,
-		    void *ctx);
+int msx_archive_doc(msx_db *db, const char *idterm, msx_term_fn *fn, void *ctx);
 
 /* Writes a compacted copy of the database at src into the new directory
  * dst (which must not exist). */

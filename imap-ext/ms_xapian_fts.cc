@@ -305,23 +305,7 @@ int msx_archive_open(const char *shards_dir, msx_db **db_r, char *err,
 	return MSX_OK;
 }
 
-/* Calls fn for one term of doc (positions summarised). */
-static int doc_term(Xapian::TermIterator &t, msx_doc_term_fn *fn, void *ctx)
-{
-	const std::string &s = *t;
-	unsigned int n = 0, lo = 0, hi = 0;
-	for (auto p = t.positionlist_begin(); p != t.positionlist_end(); ++p) {
-		if (n == 0 || *p < lo)
-			lo = *p;
-		if (*p > hi)
-			hi = *p;
-		n++;
-	}
-	return fn(s.data(), s.size(), n, lo, hi, ctx);
-}
-
-int msx_archive_doc(msx_db *db, const char *idterm, msx_doc_term_fn *fn,
-		    void *ctx)
+int msx_archive_doc(msx_db *db, const char *idterm, msx_term_fn *fn, void *ctx)
 {
 	return run(db, [&] {
 		auto p = db->db.postlist_begin(idterm);
@@ -330,7 +314,8 @@ int msx_archive_doc(msx_db *db, const char *idterm, msx_doc_term_fn *fn,
 		Xapian::Document doc = db->db.get_document(*p);
 		for (auto t = doc.termlist_begin(); t != doc.termlist_end();
 		     ++t) {
-			if (doc_term(t, fn, ctx))
+			const std::string &s = *t;
+			if (fn(s.data(), s.size(), ctx))
 				break;
 		}
 	});

@@ -7,6 +7,7 @@
  */
 #include "ms_archive_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,23 @@ static ms_status_t add_exact(ms_xdoc *xd, const char *field, const char *s)
 	return add_addr_term(xd, prefix_of(field), s);
 }
 
+/* True if body is all ASCII and no run of letters and digits is longer
+ * than MS_TOKEN_MAX (then the tokenizer skipped nothing). */
+static int ascii_runs(const ms_buf *body)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < body->len; i++) {
+		unsigned char c = (unsigned char)body->data[i];
+		if (c >= 0x80)
+			return 0;
+		run = isalnum(c) ? run + 1 : 0;
+		if (run > MS_TOKEN_MAX)
+			return 0;
+	}
+	return 1;
+}
+
 /* Header fields of the message. */
 static ms_status_t add_message_terms(ms_xdoc *xd, const ms_doc *doc)
 {
@@ -94,6 +112,8 @@ static ms_status_t add_message_terms(ms_xdoc *xd, const ms_doc *doc)
 	}
 	if (!st && doc->message_id)
 		st = ms_xdoc_add_term(xd, MS_PREFIX_MSGID, doc->message_id);
+	if (!st && doc->truncated == 0 && ascii_runs(&doc->body))
+		st = ms_xdoc_add_term(xd, MS_PREFIX_TRAIT, MS_TRAIT_ASCII_RUNS);
 	return st;
 }
 

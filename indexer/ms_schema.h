@@ -33,6 +33,12 @@ enum { MS_SLOT_DATE = 0, MS_SLOT_SIZE = 1 };
 #define MS_PREFIX_ID "Q"
 /* Message-ID header (exact, case kept). */
 #define MS_PREFIX_MSGID "XM"
+/* Traits of the archived text. MS_TRAIT_ASCII_RUNS: the body text is all
+ * ASCII with no run of letters and digits longer than MS_TOKEN_MAX, so its
+ * body terms are exactly its (lower-cased) runs: the IMAP backend may
+ * reuse them (imap-ext/fts-mailsift-reuse.c). */
+#define MS_PREFIX_TRAIT	    "XK"
+#define MS_TRAIT_ASCII_RUNS "asciiruns"
 
 /* Looks up a field by query name (case-insensitive); NULL if unknown. */
 const ms_field *ms_schema_field(const char *name);

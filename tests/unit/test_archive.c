@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "ms_archive.h"
+#include "ms_schema.h"
+#include "ms_xapian.h"
 #include "support_util.h"
 
 static char *tmpl;
@@ -216,6 +218,43 @@ START_TEST(test_show_and_search)
 }
 END_TEST
 
+/* The IMAP backend reuses a message's archived words only if the archive
+ * marked them as exactly its ASCII runs (MS_TRAIT_ASCII_RUNS). */
+static const struct {
+	const char *body;
+	int trait;
+} traits[] = {
+	{ "plain words only, 42 of them\n", 1 },
+	{ "Z\xc3\xbcrich is not ASCII\n", 0 },
+	{ "a run longer than the tokenizer keeps: "
+	  "x1234567890123456789012345678901234567890123456789012345678901234567"
+	  "89\n",
+	  0 },
+};
+
+START_TEST(test_ascii_runs_trait)
+{
+	char msg[512], glob_dir[256];
+	snprintf(msg, sizeof msg,
+		 "From: a@example.org\nSubject: t\nDate: Fri, 23 Aug 2002 "
+		 "10:00:00 +0000\n\n%s",
+		 traits[_i].body);
+	add(msg, NULL, MS_ADD_NEW);
+	ck_assert_int_eq(ms_archive_commit(ar), MS_OK);
+	snprintf(glob_dir, sizeof glob_dir, "%s/a/shards/2002-08", tmpl);
+	const char *paths[] = { glob_dir };
+	ms_xdb *db = NULL;
+	char *err = NULL;
+	int yes = -1;
+	ck_assert_int_eq(ms_xdb_open_read(paths, 1, &db, &err), MS_OK);
+	ck_assert_int_eq(
+		ms_xdb_has_term(db, MS_PREFIX_TRAIT MS_TRAIT_ASCII_RUNS, &yes),
+		MS_OK);
+	ck_assert_int_eq(yes, traits[_i].trait);
+	ms_xdb_close(&db);
+}
+END_TEST
+
 START_TEST(test_not_a_message)
 {
 	ms_add_result res;
@@ -238,6 +277,8 @@ int main(void)
 	tcase_add_test(tc, test_idempotent_and_shards);
 	tcase_add_test(tc, test_show_and_search);
 	tcase_add_test(tc, test_not_a_message);
+	tcase_add_loop_test(tc, test_ascii_runs_trait, 0,
+			    sizeof traits / sizeof traits[0]);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
