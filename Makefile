@@ -206,7 +206,7 @@ cli-tests: $(BUILD)/mailsift
 indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
 
-imap-tests: $(PLUGIN_SO)
+imap-tests: $(PLUGIN_SO) $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/imap/test_*
 
 milter-tests: $(BUILD)/mailsift-milter
