@@ -96,6 +96,18 @@ static void add(struct extract *x, struct msf_field *f, const void *data,
 	T_END;
 }
 
+/* The whole value of a SUBJECT/FROM/TO/CC/BCC field ("=" terms). */
+static void add_value(struct extract *x, const struct msf_field *f,
+		      const void *data, size_t size)
+{
+	T_BEGIN
+	{
+		if (msf_add_value(f, data, size, dtc, put_term, x) < 0)
+			x->ret = -1;
+	}
+	T_END;
+}
+
 /* ---- bodies ---- */
 
 static void body_flush(struct extract *x, bool final)
@@ -162,6 +174,30 @@ static void address_header(struct extract *x,
 	message_header_decode_utf8(str_data(written), str_len(written), decoded,
 				   NULL);
 	add(x, f, decoded->data, decoded->used, FALSE, FALSE);
+	add_value(x, f, decoded->data, decoded->used);
+}
+
+/* SUBJECT's form: LWSP runs of the raw value made one space, then
+ * decoded (native SEARCH_HEADER_COMPRESS_LWSP). */
+static void subject_value(struct extract *x, struct msf_field *f,
+			  const struct message_header_line *raw)
+{
+	string_t *comp = t_str_new(raw->full_value_len);
+	buffer_t *decoded = t_buffer_create(raw->full_value_len + 32);
+	bool prev_lwsp = TRUE;
+
+	for (size_t i = 0; i < raw->full_value_len; i++) {
+		unsigned char c = raw->full_value[i];
+		bool lwsp = c == ' ' || c == '\t'; /* Dovecot's IS_LWSP */
+		if (!lwsp)
+			str_append_c(comp, c);
+		else if (!prev_lwsp)
+			str_append_c(comp, ' ');
+		prev_lwsp = lwsp;
+	}
+	message_header_decode_utf8(str_data(comp), str_len(comp), decoded,
+				   NULL);
+	add_value(x, f, decoded->data, decoded->used);
 }
 
 static void top_header(struct extract *x, const struct message_header_line *raw,
@@ -172,6 +208,8 @@ static void top_header(struct extract *x, const struct message_header_line *raw,
 	add(x, &x->f[F_N], hdr->name, hdr->name_len, FALSE, FALSE);
 	add(x, f, hdr->full_value, hdr->full_value_len, FALSE, FALSE);
 	x->hdr_bits |= f->bits;
+	if (f == &x->f[F_SUBJECT])
+		subject_value(x, f, raw);
 	if (message_header_is_address(hdr->name))
 		address_header(x, raw);
 }

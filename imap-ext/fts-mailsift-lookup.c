@@ -30,6 +30,7 @@
 struct arg_fields {
 	const char *fields[5]; /* NULL-terminated */
 	const char *mark;      /* "L" term of the field */
+	const char *values;    /* "=" field of whole values, or NULL */
 	const char *chars[3];  /* fields with character terms, NULL-ended */
 };
 
@@ -170,6 +171,9 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 		af->mark = t_strconcat("L", f, NULL);
 		if (f[0] == 'A' || strcmp(f, "Hsubject:") == 0)
 			af->chars[0] = f; /* see fts-mailsift-extract.c */
+		if (f[0] == 'A' || (arg->type == SEARCH_HEADER_COMPRESS_LWSP &&
+				    strcmp(f, "Hsubject:") == 0))
+			af->values = t_strconcat("=", f, NULL);
 		return TRUE;
 	default:
 		return FALSE;
@@ -207,6 +211,23 @@ static void negate(struct lookup *l, struct arg_result *r)
 	array_append_array(&r->cand, &cand);
 }
 
+/* A key of SUBJECT/FROM/TO/CC/BCC found in whole values: exact. 1 done,
+ * 0 the key does not suit values. */
+static int lookup_values(struct lookup *l, const struct arg_fields *af,
+			 const char *key, struct arg_result *r)
+{
+	char *v;
+
+	if (af->values == NULL || (v = msf_key_value(key)) == NULL)
+		return 0;
+	if (scan(l, af->values, v) == 0) {
+		hits_to(l, &r->cand);
+		array_append_array(&r->definite, &r->cand);
+	}
+	free(v);
+	return 1;
+}
+
 /* Candidates and definite matches of one arg. 1 answered, 0 left to
  * Dovecot, -1 error. */
 static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
@@ -214,13 +235,20 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 {
 	struct arg_fields af;
 	ARRAY_TYPE(seq_range) w_uids;
+	const char *key;
 	char **runs;
 	bool exact;
 	int i, n;
 
 	if (!arg_fields(arg, &af))
 		return 0;
-	if ((n = msf_key_runs(key_dtc(arg->value.str), &runs, &exact)) <= 0)
+	key = key_dtc(arg->value.str);
+	if (lookup_values(l, &af, key, r) > 0) {
+		if (l->ret == 0 && arg->match_not)
+			negate(l, r);
+		return l->ret < 0 ? -1 : 1;
+	}
+	if ((n = msf_key_runs(key, &runs, &exact)) <= 0)
 		return n; /* no run ("@", "  "): nothing to narrow by */
 	t_array_init(&w_uids, 64);
 	for (i = 0; i < n && l->ret == 0; i++) {

@@ -1,7 +1,8 @@
 /* fts-mailsift-terms.c - text <-> index terms (see fts-mailsift-terms.h).
  *
  * Functions: msf_field_init, msf_header_field, msf_add_text,
- * msf_emit_chars, msf_safe_cut, msf_key_runs, msf_runs_free,
+ * msf_add_value, msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs,
+ * msf_runs_free,
  * msf_char_index.
  */
 #include "fts-mailsift-terms.h"
@@ -169,6 +170,48 @@ out:
 	ms_buf_free(&e.term);
 	ms_buf_free(&dtc);
 	return ret;
+}
+
+int msf_add_value(const struct msf_field *f, const char *value, size_t len,
+		  msf_norm_fn *norm, msf_term_fn *fn, void *ctx)
+{
+	struct msf_field vf = { .chars = false };
+	struct emit e = { &vf, MS_BUF_INIT, 0, fn, ctx };
+	ms_buf dtc = MS_BUF_INIT;
+	int ret = -1;
+
+	if (len == 0)
+		return 0;
+	if (ms_buf_putc(&e.term, '=') != MS_OK ||
+	    ms_buf_puts(&e.term, f->name) != MS_OK)
+		goto out;
+	e.plen = e.term.len;
+	if (has_8bit(value, len)) {
+		if (norm(value, len, &dtc) < 0)
+			goto out;
+		value = dtc.data;
+		len = dtc.len;
+	}
+	ret = put_run(&e, value, len);
+out:
+	ms_buf_free(&e.term);
+	ms_buf_free(&dtc);
+	return ret;
+}
+
+char *msf_key_value(const char *key)
+{
+	size_t n = strlen(key);
+	char *v;
+
+	if (n == 0 || n > MSF_OVERLAP || strpbrk(key, "\r\n") != NULL)
+		return NULL;
+	v = malloc(n + 1);
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		v[i] = ascii_lower(key[i]);
+	return v;
 }
 
 int msf_emit_chars(const struct msf_field *f, msf_term_fn *fn, void *ctx)

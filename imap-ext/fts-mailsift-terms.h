@@ -28,6 +28,11 @@
  *   "L" f             the text was cut inside a run (no whitespace in
  *                     MSF_CHUNK bytes): every lookup on f includes the
  *                     message ("maybe")
+ *   "=" f value       the whole value of a SUBJECT/FROM/TO/CC/BCC field
+ *                     in the form native SEARCH compares (dtc, ASCII
+ *                     lower-cased), as overlapping windows if long: any
+ *                     key of at most MSF_OVERLAP bytes is answered exactly
+ *                     by a substring scan of the distinct values
  *   "#" f c           the field has the ASCII letter or digit c (single
  *                     character keys without a scan); for B, Hsubject:,
  *                     Afrom: .. Abcc:, and "T" (what TEXT's fields add to
@@ -77,6 +82,18 @@ void msf_header_field(char kind, const char *hdr, char *buf, size_t size);
 int msf_add_text(struct msf_field *f, const char *text, size_t len,
 		 bool cut_before, bool cut_after, msf_norm_fn *norm,
 		 msf_term_fn *fn, void *ctx);
+
+/* Emits "=" f value for UTF-8 value[0..len) (not yet normalised; norm
+ * turns non-ASCII text into dtc). Returns 0, -1 if fn stopped it or out of
+ * memory. */
+int msf_add_value(const struct msf_field *f, const char *value, size_t len,
+		  msf_norm_fn *norm, msf_term_fn *fn, void *ctx);
+
+/* The form of a search key compared with values: ASCII lower-cased (the
+ * key is in dtc already), malloc'ed; NULL if it cannot be answered from
+ * values (longer than MSF_OVERLAP, empty, or with CR or LF) or out of
+ * memory. */
+char *msf_key_value(const char *key);
 
 /* Emits the character terms of f collected so far ("#" f c). Returns 0
  * or -1 if fn stopped it. */
