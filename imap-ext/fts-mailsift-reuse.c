@@ -109,7 +109,7 @@ static const char *judge(struct mailsift_fts_backend *b, msx_db *archive,
 		return t_strdup_printf("not delivered to %s",
 				       b->backend.ns->user->username);
 	if (!a->ascii_runs)
-		return "archived text is not plain ASCII words";
+		return "archived text not marked as plain ASCII words";
 	return NULL;
 }
 
