@@ -70,7 +70,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests imap-tests format \
-	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter install clean
+	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter valgrind-imap install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO)
 
@@ -241,6 +241,9 @@ stop:
 	@tests/run-demo.sh --stop
 
 # the milter suite with every milter process under valgrind (slow; not in check)
+valgrind-imap: $(PLUGIN_SO)
+	MAILSIFT_BUILD=$(BUILD) tests/imap/valgrind_imap.py
+
 valgrind-milter: $(BUILD)/mailsift-milter
 	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
 	MILTER_WRAPPER="valgrind --trace-children=yes --leak-check=full --errors-for-leak-kinds=definite --log-file=$(BUILD)/valgrind/vg.%p" \
