@@ -9,6 +9,8 @@
 #   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
 #   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
+#   make valgrind-milter / valgrind-imap  the milter suite / the IMAP backend
+#                   (doveadm index, lookups, expunge, rescan, optimize) under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format every source file in place
 #   V=1             show the full compiler command lines
