@@ -34,6 +34,13 @@ struct msf_lexicon {
 	   pair_runs[pair_start[p] .. pair_start[p + 1]) */
 	uint32_t *pair_start; /* PAIRS + 1 entries */
 	uint32_t *pair_runs;
+	/* the field has too many distinct runs to hold in memory: keys are
+	   matched by reading its terms from the database each time */
+	bool streaming;
+	char *prefix;
+	/* bytes of terms and runs held at most (mailsift_lexicon_max; with
+	   offsets and the pair index about three times as much memory) */
+	size_t max;
 };
 
 #define PAIRS 65536
@@ -54,25 +61,44 @@ static void lexicon_free(struct msf_lexicon **_lex)
 	buffer_free(&lex->runs);
 	i_free(lex->pair_start);
 	i_free(lex->pair_runs);
+	i_free(lex->prefix);
 	array_free(&lex->raw_off);
 	array_free(&lex->run_off);
 	i_free(lex->key);
 	i_free(lex);
 }
 
-static int lexicon_add(const char *term, size_t len, void *ctx)
+/* The run of term (after the field prefix). FALSE if it has none. */
+static bool term_run(const struct msf_lexicon *lex, const char *term,
+		     size_t len, const char **w_r, size_t *wlen_r)
 {
-	struct msf_lexicon *lex = ctx;
 	const char *w = term + lex->skip;
 	size_t wlen = len - lex->skip;
-	uint32_t off;
 
 	if (lex->skip_to_colon) {
 		const char *colon = memchr(w, ':', wlen);
 		if (colon == NULL)
-			return 0;
+			return FALSE;
 		wlen -= colon + 1 - w;
 		w = colon + 1;
+	}
+	*w_r = w;
+	*wlen_r = wlen;
+	return TRUE;
+}
+
+static int lexicon_add(const char *term, size_t len, void *ctx)
+{
+	struct msf_lexicon *lex = ctx;
+	const char *w;
+	size_t wlen;
+	uint32_t off;
+
+	if (!term_run(lex, term, len, &w, &wlen))
+		return 0;
+	if (lex->raw->used + lex->runs->used + len > lex->max) {
+		lex->streaming = TRUE;
+		return 1; /* stop */
 	}
 	off = lex->raw->used;
 	array_push_back(&lex->raw_off, &off);
@@ -139,10 +165,12 @@ static void pairs_build(struct msf_lexicon *lex)
 }
 
 static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
-					const char *prefix, uint64_t rev)
+					const char *prefix, uint64_t rev,
+					size_t max)
 {
 	struct msf_lexicon *lex = i_new(struct msf_lexicon, 1);
 
+	lex->max = max;
 	lex->key = i_strdup(key);
 	lex->rev = rev;
 	lex->raw = buffer_create_dynamic(default_pool, 65536);
@@ -153,9 +181,17 @@ static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
 	lex->skip_to_colon =
 		strcmp(prefix, "H") == 0 || strcmp(prefix, "~H") == 0;
 	buffer_append_c(lex->runs, '\n');
+	lex->prefix = i_strdup(prefix);
 	if (msx_terms(db, prefix, lexicon_add, lex) != MSX_OK) {
 		lexicon_free(&lex);
 		return NULL;
+	}
+	if (lex->streaming) { /* keep only what streaming needs */
+		buffer_set_used_size(lex->raw, 0);
+		buffer_set_used_size(lex->runs, 0);
+		array_clear(&lex->raw_off);
+		array_clear(&lex->run_off);
+		return lex;
 	}
 	pairs_build(lex);
 	return lex;
@@ -191,7 +227,7 @@ int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
 		c->next = (c->next + 1) % LEX_CACHE;
 		lexicon_free(&c->lex[i]);
 	}
-	c->lex[i] = lexicon_read(db, key, prefix, rev);
+	c->lex[i] = lexicon_read(db, key, prefix, rev, b->set.lexicon_max);
 	*lex_r = c->lex[i];
 	return *lex_r == NULL ? -1 : 0;
 }
@@ -249,20 +285,50 @@ static void match_all(const struct msf_lexicon *lex, const char *w, size_t wlen,
 	}
 }
 
-void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
-				msf_term_fn *fn, void *ctx)
+struct stream_ctx {
+	const struct msf_lexicon *lex;
+	const char *w;
+	msf_term_fn *fn;
+	void *ctx;
+	int ret;
+};
+
+static int stream_term(const char *term, size_t len, void *vctx)
+{
+	struct stream_ctx *s = vctx;
+	const char *run;
+	size_t rlen;
+
+	if (!term_run(s->lex, term, len, &run, &rlen) ||
+	    memmem(run, rlen, s->w, strlen(s->w)) == NULL)
+		return 0;
+	T_BEGIN
+	{
+		s->ret = s->fn(t_strndup(term, len), len, s->ctx);
+	}
+	T_END;
+	return s->ret < 0 ? 1 : 0;
+}
+
+/* A field too big for memory: its terms are read again for each key. */
+static int match_streaming(const struct msf_lexicon *lex, msx_db *db,
+			   const char *w, msf_term_fn *fn, void *ctx)
+{
+	struct stream_ctx s = { lex, w, fn, ctx, 0 };
+
+	if (msx_terms(db, lex->prefix, stream_term, &s) != MSX_OK)
+		return -1;
+	return s.ret;
+}
+
+/* The pair of key w (two bytes or more) held by the fewest runs. */
+static unsigned int rarest_pair(const struct msf_lexicon *lex, const char *w,
+				size_t wlen)
 {
 	const unsigned char *k = (const unsigned char *)w;
-	size_t wlen = strlen(w);
 	unsigned int best = 0, pair;
 	uint32_t n, best_n = UINT32_MAX;
 
-	if (array_count(&lex->raw_off) == 0 || wlen == 0)
-		return;
-	if (wlen == 1) {
-		match_all(lex, w, wlen, fn, ctx);
-		return;
-	}
 	for (size_t j = 0; j + 1 < wlen; j++) {
 		pair = (unsigned int)k[j] << 8 | k[j + 1];
 		n = lex->pair_start[pair + 1] - lex->pair_start[pair];
@@ -271,11 +337,30 @@ void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
 			best = pair;
 		}
 	}
+	return best;
+}
+
+int fts_mailsift_lexicon_match(const struct msf_lexicon *lex, msx_db *db,
+			       const char *w, msf_term_fn *fn, void *ctx)
+{
+	size_t wlen = strlen(w);
+	unsigned int best;
+
+	if (lex->streaming)
+		return match_streaming(lex, db, w, fn, ctx);
+	if (array_count(&lex->raw_off) == 0 || wlen == 0)
+		return 0;
+	if (wlen == 1) {
+		match_all(lex, w, wlen, fn, ctx);
+		return 0;
+	}
+	best = rarest_pair(lex, w, wlen);
 	for (uint32_t i = lex->pair_start[best]; i < lex->pair_start[best + 1];
 	     i++) {
 		if (match_run(lex, lex->pair_runs[i], w, wlen, fn, ctx) < 0)
-			return;
+			return -1;
 	}
+	return 0;
 }
 
 void fts_mailsift_lexicon_cache_free(struct mailsift_fts_backend *b)

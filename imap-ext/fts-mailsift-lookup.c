@@ -101,7 +101,8 @@ static int scan(struct lookup *l, const char *field, const char *w)
 
 	if (fts_mailsift_lexicon_get(l->b, l->guid, l->db, field, &lex) < 0)
 		return l->ret = -1;
-	fts_mailsift_lexicon_match(lex, w, postings, l);
+	if (fts_mailsift_lexicon_match(lex, l->db, w, postings, l) < 0)
+		l->ret = -1;
 	return l->ret;
 }
 

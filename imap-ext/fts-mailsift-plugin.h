@@ -31,6 +31,7 @@
 struct fts_mailsift_settings {
 	unsigned int batch_size; /* messages per commit ([imap] batch_size) */
 	unsigned int lock_timeout_msecs; /* writer lock wait */
+	unsigned int lexicon_max; /* bytes of one field's words in memory */
 	/* archive reuse: the archive directory (NULL: off), its text cap
 	   per part, the user's login and addresses (lower case) */
 	const char *archive_dir;
@@ -121,10 +122,11 @@ struct lex_cache;
 int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
 			     msx_db *db, const char *prefix,
 			     struct msf_lexicon **lex_r);
-/* Calls fn(term) for each term whose run contains the key run w; stops when fn
- * returns -1. */
-void fts_mailsift_lexicon_match(const struct msf_lexicon *lex, const char *w,
-				msf_term_fn *fn, void *ctx);
+/* Calls fn(term) for each term whose run contains the key run w (db: the
+ * database the lexicon was read from); stops when fn returns -1. Returns
+ * 0, -1 if fn or reading the database failed. */
+int fts_mailsift_lexicon_match(const struct msf_lexicon *lex, msx_db *db,
+			       const char *w, msf_term_fn *fn, void *ctx);
 void fts_mailsift_lexicon_cache_free(struct mailsift_fts_backend *b);
 
 /* fts-mailsift-lookup.c */

@@ -5,7 +5,10 @@
  * Sources, later ones win: defaults; plugin.conf named by the plugin
  * setting mailsift_config ([imap] batch_size, archive_reuse,
  * user_addresses; [archive] dir, max_text_per_part); the plugin settings
- * mailsift_batch_size and mailsift_lock_timeout (milliseconds). Archive
+ * mailsift_batch_size, mailsift_lock_timeout (milliseconds) and
+ * mailsift_lexicon_max (bytes of distinct words of one field kept in
+ * memory per IMAP session, default 24M; more are read from the index for
+ * each search instead). Archive
  * reuse needs mailsift_config (it names the archive).
  *
  * user_addresses file: one line per login, "login: address, address";
@@ -124,6 +127,7 @@ int fts_mailsift_settings_read(struct mail_user *user,
 	i_zero(set_r);
 	set_r->batch_size = 500;
 	set_r->lock_timeout_msecs = 30000;
+	set_r->lexicon_max = 24 * 1024 * 1024;
 	p_array_init(&set_r->addresses, user->pool, 4);
 	const char *login = str_lcase(p_strdup(user->pool, user->username));
 	array_push_back(&set_r->addresses, &login);
@@ -133,7 +137,9 @@ int fts_mailsift_settings_read(struct mail_user *user,
 	if (read_uint(user, "mailsift_batch_size", 1, 100000,
 		      &set_r->batch_size, error_r) < 0 ||
 	    read_uint(user, "mailsift_lock_timeout", 0, 600000,
-		      &set_r->lock_timeout_msecs, error_r) < 0)
+		      &set_r->lock_timeout_msecs, error_r) < 0 ||
+	    read_uint(user, "mailsift_lexicon_max", 0, 1U << 30,
+		      &set_r->lexicon_max, error_r) < 0)
 		return -1;
 	return 0;
 }

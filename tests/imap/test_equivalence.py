@@ -35,7 +35,8 @@ build/lib21_fts_mailsift_plugin.so (make). Runs in about 1.5 minutes on
 
 Environment: MSIMAP_MESSAGES [all] messages loaded, MSIMAP_QUERIES [300]
 queries (at least the guaranteed set unless fewer are asked for),
-MSIMAP_SEED [1], MSIMAP_REPORT=file writes every failing query with all
+MSIMAP_SEED [1], MSIMAP_PLUGIN_EXTRA (more plugin {} lines for our
+backend's instance), MSIMAP_REPORT=file writes every failing query with all
 its missed/extra UIDs there, MSIMAP_KEEP=1 keeps the temp dir and leaves
 the servers running.
 Prints "N passed, N failed".
@@ -72,6 +73,9 @@ _NM = os.environ.get("MSIMAP_MESSAGES", "all")
 NMSG = None if _NM == "all" else int(_NM)
 NQ = int(os.environ.get("MSIMAP_QUERIES") or "300")
 SEED = int(os.environ.get("MSIMAP_SEED", "1"))
+# more plugin {} lines for the instance with our backend (e.g. the lexicon
+# memory cap, tests/imap/test_equivalence_streaming.py)
+PLUGIN_EXTRA = os.environ.get("MSIMAP_PLUGIN_EXTRA", "")
 rng = random.Random(SEED)
 
 STR_KEYS = ("BODY", "TEXT", "SUBJECT", "FROM", "TO", "CC", "BCC")
@@ -905,7 +909,8 @@ def main():
     env_a = dict(common, STACK_IMAP_PORT=str(pa[0]), STACK_POP3_PORT=str(pa[1]), STACK_LMTP_PORT=str(pa[2]),
                  STACK_DOVECOT_INDEX=os.path.join(a, "index"), STACK_DOVECOT_PLUGIN_DIR=mods,
                  STACK_DOVECOT_MAIL_PLUGINS="fts fts_mailsift",
-                 STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift\n  mailsift_config = %s\n" % conf)
+                 STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift\n  mailsift_config = %s\n%s" % (
+                     conf, PLUGIN_EXTRA))
     env_b = dict(common, STACK_IMAP_PORT=str(pb[0]), STACK_POP3_PORT=str(pb[1]), STACK_LMTP_PORT=str(pb[2]),
                  STACK_DOVECOT_INDEX=os.path.join(b, "index"))
     msgs = load_corpus()
