@@ -11,11 +11,14 @@
  * (fts-mailsift-extract.c: the text native SEARCH reads, which differs
  * from what the FTS core feeds) into one document; every key is then
  * declined, so the core does not decode bodies or run its HTML parser
- * for nothing. The document is stored when the next UID starts; the database
- * is committed every batch_size messages together with the last indexed
- * UID (invariant 5), and at the end. A changed UIDVALIDITY drops the
- * mailbox's documents first. Errors are logged and make update_deinit
- * return -1; the IMAP process never dies for an index problem.
+ * for nothing. A message whose archived text may be reused
+ * (fts-mailsift-reuse.c) takes its body words from the archive. The
+ * document is stored when the next UID starts; the database is committed
+ * every batch_size messages together with the last indexed UID
+ * (invariant 5), and at the end; an update that grew the database by a
+ * quarter compacts it. A changed UIDVALIDITY drops the mailbox's
+ * documents first. Errors are logged and make update_deinit return -1; the
+ * IMAP process never dies for an index problem.
  */
 #include "fts-mailsift-plugin.h"
 

@@ -2,12 +2,14 @@
  * opened: <mail index root>/mailsift-fts/<mailbox GUID>/ (so a rename keeps
  * it), writers wait for Xapian's lock (invariant 6: one writer; readers
  * never wait), a corrupt database is removed and logged so that Dovecot
- * indexes the mailbox again.
+ * indexes the mailbox again; compaction swaps a compacted copy in under
+ * the writer lock; lookups keep one reader per session.
  *
  * Functions: fts_mailsift_db_path, fts_mailsift_db_open,
  * fts_mailsift_db_remove, fts_mailsift_db_drop_if_corrupt,
  * fts_mailsift_db_get_u32, fts_mailsift_db_set_u32,
- * fts_mailsift_error.
+ * fts_mailsift_error, fts_mailsift_db_compact, fts_mailsift_db_reader,
+ * fts_mailsift_db_reader_close.
  */
 #include "fts-mailsift-plugin.h"
 
