@@ -121,21 +121,50 @@ static int put_run(struct emit *e, const char *s, size_t n)
 	}
 }
 
+/* The next run of s[0..len) at or after *at: s[*start_r..*end_r); *at
+ * moves past it. FALSE if there is none. Text and keys are cut alike. */
+static bool next_run(const char *s, size_t len, size_t *at, size_t *start_r,
+		     size_t *end_r)
+{
+	size_t i = *at, j;
+
+	while (i < len && !run_byte((unsigned char)s[i]))
+		i++;
+	if (i == len)
+		return false;
+	for (j = i; j < len && run_byte((unsigned char)s[j]); j++)
+		;
+	*start_r = i;
+	*end_r = *at = j;
+	return true;
+}
+
 static int put_runs(struct emit *e, const char *s, size_t len)
 {
-	size_t i = 0, j;
+	size_t at = 0, i, j;
 
-	while (i < len) {
-		if (!run_byte((unsigned char)s[i])) {
-			i++;
-			continue;
-		}
-		for (j = i; j < len && run_byte((unsigned char)s[j]); j++)
-			;
+	while (next_run(s, len, &at, &i, &j)) {
 		if (put_run(e, s + i, j - i) < 0)
 			return -1;
-		i = j;
 	}
+	return 0;
+}
+
+/* Starts e on field f (terms: kind, if not '\0', then f's name) and turns
+ * *text into dtc (kept in dtc) if it has non-ASCII bytes. 0 or -1. */
+static int emit_begin(struct emit *e, char kind, const char **text, size_t *len,
+		      msf_norm_fn *norm, ms_buf *dtc)
+{
+	if ((kind != '\0' && ms_buf_putc(&e->term, kind) != MS_OK) ||
+	    ms_buf_puts(&e->term, e->f->name) != MS_OK)
+		return -1;
+	e->plen = e->term.len;
+	if (!has_8bit(*text, *len))
+		return 0;
+	if (norm(*text, *len, dtc) < 0)
+		return -1;
+	*text = dtc->data;
+	*len = dtc->len;
 	return 0;
 }
 
@@ -147,16 +176,8 @@ int msf_add_text(struct msf_field *f, const char *text, size_t len,
 	ms_buf dtc = MS_BUF_INIT;
 	int ret = -1;
 
-	if (ms_buf_puts(&e.term, f->name) != MS_OK)
-		goto out;
-	e.plen = e.term.len;
-	if (has_8bit(text, len)) {
-		if (norm(text, len, &dtc) < 0)
-			goto out;
-		text = dtc.data;
-		len = dtc.len;
-	}
-	if (put_runs(&e, text, len) < 0)
+	if (emit_begin(&e, '\0', &text, &len, norm, &dtc) < 0 ||
+	    put_runs(&e, text, len) < 0)
 		goto out;
 	if (cut_before || cut_after) {
 		ms_buf_reset(&e.term);
@@ -175,43 +196,41 @@ out:
 int msf_add_value(const struct msf_field *f, const char *value, size_t len,
 		  msf_norm_fn *norm, msf_term_fn *fn, void *ctx)
 {
-	struct msf_field vf = { .chars = false };
+	struct msf_field vf = *f; /* no character bits for values */
 	struct emit e = { &vf, MS_BUF_INIT, 0, fn, ctx };
 	ms_buf dtc = MS_BUF_INIT;
 	int ret = -1;
 
+	vf.chars = false;
 	if (len == 0)
 		return 0;
-	if (ms_buf_putc(&e.term, '=') != MS_OK ||
-	    ms_buf_puts(&e.term, f->name) != MS_OK)
-		goto out;
-	e.plen = e.term.len;
-	if (has_8bit(value, len)) {
-		if (norm(value, len, &dtc) < 0)
-			goto out;
-		value = dtc.data;
-		len = dtc.len;
-	}
-	ret = put_run(&e, value, len);
-out:
+	if (emit_begin(&e, '=', &value, &len, norm, &dtc) == 0)
+		ret = put_run(&e, value, len);
 	ms_buf_free(&e.term);
 	ms_buf_free(&dtc);
 	return ret;
 }
 
+/* s[0..n) with ASCII letters lower-cased, malloc'ed (NULL: no memory). */
+static char *lower_dup(const char *s, size_t n)
+{
+	char *r = malloc(n + 1);
+
+	if (r == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		r[i] = ascii_lower(s[i]);
+	r[n] = '\0';
+	return r;
+}
+
 char *msf_key_value(const char *key)
 {
 	size_t n = strlen(key);
-	char *v;
 
 	if (n == 0 || n > MSF_OVERLAP || strpbrk(key, "\r\n") != NULL)
 		return NULL;
-	v = malloc(n + 1);
-	if (v == NULL)
-		return NULL;
-	for (size_t i = 0; i <= n; i++)
-		v[i] = ascii_lower(key[i]);
-	return v;
+	return lower_dup(key, n);
 }
 
 int msf_emit_chars(const struct msf_field *f, msf_term_fn *fn, void *ctx)
@@ -242,47 +261,30 @@ size_t msf_safe_cut(const char *text, size_t len)
 
 /* ---- search keys ---- */
 
+/* A key run, cut to MSF_OVERLAP bytes (windows share that much). */
 static char *run_dup(const char *s, size_t n)
 {
-	char *r;
-
-	if (n > MSF_OVERLAP)
-		n = char_start(s, MSF_OVERLAP, 0);
-	r = malloc(n + 1);
-	if (r == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		r[i] = ascii_lower(s[i]);
-	r[n] = '\0';
-	return r;
+	return lower_dup(s,
+			 n > MSF_OVERLAP ? char_start(s, MSF_OVERLAP, 0) : n);
 }
 
 int msf_key_runs(const char *key, char ***runs_r, bool *exact_r)
 {
-	size_t len = strlen(key), i = 0, j, n = 0;
+	size_t len = strlen(key), at = 0, i, j, n = 0;
 	char **runs = calloc(len / 2 + 2, sizeof(*runs));
 
 	*runs_r = runs;
-	*exact_r = false;
 	if (runs == NULL)
 		return -1;
-	while (i < len) {
-		if (!run_byte((unsigned char)key[i])) {
-			i++;
-			continue;
-		}
-		for (j = i; j < len && run_byte((unsigned char)key[j]); j++)
-			;
+	while (next_run(key, len, &at, &i, &j)) {
 		runs[n] = run_dup(key + i, j - i);
 		if (runs[n++] == NULL) {
 			msf_runs_free(runs_r);
 			return -1;
 		}
-		*exact_r = n == 1 && i == 0 && j == len && j <= MSF_OVERLAP;
-		i = j;
 	}
-	if (n > 1)
-		*exact_r = false;
+	/* one run that is the whole key and fits in a window */
+	*exact_r = n == 1 && strlen(runs[0]) == len;
 	return (int)n;
 }
 
