@@ -1,7 +1,7 @@
 /* fts-mailsift-extract.c - a message's terms, read the way Dovecot's own
  * SEARCH reads the message.
  *
- * Functions: fts_mailsift_extract.
+ * Functions: fts_mailsift_extract, fts_mailsift_dtc.
  *
  * Dovecot's FTS core feeds a backend text that differs from what its
  * native SEARCH matches (HTML parts turned into text, address headers
@@ -73,12 +73,21 @@ static int put_term(const char *term, size_t len, void *vctx)
 	return x->ret;
 }
 
-/* msf_norm_fn: Dovecot's own normalisation, as native SEARCH uses. */
-static int dtc(const char *in, size_t len, ms_buf *out)
+buffer_t *fts_mailsift_dtc(const char *in, size_t len)
 {
 	buffer_t *buf = t_buffer_create(len + 16);
 
 	(void)uni_utf8_to_decomposed_titlecase(in, len, buf);
+	buffer_append_c(buf, '\0');
+	buffer_set_used_size(buf, buf->used - 1);
+	return buf;
+}
+
+/* msf_norm_fn: fts_mailsift_dtc for the terms layer. */
+static int dtc(const char *in, size_t len, ms_buf *out)
+{
+	const buffer_t *buf = fts_mailsift_dtc(in, len);
+
 	return ms_buf_append(out, buf->data, buf->used) == MS_OK ? 0 : -1;
 }
 

@@ -15,7 +15,8 @@
  *
  * Args answered (match_always set): BODY, TEXT, SUBJECT, HEADER with a
  * non-empty key, FROM/TO/CC/BCC, negated or not; not FUZZY. Several args
- * are intersected (AND) or united (OR, only if every arg is answered).
+ * are intersected (AND) or united (OR); an arg left unanswered is not
+ * flagged, so Dovecot evaluates it itself for every message.
  */
 #include "fts-mailsift-plugin.h"
 
@@ -23,7 +24,6 @@
 #include "mail-search.h"
 #include "mail-storage-private.h"
 #include "seq-range-array.h"
-#include "unichar.h"
 
 #define LOOKUP_TRIES 5 /* reopens after DatabaseModifiedError */
 
@@ -181,17 +181,6 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 	}
 }
 
-/* The key in Dovecot's normalisation (the same as the indexed text's; the
- * FTS core hands keys over as the client sent them). Data stack. */
-static const char *key_dtc(const char *key)
-{
-	buffer_t *buf = t_buffer_create(strlen(key) + 16);
-
-	(void)uni_utf8_to_decomposed_titlecase(key, strlen(key), buf);
-	buffer_append_c(buf, '\0');
-	return buf->data;
-}
-
 /* NOT: within the indexed UIDs, surely true where the key surely does not
  * occur, possibly true where it is not sure to occur. */
 static void negate(struct lookup *l, struct arg_result *r)
@@ -243,7 +232,8 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 
 	if (!arg_fields(arg, &af))
 		return 0;
-	key = key_dtc(arg->value.str);
+	/* the FTS core hands keys over as the client sent them */
+	key = fts_mailsift_dtc(arg->value.str, strlen(arg->value.str))->data;
 	if (lookup_values(l, &af, key, r) > 0) {
 		if (l->ret == 0 && arg->match_not)
 			negate(l, r);
@@ -287,18 +277,6 @@ static void combine(struct arg_result *acc, const struct arg_result *r,
 	}
 }
 
-/* OR answers only when every arg can be answered. */
-static bool all_answerable(struct mail_search_arg *args)
-{
-	struct arg_fields af;
-
-	for (; args != NULL; args = args->next) {
-		if (!arg_fields(args, &af))
-			return FALSE;
-	}
-	return TRUE;
-}
-
 static int lookup_args(struct lookup *l, struct mail_search_arg *args,
 		       bool and_args, struct fts_result *result)
 {
@@ -306,8 +284,6 @@ static int lookup_args(struct lookup *l, struct mail_search_arg *args,
 	bool first = TRUE;
 	int ret;
 
-	if (!and_args && !all_answerable(args))
-		return 0;
 	t_array_init(&acc.definite, 64);
 	t_array_init(&acc.cand, 64);
 	t_array_init(&r.definite, 64);

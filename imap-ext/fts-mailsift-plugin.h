@@ -106,6 +106,11 @@ int fts_mailsift_extract(struct mail *mail,
 			 const ARRAY_TYPE(const_string) * body_words,
 			 msf_term_fn *fn, void *ctx, const char **error_r);
 
+/* Text (or a search key) in Dovecot's normalisation, decomposed titlecase,
+ * the one form indexed text and keys are compared in: a data stack buffer,
+ * NUL-terminated after used bytes. In fts-mailsift-extract.c. */
+buffer_t *fts_mailsift_dtc(const char *in, size_t len);
+
 /* fts-mailsift-reuse.c: if mail's X-Mailsift-Id names an archived message
  * delivered to this user whose archived words can stand for its bodies,
  * fills words (data stack) and returns 1; else 0 (words empty). *archive
