@@ -18,6 +18,8 @@
 
 #include "array.h"
 #include "buffer.h"
+#include "mail-namespace.h"
+#include "mail-user.h"
 
 #define LEX_CACHE 8
 
@@ -228,6 +230,12 @@ int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
 		lexicon_free(&c->lex[i]);
 	}
 	c->lex[i] = lexicon_read(db, key, prefix, rev, b->set.lexicon_max);
+	if (c->lex[i] != NULL && c->lex[i]->streaming)
+		e_debug(b->backend.ns->user->event,
+			FTS_MAILSIFT_LOG
+			"%s: field %s over mailsift_lexicon_max: "
+			"its words are read from the index per key",
+			guid, prefix);
 	*lex_r = c->lex[i];
 	return *lex_r == NULL ? -1 : 0;
 }

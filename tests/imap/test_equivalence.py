@@ -36,7 +36,8 @@ build/lib21_fts_mailsift_plugin.so (make). Runs in about 1.5 minutes on
 Environment: MSIMAP_MESSAGES [all] messages loaded, MSIMAP_QUERIES [300]
 queries (at least the guaranteed set unless fewer are asked for),
 MSIMAP_SEED [1], MSIMAP_PLUGIN_EXTRA (more plugin {} lines for our
-backend's instance), MSIMAP_REPORT=file writes every failing query with all
+backend's instance), MSIMAP_LOG_MUST (a regex its log must match),
+MSIMAP_REPORT=file writes every failing query with all
 its missed/extra UIDs there, MSIMAP_KEEP=1 keeps the temp dir and leaves
 the servers running.
 Prints "N passed, N failed".
@@ -76,6 +77,7 @@ SEED = int(os.environ.get("MSIMAP_SEED", "1"))
 # more plugin {} lines for the instance with our backend (e.g. the lexicon
 # memory cap, tests/imap/test_equivalence_streaming.py)
 PLUGIN_EXTRA = os.environ.get("MSIMAP_PLUGIN_EXTRA", "")
+LOG_MUST = os.environ.get("MSIMAP_LOG_MUST", "")  # a regex Dovecot's log must match
 rng = random.Random(SEED)
 
 STR_KEYS = ("BODY", "TEXT", "SUBJECT", "FROM", "TO", "CC", "BCC")
@@ -601,7 +603,11 @@ FIXED = ['BODY "e"', 'BODY "ell"', 'BODY "for"', 'BODY "the"', 'SUBJECT "re"', '
          'HEADER "X-Mailer" "outlook"', 'HEADER "Message-ID" "@"', 'BODY "http://"',
          'TEXT "Ä"', 'BODY "é"', 'BODY "É"', 'SUBJECT "$"', 'TO "example"', 'BODY "   "',
          'HEADER "List-Id" ""', 'HEADER "X-Mailsift-Nonexistent" ""', 'HEADER "X-Mailsift-Nonexistent" "a"',
-         'SUBJECT "re: "', 'FROM "@example"', 'TO "@example"', 'BODY "<a"', 'BODY "foo, bar"']
+         'SUBJECT "re: "', 'FROM "@example"', 'TO "@example"', 'BODY "<a"', 'BODY "foo, bar"',
+         # OR with an arg the backend cannot narrow (no run, a header's
+         # existence): the other args are answered, that one Dovecot's
+         'OR SUBJECT "$" FROM "zzzzqq"', 'OR HEADER "X-Mailer" "" SUBJECT "free"',
+         'OR SUBJECT "$" NOT FROM "s"']
 SINGLES = {"BODY": "e7Qz@", "TEXT": "x0K", "SUBJECT": "a3W$", "FROM": "sog5@", "TO": "a1M.",
            "CC": "e2k", "BCC": "eb9"}
 PUNCT = [r"\w, \w", r"(?i)\bre: ", r"@\w", r"\w\.\w", r"\w-\w", r"\w'\w", r"\(\w", r"\w[!?]", r": \w", r"<\w"]
@@ -960,6 +966,8 @@ def main():
         print("plugin lookups (mail_debug): %d, definite UIDs %d, maybe UIDs %d" %
               (len(lk), sum(x for x, _ in lk), sum(y for _, y in lk)))
         t.check("fts-mailsift: lookup" in log, "the plugin answered lookups (mail_debug log)")
+        if LOG_MUST:
+            t.check(re.search(LOG_MUST, log), "Dovecot's log has a line matching %r" % LOG_MUST)
         errs = [ln for ln in log.splitlines() if "Error" in ln or "Panic" in ln or "Fatal" in ln]
         t.check(not errs, "no errors in Dovecot's log: %s" % errs[:5])
         print("time: %d messages; setup %.1f s, doveadm index %.1f s, query generation %.1f s, "

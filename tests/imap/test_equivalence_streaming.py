@@ -12,6 +12,8 @@ import sys
 os.environ.setdefault("MSIMAP_MESSAGES", "1000")
 os.environ.setdefault("MSIMAP_QUERIES", "120")
 os.environ["MSIMAP_PLUGIN_EXTRA"] = "  mailsift_lexicon_max = 0\n"
+# proof that the lookups really took that path
+os.environ["MSIMAP_LOG_MUST"] = r"field B over mailsift_lexicon_max"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_equivalence  # noqa: E402
 
