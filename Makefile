@@ -32,21 +32,21 @@ XAPIAN_LIBS     = $(shell xapian-config --libs 2>/dev/null)
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CXXFLAGS ?= -O2 -g
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer -Iplugin $(PKG_CFLAGS) $(CFLAGS)
-ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CXXFLAGS)
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib -Iplugin $(PKG_CFLAGS) $(CFLAGS)
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CXXFLAGS)
 LIBS     = $(PKG_LIBS) $(XAPIAN_LIBS) -lstdc++ -lm -lpthread
 
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_C    := $(sort $(wildcard indexer/ms_*.c))
-LIB_CXX  := $(sort $(wildcard indexer/ms_*.cc))
-CLI_C    := $(sort $(wildcard indexer/cli_*.c))
-INDEXD_C := $(sort $(wildcard indexer/indexd_*.c))
+LIB_C    := $(sort $(wildcard indexer/lib/ms_*.c))
+LIB_CXX  := $(sort $(wildcard indexer/lib/ms_*.cc))
+CLI_C    := $(sort $(wildcard indexer/cli/cli_*.c))
+INDEXD_C := $(sort $(wildcard indexer/indexd/indexd_*.c))
 # the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
 IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
-IMAP_LIB := indexer/ms_schema.c indexer/ms_buf.c indexer/ms_status.c \
-	indexer/ms_config.c indexer/ms_config_table.c
+IMAP_LIB := indexer/lib/ms_schema.c indexer/lib/ms_buf.c indexer/lib/ms_status.c \
+	indexer/lib/ms_config.c indexer/lib/ms_config_table.c
 IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)
 DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
@@ -183,11 +183,11 @@ unit-asan: $(UNITS:%=$(BUILD)/asan/unit/%)
 # ---- fuzzing (libFuzzer, clang) ----
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
 	@mkdir -p $(BUILD)/fuzz/obj
-	@for f in $(LIB_C); do clang -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 \
+	@for f in $(LIB_C); do clang -std=c11 -D_GNU_SOURCE -Iindexer/lib $(PKG_CFLAGS) -g -O1 \
 	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .c).o || exit 1; done
-	@for f in $(LIB_CXX); do clang++ -std=c++17 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) -g -O1 \
+	@for f in $(LIB_CXX); do clang++ -std=c++17 -D_GNU_SOURCE -Iindexer/lib $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) -g -O1 \
 	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .cc).o || exit 1; done
-	clang++ -x c -std=c11 -D_GNU_SOURCE -Iindexer $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	clang++ -x c -std=c11 -D_GNU_SOURCE -Iindexer/lib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -c $< -o $(BUILD)/fuzz/$*.o
 	clang++ -fsanitize=fuzzer,address,undefined -o $@ $(BUILD)/fuzz/$*.o $(BUILD)/fuzz/obj/*.o $(LIBS)
 
@@ -215,13 +215,13 @@ milter-tests: $(BUILD)/mailsift-milter
 	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
 format-check:
-	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) \
+	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) \
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) \
 	  $(wildcard plugin/*.c plugin/*.h) \
 	  && echo "format: ok"
 
 format:
-	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \
+	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h)
 
 check: deps

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_indexd.py - mailsift-indexd against a private spool and archive.
 
-Spool entries are written from Python in the format of indexer/ms_spool.h
+Spool entries are written from Python in the format of indexer/lib/ms_spool.h
 (message, envelope record, 32-byte footer), into tmp/ and renamed into
 new/ as the milter does; the archive is checked with build/mailsift.
 Covers: -n, entries present at start, envelope fields searchable, raw
