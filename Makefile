@@ -219,6 +219,7 @@ format-check:
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) \
 	  $(wildcard plugin/*.c plugin/*.h) \
 	  && echo "format: ok"
+	@python3 tests/tools/layers.py indexer/lib indexer/cli indexer/indexd plugin imap-ext
 
 format:
 	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \

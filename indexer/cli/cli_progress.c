@@ -5,6 +5,8 @@
  */
 #include "cli_progress.h"
 
+#include "ms_clock.h"
+
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,9 +15,7 @@
 
 double cli_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ms_clock_ms() / 1000.0;
 }
 
 void cli_progress_start(cli_progress *p)

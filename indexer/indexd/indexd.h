@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "ms_archive.h"
+#include "ms_clock.h"
 #include "ms_config.h"
 #include "ms_spool.h"
 
@@ -114,9 +115,6 @@ typedef struct ixd {
 	/* counters */
 	uint64_t n_indexed, n_bad, n_commits;
 } ixd;
-
-/* Milliseconds on the monotonic clock. */
-int64_t ixd_now(void);
 
 /* ---- the parse pipeline, continued (indexd_pipe.c) ---- */
 

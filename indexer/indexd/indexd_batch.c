@@ -50,7 +50,7 @@ static const char *qid_of(const ms_spool_entry *e)
  * retry pause. Returns 0 when open. */
 static int open_archive(ixd *d)
 {
-	int64_t now = ixd_now();
+	int64_t now = ms_clock_ms();
 	if (now < d->ar_retry)
 		return -1;
 	if (d->ar)
@@ -91,7 +91,7 @@ static void defer(ixd *d, ixd_item *it, const ms_spool_entry *e,
 	ms_log_warn("%s: spool entry %s kept for retry in %lld s (attempt "
 		    "%u): %s",
 		    qid_of(e), it->name, (long long)ms / 1000, it->tries, why);
-	ixd_queue_defer(d->q, it, ixd_now(), ms);
+	ixd_queue_defer(d->q, it, ms_clock_ms(), ms);
 }
 
 /* Moves the entry to bad/ with why; if even that fails, retries later. */
@@ -135,7 +135,7 @@ static int add_to_batch(ixd *d, ixd_item *it)
 		d->cap_batch = cap;
 	}
 	if (d->n_batch == 0)
-		d->batch_first = ixd_now();
+		d->batch_first = ms_clock_ms();
 	d->batch[d->n_batch++] = it;
 	return 0;
 }
@@ -172,7 +172,7 @@ static void insert_entry(ixd *d, ixd_item *it, const ms_spool_entry *e,
  * archive's retry time, without counting an attempt. */
 static void hold(ixd *d, ixd_item *it, const ms_spool_entry *e)
 {
-	int64_t now = ixd_now();
+	int64_t now = ms_clock_ms();
 	int64_t ms = d->ar_retry > now ? d->ar_retry - now : 0;
 	ms_log_info("%s: spool entry %s waits for the archive (retry in "
 		    "%lld s)",
@@ -195,7 +195,7 @@ static void finish(ixd *d, ixd_job *j)
 		quarantine(d, it, j->e,
 			   "message bytes do not match the recorded sha256 "
 			   "(corrupt entry)");
-	else if (!d->ar || ixd_now() < d->ar_retry)
+	else if (!d->ar || ms_clock_ms() < d->ar_retry)
 		hold(d, it, j->e);
 	else if (!j->prep)
 		defer(d, it, j->e, "out of memory");
@@ -240,11 +240,11 @@ size_t ixd_work(ixd *d, size_t max)
 		/* keep the workers busy across loop turns while more is
 		 * ready; finish everything otherwise */
 		if (done >= max && ixd_queue_ready(d->q) &&
-		    ixd_now() >= d->ar_retry)
+		    ms_clock_ms() >= d->ar_retry)
 			break;
 		finish(d, ixd_pipe_collect(d));
 		done++;
-		if (ixd_batch_due(d, ixd_now()))
+		if (ixd_batch_due(d, ms_clock_ms()))
 			ixd_commit(d);
 	}
 	return done;
@@ -267,11 +267,11 @@ static void commit_failed(ixd *d, const char *why)
 	ms_log_error("commit of %zu messages failed, keeping them in the "
 		     "spool for a retry: %s",
 		     d->n_batch, why);
-	d->ar_retry = ixd_now() + backoff(++d->ar_fails);
+	d->ar_retry = ms_clock_ms() + backoff(++d->ar_fails);
 	for (size_t i = 0; i < d->n_batch; i++) {
 		ixd_item *it = d->batch[i];
 		it->tries++;
-		ixd_queue_defer(d->q, it, ixd_now(), backoff(it->tries));
+		ixd_queue_defer(d->q, it, ms_clock_ms(), backoff(it->tries));
 	}
 	d->n_batch = 0;
 	shut_archive(d);
@@ -298,7 +298,7 @@ int ixd_commit(ixd *d)
 {
 	if (!d->n_batch)
 		return 0;
-	int64_t t0 = ixd_now();
+	int64_t t0 = ms_clock_ms();
 	ms_status_t st = ms_archive_commit(d->ar);
 	if (st) {
 		char why[600];
@@ -311,7 +311,7 @@ int ixd_commit(ixd *d)
 	d->n_commits++;
 	remove_batch(d);
 	ms_log_info("committed %zu messages in %lld ms; %zu waiting", n,
-		    (long long)(ixd_now() - t0), ixd_queue_known(d->q));
+		    (long long)(ms_clock_ms() - t0), ixd_queue_known(d->q));
 	return 0;
 }
 
@@ -323,7 +323,7 @@ int ixd_archive_release(ixd *d)
 	int rc = 0;
 	while ((j = ixd_pipe_collect(d))) {
 		finish(d, j);
-		if (ixd_batch_due(d, ixd_now()) && ixd_commit(d) < 0)
+		if (ixd_batch_due(d, ms_clock_ms()) && ixd_commit(d) < 0)
 			rc = -1;
 	}
 	if (ixd_commit(d) < 0)

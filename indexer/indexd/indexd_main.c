@@ -13,7 +13,7 @@
  * and pid file only after a restart); SIGTERM/SIGINT commit the open
  * batch, remove its entries and exit 0.
  *
- * Functions: main and file-local helpers; ixd_now.
+ * Functions: main and file-local helpers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,13 +37,6 @@
 #define STALE_TMP_SECS (24 * 60 * 60) /* tmp/ files older are dead */
 
 static const char *conf_path = "/etc/mailsift/plugin.conf";
-
-int64_t ixd_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int usage(void)
 {
@@ -191,7 +184,7 @@ static int64_t min64(int64_t a, int64_t b)
 /* How long the loop may sleep (ms; -1 = until an event). */
 static int poll_timeout(const ixd *d)
 {
-	int64_t now = ixd_now();
+	int64_t now = ms_clock_ms();
 	if (ixd_queue_ready(d->q) && now >= d->ar_retry)
 		return 0;
 	int64_t t = min64(ixd_batch_deadline(d), ixd_queue_next_due(d->q));
@@ -215,12 +208,12 @@ static void run(ixd *d, int sfd)
 			return;
 		if (n > 0 && d->ino_fd >= 0 && (pf[1].revents & POLLIN))
 			ixd_watch_read(d);
-		int64_t now = ixd_now();
+		int64_t now = ms_clock_ms();
 		if (now >= d->next_rescan)
 			ixd_rescan(d);
 		ixd_queue_wake(d->q, now);
 		ixd_work(d, CHUNK);
-		if (ixd_batch_due(d, ixd_now()))
+		if (ixd_batch_due(d, ms_clock_ms()))
 			ixd_commit(d);
 		if (!d->n_batch && !ixd_queue_ready(d->q))
 			ixd_archive_release(d); /* idle: free shard locks */

@@ -67,7 +67,7 @@ long ixd_rescan(ixd *d)
 {
 	char **names = NULL;
 	size_t n = 0;
-	d->next_rescan = ixd_now() + RESCAN_MS;
+	d->next_rescan = ms_clock_ms() + RESCAN_MS;
 	if (d->ino_fd >= 0 && d->ino_wd < 0)
 		add_watch(d);
 	ms_status_t st = ms_spool_list(d->spool, &names, &n);

@@ -1,9 +1,10 @@
 /* ms_archive_compact.c - compacting the shards a bulk import filled, and
  * maintenance that replaces all shards at once (reindex).
  *
- * Functions: ms_archive_compact, ms_archive_clean_shard,
- * ms_archive_remove_tree, ms_archive_lock_all, ms_archive_unlock_all,
- * ms_archive_swap_shards, ms_archive_drop_shards. A shard is
+ * Functions: ms_archive_compact, ms_archive_lock_all,
+ * ms_archive_swap_shards, ms_archive_drop_shards (ms_archive_unlock_all,
+ * the leftover-directory clean-up and tree removal are in
+ * ms_archive_shard.c). A shard is
  * compacted into shards/.<name>.compact while its write lock (locks/) is
  * held, then the two directories are swapped atomically
  * (renameat2 RENAME_EXCHANGE) and the old copy removed. A crash at any
@@ -16,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,46 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-int ms_archive_remove_tree(const char *path)
-{
-	struct stat sb;
-	if (lstat(path, &sb) != 0)
-		return errno == ENOENT ? 0 : -1;
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *compact_path(const ms_archive *ar, const char *name)
-{
-	char *p = NULL;
-	return asprintf(&p, "%s/.%s.compact", ar->shards_dir, name) < 0 ? NULL
-									: p;
-}
-
-ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name)
-{
-	char *tmp = compact_path(ar, name);
-	if (!tmp)
-		return MS_ERR_NOMEM;
-	ms_status_t st = ms_archive_remove_tree(tmp) == 0 ? MS_OK : MS_ERR_IO;
-	if (st)
-		ms_archive_fail(ar, st, "%s: %s", tmp, strerror(errno));
-	free(tmp);
-	return st;
-}
-
 /* Compacts the (closed, locked) shard name and swaps it into place. */
 static ms_status_t compact_one(ms_archive *ar, const char *name)
 {
-	char *tmp = compact_path(ar, name), *path = NULL, *err = NULL;
+	char *tmp = ms_archive_compact_path(ar, name), *path = NULL,
+	     *err = NULL;
 	if (!tmp || asprintf(&path, "%s/%s", ar->shards_dir, name) < 0) {
 		free(tmp);
 		return MS_ERR_NOMEM;
@@ -108,22 +73,6 @@ ms_status_t ms_archive_compact(ms_archive *ar, unsigned min_percent)
 	}
 	ms_status_t rst = ms_archive_release_shards(ar);
 	return st ? st : rst;
-}
-
-/* ---- maintenance ---- */
-
-void ms_archive_unlock_all(ms_archive *ar)
-{
-	for (size_t i = 0; ar->maint_fds && i < ar->n_maint; i++)
-		close(ar->maint_fds[i]);
-	free(ar->maint_fds);
-	ar->maint_fds = NULL;
-	ms_shard_list_free(&ar->maint_names);
-	ar->n_maint = 0;
-	if (ar->archive_lock_fd >= 0 && !ar->n_open) {
-		close(ar->archive_lock_fd);
-		ar->archive_lock_fd = -1;
-	}
 }
 
 /* Takes the write lock of every shard in names (ar->maint_fds). */

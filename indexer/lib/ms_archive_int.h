@@ -1,8 +1,10 @@
 /* ms_archive_int.h - private state of ms_archive, shared by
- * ms_archive.c (open, add, commit, locks), ms_archive_prep.c (workers),
+ * ms_archive_shard.c (writable shards, locks, commit: the bottom layer),
+ * ms_archive.c (open, add), ms_archive_prep.c (workers),
  * ms_archive_doc.c (document building), ms_archive_read.c (search, show,
- * stats) and ms_archive_compact.c (compaction, maintenance). Not a public
- * interface.
+ * stats) and ms_archive_compact.c (compaction, maintenance). Calls go one
+ * way: ms_archive.c -> prep -> doc; compact, read, ms_archive.c, prep ->
+ * shard. Not a public interface.
  */
 #ifndef MS_ARCHIVE_INT_H
 #define MS_ARCHIVE_INT_H
@@ -73,6 +75,10 @@ ms_status_t ms_archive_build(const ms_doc *doc, const ms_envelope *env,
 ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
 				   ms_xdb **db_r, ms_buf *err);
 
+/* Finds the entry of shard name (adding one if new) and opens it for
+ * writing like ms_archive_open_shard(); *ws_r is owned by ar. */
+ms_status_t ms_archive_get_shard(ms_archive *ar, const char *name,
+				 ms_wshard **ws_r);
 /* Locks and opens shard ws for writing unless it is open (closing all
  * when too many are open). */
 ms_status_t ms_archive_open_shard(ms_archive *ar, ms_wshard *ws);
@@ -88,6 +94,9 @@ ms_status_t ms_archive_flock(ms_archive *ar, const char *dir, const char *name,
 			     int op, const char *busy, int *fd_r);
 /* Removes the directory tree at path (missing is fine); 0 or -1 (errno). */
 int ms_archive_remove_tree(const char *path);
+/* shards/.<name>.compact, where shard name is compacted; caller frees.
+ * NULL when out of memory. */
+char *ms_archive_compact_path(const ms_archive *ar, const char *name);
 /* Removes a leftover compaction directory of shard name (lock held). */
 ms_status_t ms_archive_clean_shard(ms_archive *ar, const char *name);
 

@@ -1,0 +1,14 @@
+/* ms_clock.c - the monotonic clock in milliseconds (see ms_clock.h).
+ *
+ * Functions: ms_clock_ms.
+ */
+#include "ms_clock.h"
+
+#include <time.h>
+
+int64_t ms_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
