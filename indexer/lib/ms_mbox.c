@@ -1,4 +1,7 @@
-/* ms_mbox.c - mbox splitting (see ms_mbox.h): ms_mbox_next. */
+/* ms_mbox.c - mbox splitting and mboxrd quoting (see ms_mbox.h).
+ *
+ * Functions: ms_mbox_next, ms_mbox_quote, ms_mbox_unquote.
+ */
 #include "ms_mbox.h"
 
 #include <string.h>
@@ -75,4 +78,46 @@ int ms_mbox_next(const char *data, size_t len, size_t *off, size_t *start,
 	*n = next - s - blank;
 	*off = next;
 	return 1;
+}
+
+/* Whether the line at p (n bytes to the end) matches ^>{min,}From . */
+static int is_quotable(const char *p, size_t n, size_t min)
+{
+	size_t k = 0;
+	while (k < n && p[k] == '>')
+		k++;
+	return k >= min && n - k >= 5 && memcmp(p + k, "From ", 5) == 0;
+}
+
+/* Copies in[0..len) to out line by line; at each line matching
+ * ^>{min,}From , quote != 0 inserts a '>', quote == 0 drops one. */
+static ms_status_t requote(ms_buf *out, const char *in, size_t len, int quote)
+{
+	size_t run = 0, min = quote ? 0 : 1;
+	if (ms_buf_reserve(out, len + len / 32 + 2))
+		return MS_ERR_NOMEM;
+	for (size_t p = 0; p < len;) {
+		if (is_quotable(in + p, len - p, min)) {
+			if (ms_buf_append(out, in + run, p - run) ||
+			    (quote && ms_buf_putc(out, '>')))
+				return MS_ERR_NOMEM;
+			run = quote ? p : p + 1;
+		}
+		const char *nl = memchr(in + p, '\n', len - p);
+		p = nl ? (size_t)(nl - in) + 1 : len;
+	}
+	return ms_buf_append(out, in + run, len - run);
+}
+
+ms_status_t ms_mbox_quote(ms_buf *out, const char *msg, size_t len)
+{
+	ms_status_t st = requote(out, msg, len, 1);
+	if (!st && len > 0 && msg[len - 1] != '\n')
+		st = ms_buf_putc(out, '\n');
+	return st;
+}
+
+ms_status_t ms_mbox_unquote(ms_buf *out, const char *seg, size_t len)
+{
+	return requote(out, seg, len, 0);
 }

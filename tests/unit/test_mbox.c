@@ -1,4 +1,5 @@
-/* test_mbox.c - unit tests for mbox splitting (ms_mbox_next). */
+/* test_mbox.c - unit tests for mbox splitting (ms_mbox_next) and mboxrd
+ * quoting (ms_mbox_quote, ms_mbox_unquote). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,53 @@ START_TEST(test_from_line_without_newline)
 }
 END_TEST
 
+/* mboxrd: in -> quoted; unquote(quoted) must give in back (plus the
+ * newline quoting adds to text without a final one). */
+static const struct {
+	const char *in, *quoted;
+} quote_cases[] = {
+	{ "", "" },
+	{ "a\n", "a\n" },
+	{ "no newline", "no newline\n" },
+	{ "From x\n", ">From x\n" },
+	{ "S: 1\n\nFrom here\n>From there\n>>From far\n",
+	  "S: 1\n\n>From here\n>>From there\n>>>From far\n" },
+	/* not quoted: no space, not at a line start, other words */
+	{ "From\nFromage\n xFrom y\n>Fro m\n> From z\nfrom a\n",
+	  "From\nFromage\n xFrom y\n>Fro m\n> From z\nfrom a\n" },
+	{ "CRLF\r\nFrom a\r\n", "CRLF\r\n>From a\r\n" },
+	{ "end\nFrom ", "end\n>From \n" },
+	{ ">>>>From ", ">>>>>From \n" },
+	{ "\n\n", "\n\n" },
+};
+
+START_TEST(test_quote_table)
+{
+	const char *in = quote_cases[_i].in, *want = quote_cases[_i].quoted;
+	ms_buf q = MS_BUF_INIT, u = MS_BUF_INIT;
+	ck_assert_int_eq(ms_mbox_quote(&q, in, strlen(in)), MS_OK);
+	ck_assert_str_eq(q.data ? q.data : "", want);
+	ck_assert_int_eq(ms_mbox_unquote(&u, q.data ? q.data : "", q.len),
+			 MS_OK);
+	size_t n = strlen(in);
+	ck_assert_uint_eq(u.len, n + (n && in[n - 1] != '\n'));
+	ck_assert(memcmp(u.data ? u.data : "", in, n) == 0);
+	ms_buf_free(&q);
+	ms_buf_free(&u);
+}
+END_TEST
+
+/* Unquoting removes exactly one '>' and only from ^>+From  lines. */
+START_TEST(test_unquote)
+{
+	const char *in = ">From a\n>>From b\nFrom c\n>x\n>From";
+	ms_buf u = MS_BUF_INIT;
+	ck_assert_int_eq(ms_mbox_unquote(&u, in, strlen(in)), MS_OK);
+	ck_assert_str_eq(u.data, "From a\n>From b\nFrom c\n>x\n>From");
+	ms_buf_free(&u);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mbox");
@@ -108,5 +156,10 @@ int main(void)
 	tcase_add_test(tc, test_many_messages);
 	tcase_add_test(tc, test_from_line_without_newline);
 	suite_add_tcase(s, tc);
+	TCase *tq = tcase_create("quote");
+	tcase_add_loop_test(tq, test_quote_table, 0,
+			    sizeof quote_cases / sizeof quote_cases[0]);
+	tcase_add_test(tq, test_unquote);
+	suite_add_tcase(s, tq);
 	return ms_test_run(s);
 }
