@@ -8,10 +8,30 @@
 
 #include "ms_archive.h"
 #include "ms_config.h"
+#include "ms_query.h"
 
 /* Opens the archive named by cfg ([archive] dir), writable or not. Prints
  * a one-line error and returns NULL on failure. */
 ms_archive *cli_open_archive(const ms_config *cfg, int writable);
+
+/* The query given as argv[from..argc) joined by single spaces (cli_args.c);
+ * "" when there are none. Caller frees with free(). NULL (after printing
+ * one line) when out of memory. */
+char *cli_query_arg(int argc, char **argv, int from);
+/* Parses q with ms_query_parse; prints the one-line syntax error and
+ * returns NULL when it does not parse. Caller frees with ms_query_free. */
+ms_qnode *cli_parse_query(const char *q);
+
+/* Appends one audit line (ms_audit.h) for action ("search", "count",
+ * "show", "export", "hold-add", "hold-release", "expire", "reindex") with
+ * the operator (the Unix user; SUDO_USER when run through sudo), host, the
+ * query (may be NULL), how many messages matched, and the ids (for
+ * show/export/expire; may be NULL/0). The line is fsync'ed before this
+ * returns. Returns 0, or -1 after printing one line "mailsift: audit:
+ * ..." - then the command must fail (exit 1) without printing or writing
+ * its result: no unaudited access. (cli_audit.c) */
+int cli_audit(const ms_config *cfg, const char *action, const char *query,
+	      uint64_t matched, const char *const *ids, size_t n_ids);
 
 int cli_import(const ms_config *cfg, int argc, char **argv);
 int cli_search(const ms_config *cfg, int argc, char **argv);
@@ -20,5 +40,6 @@ int cli_show(const ms_config *cfg, int argc, char **argv);
 int cli_stats(const ms_config *cfg, int argc, char **argv);
 int cli_verify(const ms_config *cfg, int argc, char **argv);
 int cli_reindex(const ms_config *cfg, int argc, char **argv);
+int cli_audit_cmd(const ms_config *cfg, int argc, char **argv);
 
 #endif

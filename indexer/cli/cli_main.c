@@ -1,7 +1,7 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
  *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
- *            ARGS
+ *            |audit ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors.
@@ -32,6 +32,9 @@ static const struct {
 	  "verify                (re-hash the store, check the index)" },
 	{ "reindex", cli_reindex,
 	  "reindex [--force]     (rebuild the index from the store)" },
+	{ "audit", cli_audit_cmd,
+	  "audit verify          (check the audit trail's hash chain)\n"
+	  "  audit show [--since DATE] [--json]  (print the audit trail)" },
 };
 
 static int usage(void)

@@ -3,6 +3,9 @@
  * Functions: cli_search, cli_count, cli_show, cli_stats. The query is the
  * remaining arguments joined by spaces. search prints one line per hit
  * (date, id, from, subject), or with --json one JSON object per line.
+ * search, count and show write their audit line (cli_audit: the query,
+ * the number of hits printed or counted, the id shown) before printing
+ * anything, and print nothing when it cannot be written.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,22 +18,6 @@
 #include "cli.h"
 #include "ms_json.h"
 #include "ms_log.h"
-
-/* Joins argv[from..argc) with spaces and parses it. */
-static ms_qnode *parse_args(int argc, char **argv, int from)
-{
-	ms_buf q = MS_BUF_INIT;
-	for (int i = from; i < argc; i++)
-		ms_buf_printf(&q, "%s%s", i > from ? " " : "", argv[i]);
-	ms_qnode *root = NULL;
-	char *err = NULL;
-	ms_status_t st = ms_query_parse(q.data ? q.data : "", &root, &err);
-	if (st)
-		ms_log_error("%s", err ? err : ms_status_str(st));
-	free(err);
-	ms_buf_free(&q);
-	return root;
-}
 
 static void format_date(int64_t t, const char *fmt, char *out, size_t n)
 {
@@ -101,18 +88,22 @@ int cli_search(const ms_config *cfg, int argc, char **argv)
 					    "[--limit N] QUERY"),
 			       2;
 	}
-	ms_qnode *q = parse_args(argc, argv, optind);
+	char *qs = cli_query_arg(argc, argv, optind);
+	ms_qnode *q = qs ? cli_parse_query(qs) : NULL;
 	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
 	ms_hits *hits = NULL;
 	ms_status_t st = ar ? ms_archive_search(ar, q, (size_t)limit, &hits)
 			    : MS_ERR_INVALID;
 	if (ar && st)
 		ms_log_error("search: %s", ms_archive_error(ar));
-	for (size_t i = 0; i < ms_hits_size(hits); i++)
+	if (!st && cli_audit(cfg, "search", qs, ms_hits_size(hits), NULL, 0))
+		st = MS_ERR_IO;
+	for (size_t i = 0; !st && i < ms_hits_size(hits); i++)
 		(json ? print_json : print_line)(ms_hits_get(hits, i));
 	ms_hits_free(&hits);
 	ms_archive_close(&ar);
 	ms_query_free(&q);
+	free(qs);
 	return st ? 1 : 0;
 }
 
@@ -120,16 +111,20 @@ int cli_count(const ms_config *cfg, int argc, char **argv)
 {
 	if (argc < 2)
 		return ms_log_error("usage: mailsift count QUERY"), 2;
-	ms_qnode *q = parse_args(argc, argv, 1);
+	char *qs = cli_query_arg(argc, argv, 1);
+	ms_qnode *q = qs ? cli_parse_query(qs) : NULL;
 	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
 	uint64_t n = 0;
 	ms_status_t st = ar ? ms_archive_count(ar, q, &n) : MS_ERR_INVALID;
 	if (ar && st)
 		ms_log_error("count: %s", ms_archive_error(ar));
+	else if (!st && cli_audit(cfg, "count", qs, n, NULL, 0))
+		st = MS_ERR_IO;
 	else if (!st)
 		printf("%" PRIu64 "\n", n);
 	ms_archive_close(&ar);
 	ms_query_free(&q);
+	free(qs);
 	return st ? 1 : 0;
 }
 
@@ -142,6 +137,12 @@ int cli_show(const ms_config *cfg, int argc, char **argv)
 	ms_status_t st = ar ? ms_archive_show(ar, argv[1], &msg) : MS_ERR_IO;
 	if (ar && st)
 		ms_log_error("show: %s", ms_archive_error(ar));
+	const char *const ids[] = { argv[1] };
+	/* a refused look-up is audited too (matched 0) */
+	int audit_failed = ar && (!st || st == MS_ERR_NOTFOUND) &&
+			   cli_audit(cfg, "show", NULL, st ? 0 : 1, ids, 1);
+	if (!st && audit_failed)
+		st = MS_ERR_IO;
 	if (!st && fwrite(msg.data, 1, msg.len, stdout) != msg.len)
 		st = MS_ERR_IO;
 	ms_buf_free(&msg);

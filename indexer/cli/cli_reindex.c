@@ -12,7 +12,9 @@
  * (ms_archive_swap_shards); the old ones are removed. If a message cannot
  * be re-added (missing, damaged, wrong key) nothing is swapped unless
  * --force, which drops those documents. A crash leaves the old shards in
- * place; the next run removes the leftover shards.new/.
+ * place; the next run removes the leftover shards.new/. The audit line
+ * (cli_audit) is written once the locks are held, before anything
+ * changes; if it cannot be, nothing is done.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -304,6 +306,17 @@ static int reindex(reindex_ctx *rc, const ms_config *cfg, int force)
 	return st || cst ? -1 : 0;
 }
 
+/* The audit line, written with the locks held and before any change:
+ * matched is the number of indexed messages. 0 or -1 (reported). */
+static int audit_start(reindex_ctx *rc, const ms_config *cfg)
+{
+	ms_qnode all = { .type = MS_Q_ALL };
+	uint64_t docs = 0;
+	if (ms_archive_count(rc->ar, &all, &docs) != MS_OK)
+		return ms_log_error("%s", ms_archive_error(rc->ar)), -1;
+	return cli_audit(cfg, "reindex", NULL, docs, NULL, 0);
+}
+
 int cli_reindex(const ms_config *cfg, int argc, char **argv)
 {
 	int force = argc == 2 && strcmp(argv[1], "--force") == 0;
@@ -317,6 +330,10 @@ int cli_reindex(const ms_config *cfg, int argc, char **argv)
 	if (st) {
 		ms_log_error("cannot reindex: %s%s", ms_archive_error(rc.ar),
 			     st == MS_ERR_LOCKED ? "; stop it and retry" : "");
+		ms_archive_close(&rc.ar);
+		return 1;
+	}
+	if (audit_start(&rc, cfg) != 0) {
 		ms_archive_close(&rc.ar);
 		return 1;
 	}

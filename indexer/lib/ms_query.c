@@ -1,7 +1,7 @@
 /* ms_query.c - the people's query language parsed to a tree (see
  * ms_query.h).
  *
- * Functions: ms_query_parse, ms_query_free, ms_query_dump.
+ * Functions: ms_query_parse, ms_query_free, ms_query_dump, ms_query_date.
  *
  * A hand-written lexer (lex) reads one token at a time straight from the
  * string; a recursive-descent parser (parse_or, parse_and, parse_unary)
@@ -494,6 +494,11 @@ static int date_point(const char *s, size_t n, int64_t *start, int64_t *end)
 	*start = day * 86400;
 	*end = next * 86400;
 	return 0;
+}
+
+ms_status_t ms_query_date(const char *s, int64_t *start_r, int64_t *end_r)
+{
+	return date_point(s, strlen(s), start_r, end_r) ? MS_ERR_QUERY : MS_OK;
 }
 
 /* N, Nk, NM, NG (1024-based, any case, optional "b") -> [N, N + 1). */

@@ -67,6 +67,11 @@ typedef struct ms_qnode {
  * MS_ERR_QUERY "empty query"; nesting deeper than 100 is MS_ERR_QUERY. */
 ms_status_t ms_query_parse(const char *q, ms_qnode **root_r, char **err_r);
 
+/* Reads one date as the query language writes it (YYYY, YYYY-MM or
+ * YYYY-MM-DD, UTC) into [*start_r, *end_r) in epoch seconds: that whole
+ * year, month or day. MS_OK, or MS_ERR_QUERY (outputs unchanged). */
+ms_status_t ms_query_date(const char *s, int64_t *start_r, int64_t *end_r);
+
 /* Frees a tree and NULLs *root. NULL-safe. */
 void ms_query_free(ms_qnode **root);
 
