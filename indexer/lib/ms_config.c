@@ -367,6 +367,20 @@ static const char *want_endpoint(unsigned flags)
 
 /* ---- strings, paths, lists ---- */
 
+/* Runs p's check on val: MS_OK, or MS_ERR_CONFIG with the message set. */
+static ms_status_t checked(const ms_config_param *p, const char *val,
+			   ms_buf *err)
+{
+	ms_buf why = MS_BUF_INIT;
+	ms_status_t st = p->check(val, &why);
+	char tmp[SHOWN_MAX + 4];
+	if (st == MS_ERR_CONFIG)
+		st = fail(err, "bad value '%s' for %s (%s)", shown(val, tmp),
+			  p->key, why.data ? why.data : "?");
+	ms_buf_free(&why);
+	return st;
+}
+
 static ms_status_t set_string(ms_config *cfg, const ms_config_param *p,
 			      const char *val, const char *base, ms_buf *err)
 {
@@ -384,8 +398,12 @@ static ms_status_t set_string(ms_config *cfg, const ms_config_param *p,
 		return bad_value(err, p, val, "a path");
 	if (st == MS_ERR_CONFIG)
 		return bad_value(err, p, val, want_endpoint(p->flags));
-	if (st != MS_OK)
+	if (st == MS_OK && p->check)
+		st = checked(p, v, err);
+	if (st != MS_OK) {
+		free(v);
 		return st;
+	}
 	char **slot = member(cfg, p);
 	free(*slot);
 	*slot = v;
@@ -450,6 +468,32 @@ static ms_status_t set_list(ms_config *cfg, const ms_config_param *p,
 	return MS_OK;
 }
 
+/* Appends val (unless "") as one more item of a lines parameter; with
+ * fresh set, the items so far (the default) are dropped first. */
+static ms_status_t set_lines(ms_config *cfg, const ms_config_param *p,
+			     const char *val, int fresh, ms_buf *err)
+{
+	char ***slot = member(cfg, p);
+	ms_buf items = MS_BUF_INIT;
+	size_t n = 0;
+	ms_status_t st = MS_OK;
+	for (char **it = fresh ? NULL : *slot; it && *it && !st; it++, n++)
+		st = ms_buf_append(&items, *it, strlen(*it) + 1);
+	if (!st && *val && p->check)
+		st = checked(p, val, err);
+	if (!st && *val && !(st = ms_buf_append(&items, val, strlen(val) + 1)))
+		n++;
+	char **list = st == MS_OK ? pack_list(&items, n) : NULL;
+	if (st == MS_OK && !list)
+		st = MS_ERR_NOMEM;
+	ms_buf_free(&items);
+	if (st != MS_OK)
+		return st;
+	free(*slot);
+	*slot = list;
+	return MS_OK;
+}
+
 /* Parses val into p's member of cfg. MS_OK, MS_ERR_CONFIG (text in err),
  * MS_ERR_NOMEM. On failure the member keeps its old value. */
 static ms_status_t set_value(ms_config *cfg, const ms_config_param *p,
@@ -469,6 +513,8 @@ static ms_status_t set_value(ms_config *cfg, const ms_config_param *p,
 		return set_enum(cfg, p, val, err);
 	case MS_CT_LIST:
 		return set_list(cfg, p, val, base, err);
+	case MS_CT_LINES:
+		return set_lines(cfg, p, val, 0, err);
 	}
 	return MS_ERR_INVALID;
 }
@@ -482,7 +528,7 @@ static void cfg_destroy(ms_config *cfg)
 	for (size_t i = 0; i < n; i++) {
 		const ms_config_param *p = &params[i];
 		if (p->type == MS_CT_STRING || p->type == MS_CT_PATH ||
-		    p->type == MS_CT_LIST)
+		    p->type == MS_CT_LIST || p->type == MS_CT_LINES)
 			free(*(void **)member(cfg, p));
 	}
 	free(box_of(cfg));
@@ -615,12 +661,15 @@ static ms_status_t handle_keyval(parser *ps, char *s)
 	if (!p)
 		return fail(ps->err, "unknown key '%s' in [%s]",
 			    shown(key, tmp), ps->section);
-	if (ps->seen[p - ps->params]++)
+	unsigned char seen = ps->seen[p - ps->params]++;
+	if (seen && p->type != MS_CT_LINES)
 		return fail(ps->err, "duplicate key '%s' in [%s]", p->key,
 			    ps->section);
 	char *val;
 	ms_status_t st = parse_value(ps, eq + 1, &val);
-	if (st == MS_OK)
+	if (st == MS_OK && p->type == MS_CT_LINES)
+		st = set_lines(ps->cfg, p, val, !seen, ps->err);
+	else if (st == MS_OK)
 		st = set_value(ps->cfg, p, val, ps->base, ps->err);
 	return st;
 }
@@ -846,8 +895,32 @@ static ms_status_t put_value(ms_buf *out, const ms_config *cfg,
 		return ms_buf_puts(out, p->choices[*(const int *)m]);
 	case MS_CT_LIST:
 		return put_list(out, *(char **const *)m);
+	case MS_CT_LINES: /* put_param writes the lines */
+		break;
 	}
 	return MS_ERR_INVALID;
+}
+
+/* Writes "key = value\n"; a lines parameter as one such line per item
+ * (key = "" when it has none). */
+static ms_status_t put_param(ms_buf *out, const ms_config *cfg,
+			     const ms_config_param *p)
+{
+	char *const *lines =
+		p->type == MS_CT_LINES
+			? *(char **const *)((const char *)cfg + p->offset)
+			: NULL;
+	ms_status_t st = MS_OK;
+	for (size_t i = 0; lines && lines[i] && !st; i++) {
+		st = ms_buf_printf(out, "%s = ", p->key);
+		st = st ? st : put_string(out, lines[i]);
+		st = st ? st : ms_buf_putc(out, '\n');
+	}
+	if (lines && lines[0])
+		return st;
+	st = ms_buf_printf(out, "%s = ", p->key);
+	st = st ? st : lines ? put_string(out, "") : put_value(out, cfg, p);
+	return st ? st : ms_buf_putc(out, '\n');
 }
 
 ms_status_t ms_config_dump(const ms_config *cfg, ms_buf *out)
@@ -861,11 +934,7 @@ ms_status_t ms_config_dump(const ms_config *cfg, ms_buf *out)
 		for (size_t i = 0; i < n && st == MS_OK; i++) {
 			if (strcmp(params[i].section, sec[s]))
 				continue;
-			st = ms_buf_printf(out, "%s = ", params[i].key);
-			if (st == MS_OK)
-				st = put_value(out, cfg, &params[i]);
-			if (st == MS_OK)
-				st = ms_buf_putc(out, '\n');
+			st = put_param(out, cfg, &params[i]);
 		}
 	}
 	return st;

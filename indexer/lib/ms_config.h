@@ -13,7 +13,10 @@
  * absolute against the directory of the config file), bool
  * (yes/no/true/false/on/off/1/0), uint (bounds), size (bytes, k/M/G suffix,
  * 1024-based; bounds), duration (seconds, s/m/h suffix; bounds), enum (one
- * of a list), list (comma/space-separated; NULL-terminated char ** array).
+ * of a list), list (comma/space-separated; NULL-terminated char ** array),
+ * lines (a repeatable key: every occurrence is one item of a NULL-terminated
+ * char ** array, in file order; a file that sets it replaces the default).
+ * A parameter may name a check function that validates each value.
  *
  * Errors name the FIRST problem only, on one line: "file:line: message"
  * for bad content (MS_ERR_CONFIG), "path: strerror" when the file cannot be
@@ -99,6 +102,9 @@ typedef struct ms_config {
 	bool imap_archive_reuse;
 	unsigned imap_batch_size;
 	char *imap_user_addresses; /* "" = none */
+	/* [retention] */
+	char *retention_default; /* a period (ms_retention.h); "0" = for ever */
+	char **retention_rule;	 /* "PERIOD QUERY" each; may be empty */
 	/* [audit] */
 	char *audit_file; /* "" = <archive_dir>/audit.log */
 } ms_config;
@@ -113,7 +119,9 @@ typedef enum ms_config_type {
 	MS_CT_SIZE,	/* uint64_t bytes, min..max */
 	MS_CT_DURATION, /* unsigned seconds, min..max */
 	MS_CT_ENUM,	/* an enum (int-sized), index into choices */
-	MS_CT_LIST	/* char **, NULL-terminated */
+	MS_CT_LIST,	/* char **, NULL-terminated */
+	MS_CT_LINES	/* char **, NULL-terminated: the key may repeat, each
+			   occurrence appends its whole value ("" adds none) */
 } ms_config_type;
 
 /* flags */
@@ -133,6 +141,10 @@ typedef struct ms_config_param {
 	const char *const *choices; /* enum: NULL-terminated names */
 	size_t offset;		    /* of the member in ms_config */
 	const char *doc;	    /* one line for people */
+	/* string, lines: checks a value (each line) after parsing;
+	 * MS_OK, or MS_ERR_CONFIG with what is wanted appended to why.
+	 * NULL = no check. */
+	ms_status_t (*check)(const char *value, ms_buf *why);
 } ms_config_param;
 
 /* The table, in file order (grouped by section); *n_r gets its length.

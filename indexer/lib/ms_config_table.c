@@ -7,6 +7,7 @@
  * top of the repository must list the same keys with the same defaults.
  */
 #include "ms_config.h"
+#include "ms_retention.h" /* the checks of [retention] */
 
 #include <assert.h>
 
@@ -25,9 +26,10 @@ static const char *const on_infected[] = { "reject", "quarantine", "discard",
 static const char *const on_failure[] = { "tempfail", "accept", NULL };
 static const char *const shard_by[] = { "month", "year", "none", NULL };
 
-static const char *const sections[] = { "milter", "scanner", "policy",
-					"spool",  "archive", "indexd",
-					"imap",	  "audit",   NULL };
+static const char *const sections[] = { "milter", "scanner",   "policy",
+					"spool",  "archive",   "indexd",
+					"imap",	  "retention", "audit",
+					NULL };
 
 #define OFF(m) offsetof(ms_config, m)
 #define P(s_, k_, type_, flags_, def_, lo, hi, ch, doc_)                       \
@@ -35,6 +37,14 @@ static const char *const sections[] = { "milter", "scanner", "policy",
 		.section = #s_, .key = #k_, .type = type_, .flags = flags_,    \
 		.def = def_, .min = lo, .max = hi, .choices = ch,              \
 		.offset = OFF(s_##_##k_), .doc = doc_                          \
+	}
+
+/* A string or lines parameter with a check function. */
+#define PC(s_, k_, type_, flags_, def_, check_, doc_)                          \
+	{                                                                      \
+		.section = #s_, .key = #k_, .type = type_, .flags = flags_,    \
+		.def = def_, .offset = OFF(s_##_##k_), .doc = doc_,            \
+		.check = check_                                                \
 	}
 
 static const ms_config_param params[] = {
@@ -108,6 +118,11 @@ static const ms_config_param params[] = {
 	  "messages per index commit at most"),
 	P(imap, user_addresses, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "file mapping IMAP logins to addresses (empty: none)"),
+
+	PC(retention, default, MS_CT_STRING, 0, "0", ms_period_check,
+	   "period after which mail expires (0: never; d, w, m, y)"),
+	PC(retention, rule, MS_CT_LINES, 0, "", ms_retention_rule_check,
+	   "PERIOD QUERY: a period for matching mail (repeatable)"),
 
 	P(audit, file, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "the audit log (empty: audit.log in the archive directory)"),

@@ -142,6 +142,9 @@ START_TEST(test_defaults)
 	ck_assert(cfg->imap_archive_reuse);
 	ck_assert_uint_eq(cfg->imap_batch_size, 500);
 	ck_assert_str_eq(cfg->imap_user_addresses, "");
+	ck_assert_str_eq(cfg->retention_default, "0");
+	ck_assert_ptr_nonnull(cfg->retention_rule);
+	ck_assert_ptr_null(cfg->retention_rule[0]);
 	ck_assert_str_eq(cfg->audit_file, "");
 	ms_config_free(&cfg);
 }
@@ -464,6 +467,27 @@ static const err_case err_cases[] = {
 	  "2: empty list for clamd (want at least one value)" },
 	{ "[scanner]\nclamd = \" , \"\n",
 	  "2: empty list for clamd (want at least one value)" },
+	/* retention: periods and rules are checked where they are read */
+	{ "[retention]\ndefault = 7x\n",
+	  "2: bad value '7x' for default (period: want 0 or a count with d, "
+	  "w, m or y, e.g. 90d or 7y)" },
+	{ "[retention]\ndefault = 10000d\n",
+	  "2: bad value '10000d' for default (period: want 0 or a count with "
+	  "d, w, m or y, e.g. 90d or 7y)" },
+	{ "[retention]\ndefault = 1y\ndefault = 2y\n",
+	  "3: duplicate key 'default' in [retention]" },
+	{ "[retention]\nrule = 90d\n",
+	  "2: bad value '90d' for rule (want PERIOD QUERY, e.g. 90d "
+	  "verdict:infected)" },
+	{ "[retention]\nrule = 0d verdict:infected\n",
+	  "2: bad value '0d verdict:infected' for rule (period: want 0 or a "
+	  "count with d, w, m or y, e.g. 90d or 7y)" },
+	{ "[retention]\nrule = 1y from:a\n\nrule = 90d verdct:infected\n",
+	  "4: bad value '90d verdct:infected' for rule (query: unknown field "
+	  "'verdct' at column 1)" },
+	{ "[retention]\nrule = 5y (a OR\n",
+	  "2: bad value '5y (a OR' for rule (query: missing term after 'OR' at "
+	  "column 4)" },
 	/* long values are cut short in messages */
 	{ "[archive]\nshard_by = "
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -657,6 +681,16 @@ static const val_case val_cases[] = {
 	{ "imap", "user_addresses = /etc/a", "/etc/a" },
 	{ "audit", "file = log/audit.log", "/etc/ms/log/audit.log" },
 	{ "audit", "file = \"\"", "\"\"" },
+	/* retention */
+	{ "retention", "default = 7y", "7y" },
+	{ "retention", "default = 0", "0" },
+	{ "retention", "default = 12m", "12m" },
+	{ "retention", "rule = 90d verdict:infected", "90d verdict:infected" },
+	{ "retention", "rule = 0 from:ceo@example.org",
+	  "0 from:ceo@example.org" },
+	{ "retention", "rule = 2w subject:\"a b\" # c",
+	  "\"2w subject:\\\"a b\\\"\"" },
+	{ "retention", "rule = \"\"", "\"\"" },
 	/* endpoints */
 	{ "milter", "socket = inet:8890@127.0.0.1", "inet:8890@127.0.0.1" },
 	{ "milter", "socket = inet:8890", "inet:8890" },
@@ -764,6 +798,39 @@ START_TEST(test_empty_inputs)
 		ms_config_free(&cfg);
 	}
 	free(want);
+}
+END_TEST
+
+/* A repeatable key: every occurrence is one item, in order; "" adds
+ * none; the dump writes one line per item and reads back the same. */
+START_TEST(test_lines)
+{
+	ms_config *cfg = parse_ok("[retention]\nrule = 90d verdict:infected\n"
+				  "default = 7y\n"
+				  "rule = \"\"\n"
+				  "[archive]\ndir = /a\n"
+				  "[retention]\nrule =   1y  from:x@y  # c\n");
+	ck_assert_str_eq(cfg->retention_default, "7y");
+	ck_assert_str_eq(cfg->retention_rule[0], "90d verdict:infected");
+	ck_assert_str_eq(cfg->retention_rule[1], "1y  from:x@y");
+	ck_assert_ptr_null(cfg->retention_rule[2]);
+	char *d1 = dump_of(cfg);
+	ck_assert_ptr_nonnull(strstr(d1, "[retention]\ndefault = 7y\n"
+					 "rule = 90d verdict:infected\n"
+					 "rule = 1y  from:x@y\n"));
+	ck_assert_ptr_null(strstr(strstr(d1, "x@y\n"), "\nrule = "));
+	ms_config *again = parse_ok(d1);
+	ck_assert_ptr_null(again->retention_rule[2]);
+	char *d2 = dump_of(again);
+	ck_assert_str_eq(d1, d2);
+	free(d1);
+	free(d2);
+	ms_config_free(&again);
+	ms_config_free(&cfg);
+	/* "" alone: no rules */
+	cfg = parse_ok("[retention]\nrule = \"\"\n");
+	ck_assert_ptr_null(cfg->retention_rule[0]);
+	ms_config_free(&cfg);
 }
 END_TEST
 
@@ -968,6 +1035,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_members);
 	tcase_add_test(tc, test_empty_inputs);
 	tcase_add_test(tc, test_dump_round_trip);
+	tcase_add_test(tc, test_lines);
 	tcase_add_test(tc, test_relative_names);
 	tcase_add_test(tc, test_refcount);
 	suite_add_tcase(s, tc);
