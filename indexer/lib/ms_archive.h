@@ -72,7 +72,7 @@ typedef enum ms_add_result {
  * results; never NULL ("" when absent). */
 typedef struct ms_hit {
 	const char *id, *message_id, *from, *to, *cc, *subject, *sha256;
-	const char *verdict, *virus, *sender, *rcpts, *queue_id;
+	const char *verdict, *virus, *sender, *rcpts, *queue_id, *client;
 	int64_t date;
 	uint64_t size;
 } ms_hit;

@@ -23,7 +23,9 @@ static const char *prefix_of(const char *field)
 	return ms_schema_field(field)->prefix;
 }
 
-/* Adds the whole lower-cased address as one exact term. */
+/* Adds the whole lower-cased address as one exact term, and for an
+ * address with a domain also "@domain" (prefix + "@example.org"), so that
+ * from:@example.org matches that domain exactly, never a longer one. */
 static ms_status_t add_addr_term(ms_xdoc *xd, const char *prefix,
 				 const char *addr)
 {
@@ -32,6 +34,9 @@ static ms_status_t add_addr_term(ms_xdoc *xd, const char *prefix,
 				 ? MS_ERR_NOMEM
 				 : ms_xdoc_add_term(xd, prefix,
 						    low.data ? low.data : "");
+	const char *at = low.data ? strrchr(low.data, '@') : NULL;
+	if (!st && at && at != low.data && at[1])
+		st = ms_xdoc_add_term(xd, prefix, at);
 	ms_buf_free(&low);
 	return st;
 }

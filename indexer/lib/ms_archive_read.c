@@ -89,6 +89,7 @@ static void hit_field(const char *key, const char *value, void *ctx)
 		{ "sender", offsetof(ms_hit, sender) },
 		{ "rcpts", offsetof(ms_hit, rcpts) },
 		{ "qid", offsetof(ms_hit, queue_id) },
+		{ "client", offsetof(ms_hit, client) },
 	};
 	if (strcmp(key, "date") == 0)
 		h->date = strtoll(value, NULL, 10);
@@ -120,7 +121,7 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 		ms_hit *hit = &h->v[i];
 		hit->id = hit->message_id = hit->from = hit->to = hit->cc = "";
 		hit->subject = hit->sha256 = hit->verdict = hit->virus = "";
-		hit->sender = hit->rcpts = hit->queue_id = "";
+		hit->sender = hit->rcpts = hit->queue_id = hit->client = "";
 		ms_record_parse(h->blobs[i], len, hit_field, hit);
 	}
 	*hits_r = h;

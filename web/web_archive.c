@@ -1,0 +1,143 @@
+/* web_archive.c - archive access for the console (web_archive.h).
+ *
+ * Functions: web_archive_open, web_query_build, web_archive_hit,
+ * web_audit.
+ */
+#include "web_archive.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ms_audit.h"
+#include "ms_buf.h"
+#include "ms_log.h"
+
+ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
+			     char **err_r)
+{
+	ms_archive_opts o = { .dir = cfg->archive_dir,
+			      .shard_by = cfg->archive_shard_by,
+			      .max_text_per_part =
+				      cfg->archive_max_text_per_part,
+			      .compression_level =
+				      (int)cfg->archive_compression_level,
+			      .writable = 0,
+			      .encrypt_key = cfg->archive_encrypt_key };
+	return ms_archive_open(&o, ar_r, err_r);
+}
+
+/* The scope as query text: "(from:V OR to:V ...) OR (...)". Items were
+ * checked to be [a-z0-9.@_+=-] only (web_users_check_scope). */
+static ms_status_t scope_text(const char *scope, ms_buf *out)
+{
+	static const char *const fields[] = { "from", "to",   "cc",
+					      "bcc",  "rcpt", "sender" };
+	ms_status_t st = MS_OK;
+	for (const char *p = scope; *p && !st;) {
+		size_t n = strcspn(p, ",");
+		const char *at = memchr(p, '@', n) ? "" : "@";
+		st = ms_buf_puts(out, out->len ? " OR (" : "(");
+		for (size_t i = 0; i < 6 && !st; i++)
+			st = ms_buf_printf(out, "%s%s:%s%.*s", i ? " OR " : "",
+					   fields[i], at, (int)n, p);
+		st = st ? st : ms_buf_puts(out, ")");
+		p += n + (p[n] == ',');
+	}
+	return st;
+}
+
+/* Adds the parse of text to and (an AND node). */
+static ms_status_t and_parse(ms_qnode *and, const char *text, char **err_r)
+{
+	ms_qnode *kid = NULL;
+	ms_status_t st = ms_query_parse(text, &kid, err_r);
+	if (st)
+		return st;
+	ms_qnode **v = realloc(and->kids, (and->n_kids + 1) * sizeof *v);
+	if (!v) {
+		ms_query_free(&kid);
+		return MS_ERR_NOMEM;
+	}
+	and->kids = v;
+	and->kids[ and->n_kids++] = kid;
+	return MS_OK;
+}
+
+ms_status_t web_query_build(const char *q, const char *const *extra,
+			    size_t n_extra, const char *scope,
+			    ms_qnode **root_r, char **err_r)
+{
+	ms_qnode *and = calloc(1, sizeof *and);
+	ms_buf s = MS_BUF_INIT;
+	*root_r = NULL;
+	if (err_r)
+		*err_r = NULL;
+	if (!and)
+		return MS_ERR_NOMEM;
+	and->type = MS_Q_AND;
+	q += strspn(q, " \t");
+	ms_status_t st = and_parse(and, *q ? q : "*", err_r);
+	for (size_t i = 0; i < n_extra && !st; i++)
+		st = and_parse(and, extra[i], err_r);
+	if (!st && *scope)
+		st = scope_text(scope, &s);
+	if (!st && *scope)
+		st = and_parse(and, s.data, err_r);
+	ms_buf_free(&s);
+	if (st)
+		ms_query_free(&and);
+	*root_r = and;
+	return st;
+}
+
+ms_status_t web_archive_hit(ms_archive *ar, const char *scope, const char *id,
+			    ms_hits **hits_r)
+{
+	char term[MS_ARCHIVE_ID_MAX + 8];
+	const char *extra[1] = { term };
+	ms_qnode *q = NULL;
+	*hits_r = NULL;
+	if (strlen(id) >= MS_ARCHIVE_ID_MAX)
+		return MS_ERR_NOTFOUND;
+	snprintf(term, sizeof term, "id:%s", id);
+	ms_status_t st = web_query_build("*", extra, 1, scope, &q, NULL);
+	if (!st)
+		st = ms_archive_search(ar, q, 2, hits_r);
+	ms_query_free(&q);
+	if (!st && (ms_hits_size(*hits_r) != 1 ||
+		    strcmp(ms_hits_get(*hits_r, 0)->id, id) != 0)) {
+		ms_hits_free(hits_r);
+		st = MS_ERR_NOTFOUND;
+	}
+	return st;
+}
+
+int web_audit(const web_req *r, const char *action, const char *query,
+	      uint64_t matched, const char *const *ids, size_t n_ids)
+{
+	char host[256] = "", *path = NULL, *err = NULL;
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "?");
+	ms_audit_entry e = { .user = r->user.name,
+			     .client = r->client,
+			     .host = host,
+			     .action = action,
+			     .query = query,
+			     .matched = matched,
+			     .ids = ids,
+			     .n_ids = ids ? n_ids : 0 };
+	ms_status_t st = MS_ERR_NOMEM;
+	if (*r->cfg->audit_file)
+		st = ms_audit_append(r->cfg->audit_file, &e, &err);
+	else if (asprintf(&path, "%s/audit.log", r->cfg->archive_dir) >= 0)
+		st = ms_audit_append(path, &e, &err);
+	if (st)
+		ms_log_error("audit: %s (refusing %s by %s from %s)",
+			     err ? err : ms_status_str(st), action,
+			     r->user.name, r->client);
+	free(err);
+	free(path);
+	return st ? -1 : 0;
+}

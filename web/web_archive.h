@@ -1,0 +1,45 @@
+/* web_archive.h - the console's way into the archive: a read-only handle
+ * per request, every query ANDed with the user's scope, lookups by id
+ * inside the scope, and the audit line of every access.
+ *
+ * Functions: web_archive_open, web_query_build, web_archive_hit,
+ * web_audit.
+ */
+#ifndef WEB_ARCHIVE_H
+#define WEB_ARCHIVE_H
+
+#include <stdint.h>
+
+#include "ms_archive.h"
+#include "web.h"
+
+/* Opens cfg's archive read-only. MS_OK, or an error with *err_r (caller
+ * frees with free()). Caller closes with ms_archive_close(). */
+ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
+			     char **err_r);
+
+/* Parses q (the user's query; "" = every message) and each of extra[0..n)
+ * (filter terms made by the server), and ANDs them with the scope
+ * ("" = none): a scope item V (an address, or a domain written as
+ * "@domain") matches mail from, to, cc, bcc, envelope sender or recipient
+ * V; items are ORed. The AND is built on the trees, so no text in q can
+ * escape it. MS_OK with *root_r (ms_query_free), MS_ERR_QUERY with *err_r
+ * (free()), MS_ERR_NOMEM. */
+ms_status_t web_query_build(const char *q, const char *const *extra,
+			    size_t n_extra, const char *scope,
+			    ms_qnode **root_r, char **err_r);
+
+/* The hit of the message with archive id id ([A-Za-z0-9_-] only, checked
+ * by the caller) within scope: MS_OK with *hits_r holding exactly one hit
+ * (ms_hits_free); MS_ERR_NOTFOUND when it is missing or outside the scope
+ * (the two are indistinguishable); other errors from the archive. */
+ms_status_t web_archive_hit(ms_archive *ar, const char *scope, const char *id,
+			    ms_hits **hits_r);
+
+/* Appends the audit line (ms_audit.h) for action by the request's user
+ * and client address. 0, or -1 after logging why: the caller must then
+ * answer 500 without the result (no unaudited access). */
+int web_audit(const web_req *r, const char *action, const char *query,
+	      uint64_t matched, const char *const *ids, size_t n_ids);
+
+#endif

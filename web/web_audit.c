@@ -1,0 +1,91 @@
+/* web_audit.c - the audit trail page for officers (web_pages.h): the
+ * chain's state (ms_audit_verify) and the newest WEB_AUDIT_SHOW lines,
+ * every value escaped.
+ *
+ * Functions: web_audit_page; file-local keep_line, audit_path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_audit.h"
+#include "web_html.h"
+#include "web_pages.h"
+#include "web_resp.h"
+
+#define WEB_AUDIT_SHOW 200
+
+typedef struct ring {
+	ms_buf rows[WEB_AUDIT_SHOW];
+	size_t n; /* lines seen */
+} ring;
+
+static int keep_line(const char *line, size_t len, const ms_audit_rec *rec,
+		     void *ctx)
+{
+	ring *g = ctx;
+	ms_buf *b = &g->rows[g->n++ % WEB_AUDIT_SHOW];
+	ms_buf_reset(b);
+	if (!rec) {
+		ms_buf_puts(b, "<tr><td colspan=\"6\" class=\"err\">");
+		web_esc_n(b, line, len);
+		ms_buf_puts(b, "</td></tr>");
+		return 0;
+	}
+	ms_buf_printf(b, "<tr><td class=\"date\">");
+	web_esc(b, rec->time);
+	ms_buf_puts(b, "</td><td>");
+	web_esc(b, rec->user);
+	ms_buf_puts(b, "</td><td>");
+	web_esc(b, rec->client);
+	ms_buf_puts(b, "</td><td>");
+	web_esc(b, rec->action);
+	ms_buf_puts(b, "</td><td>");
+	web_esc(b, rec->query ? rec->query : "");
+	ms_buf_printf(b, "</td><td class=\"num\">%llu</td></tr>",
+		      (unsigned long long)rec->matched);
+	return 0;
+}
+
+static char *audit_path(const ms_config *cfg)
+{
+	char *p = NULL;
+	if (*cfg->audit_file)
+		return strdup(cfg->audit_file);
+	return asprintf(&p, "%s/audit.log", cfg->archive_dir) < 0 ? NULL : p;
+}
+
+void web_audit_page(web_req *r, web_resp *rs)
+{
+	char *path = audit_path(r->cfg), *err = NULL;
+	ms_audit_report rep;
+	ring *g = calloc(1, sizeof *g);
+	memset(&rep, 0, sizeof rep);
+	if (!path || !g || ms_audit_verify(path, &rep, &err) ||
+	    ms_audit_each(path, keep_line, g, &err)) {
+		web_resp_error(rs, 500, err ? err : "cannot read the trail");
+	} else {
+		ms_buf *b = &rs->body;
+		web_html_head(b, "Audit trail", &r->user);
+		ms_buf_printf(b,
+			      "<h1>Audit trail</h1><p class=\"meta\">%llu "
+			      "lines; chain: ",
+			      (unsigned long long)rep.lines);
+		web_esc(b, rep.state == MS_AUDIT_INTACT ? "intact"
+			   : *rep.message		? rep.message
+							: "damaged");
+		ms_buf_puts(b, "</p><table><thead><tr><th>Time</th><th>User"
+			       "</th><th>Client</th><th>Action</th><th>Query"
+			       "</th><th>Matched</th></tr></thead><tbody>");
+		for (size_t i = g->n; i-- > 0 && g->n - i <= WEB_AUDIT_SHOW;)
+			ms_buf_append(b, g->rows[i % WEB_AUDIT_SHOW].data,
+				      g->rows[i % WEB_AUDIT_SHOW].len);
+		ms_buf_puts(b, "</tbody></table>");
+		web_html_foot(b);
+	}
+	for (size_t i = 0; g && i < WEB_AUDIT_SHOW; i++)
+		ms_buf_free(&g->rows[i]);
+	free(g);
+	free(err);
+	free(path);
+}

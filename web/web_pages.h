@@ -1,0 +1,39 @@
+/* web_pages.h - the pages, each filling a response for a request whose
+ * session and permissions web_route() already checked.
+ *
+ * web_auth.c:    web_auth_session, web_auth_csrf_ok, web_auth_login_page,
+ *                web_auth_login, web_auth_logout
+ * web_search.c:  web_search_page, web_search_api, web_count_api
+ * web_message.c: web_message_page, web_message_raw, web_message_part,
+ *                web_message_html, web_message_api
+ * web_dash.c:    web_dash_page
+ * web_audit.c:   web_audit_page
+ */
+#ifndef WEB_PAGES_H
+#define WEB_PAGES_H
+
+#include "web.h"
+
+/* 1 and r->user filled if the request carries a live session. */
+int web_auth_session(web_req *r);
+/* 1 if the POST body's csrf field is the session's token. */
+int web_auth_csrf_ok(const web_req *r);
+void web_auth_login_page(web_req *r, web_resp *rs);
+void web_auth_login(web_req *r, web_resp *rs);
+void web_auth_logout(web_req *r, web_resp *rs);
+
+void web_search_page(web_req *r, web_resp *rs);
+void web_search_api(web_req *r, web_resp *rs);
+void web_count_api(web_req *r, web_resp *rs);
+
+/* id checked by web_form_ident; part is the part number (>= 1). */
+void web_message_page(web_req *r, web_resp *rs, const char *id);
+void web_message_raw(web_req *r, web_resp *rs, const char *id);
+void web_message_part(web_req *r, web_resp *rs, const char *id, unsigned part);
+void web_message_html(web_req *r, web_resp *rs, const char *id, unsigned part);
+void web_message_api(web_req *r, web_resp *rs, const char *id);
+
+void web_dash_page(web_req *r, web_resp *rs);
+void web_audit_page(web_req *r, web_resp *rs);
+
+#endif
