@@ -40,6 +40,7 @@ int cli_show(const ms_config *cfg, int argc, char **argv);
 int cli_stats(const ms_config *cfg, int argc, char **argv);
 int cli_verify(const ms_config *cfg, int argc, char **argv);
 int cli_reindex(const ms_config *cfg, int argc, char **argv);
+int cli_export(const ms_config *cfg, int argc, char **argv);
 int cli_audit_cmd(const ms_config *cfg, int argc, char **argv);
 
 #endif

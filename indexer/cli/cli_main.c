@@ -1,7 +1,7 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
  *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
- *            |audit ARGS
+ *            |audit|export ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors.
@@ -32,6 +32,10 @@ static const struct {
 	  "verify                (re-hash the store, check the index)" },
 	{ "reindex", cli_reindex,
 	  "reindex [--force]     (rebuild the index from the store)" },
+	{ "export", cli_export,
+	  "export --format mbox|eml [--hold NAME] [QUERY] -o PATH\n"
+	  "                        (messages + manifest.csv, manifest.sha256)\n"
+	  "  export --verify PATH  (re-hash an export against its manifest)" },
 	{ "audit", cli_audit_cmd,
 	  "audit verify          (check the audit trail's hash chain)\n"
 	  "  audit show [--since DATE] [--json]  (print the audit trail)" },

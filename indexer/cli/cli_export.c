@@ -1,0 +1,223 @@
+/* cli_export.c - `mailsift export`: archived messages to a directory with
+ * a manifest, and `mailsift export --verify` of such a directory.
+ *
+ *   mailsift export --format mbox|eml [--hold NAME] [QUERY] -o PATH
+ *   mailsift export --verify PATH
+ *
+ * Functions: cli_export. Order: PATH is claimed first (created, or an
+ * empty directory; nothing is written yet), then the archive is searched,
+ * then the audit line (action "export", the query, the ids) is written
+ * and fsynced, and only then are message bytes written: no unaudited
+ * export. If any step fails, PATH is removed again (or emptied, if it
+ * existed) and the exit status is 1. Options may follow the query, so a
+ * query word starting with '-' goes after "--" (or use NOT). The format
+ * is in ms_export.h. --verify prints one line per problem on stdout and
+ * a summary; exit 1 if there is any problem.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_progress.h"
+#include "ms_export.h"
+#include "ms_log.h"
+
+#define USAGE                                                                  \
+	"usage: mailsift export --format mbox|eml [--hold NAME] [QUERY] -o "   \
+	"PATH | export --verify PATH"
+
+typedef struct export_args {
+	const char *format, *hold, *out, *verify;
+	char *query; /* the QUERY words joined; "" when none */
+} export_args;
+
+/* Parses the options; 0, or 2 after a one-line usage error. */
+static int parse_opts(int argc, char **argv, export_args *a)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "hold", required_argument, NULL, 'H' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "verify", required_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "f:o:", opts, NULL)) != -1) {
+		const char **slot = c == 'f'   ? &a->format
+				    : c == 'H' ? &a->hold
+				    : c == 'o' ? &a->out
+				    : c == 'V' ? &a->verify
+					       : NULL;
+		if (!slot)
+			return ms_log_error(USAGE), 2;
+		*slot = optarg;
+	}
+	int has_query = optind < argc;
+	if (a->verify && (a->format || a->hold || a->out || has_query))
+		return ms_log_error("export --verify takes only PATH"), 2;
+	if (a->verify)
+		return 0;
+	if (!a->format || !a->out || (!a->hold && !has_query))
+		return ms_log_error(USAGE), 2;
+	if (!(a->query = cli_query_arg(argc, argv, optind)))
+		return 1;
+	return 0;
+}
+
+typedef struct export_run {
+	const ms_config *cfg;
+	export_args *a;
+	ms_export_format fmt;
+	ms_export *ex;
+	ms_archive *ar;
+	ms_qnode *q;
+	ms_hits *hits;
+	uint64_t total;
+	cli_progress pr;
+} export_run;
+
+static void on_progress(uint64_t done, void *ctx)
+{
+	export_run *r = ctx;
+	cli_progress_draw(&r->pr,
+			  r->total ? (double)done / (double)r->total : 1, done,
+			  0);
+}
+
+/* Searches the archive for the query (or the hold). 0 or -1 (printed). */
+static int find_messages(export_run *r)
+{
+	if (r->a->hold)
+		return ms_log_error("export --hold: holds are not available "
+				    "yet"),
+		       -1;
+	if (!(r->ar = cli_open_archive(r->cfg, 0)))
+		return -1;
+	ms_status_t st = ms_archive_search(r->ar, r->q, 0, &r->hits);
+	if (st)
+		return ms_log_error("export: %s", ms_archive_error(r->ar)), -1;
+	r->total = ms_hits_size(r->hits);
+	return 0;
+}
+
+/* Writes the audit line naming every message about to be exported. */
+static int audit(export_run *r)
+{
+	size_t n = ms_hits_size(r->hits);
+	const char **ids = calloc(n + 1, sizeof *ids);
+	if (!ids)
+		return ms_log_error("out of memory"), -1;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = ms_hits_get(r->hits, i)->id;
+	int rc = cli_audit(r->cfg, "export", r->a->query, n, ids, n);
+	free(ids);
+	return rc;
+}
+
+static int write_messages(export_run *r)
+{
+	cli_progress_start(&r->pr);
+	ms_status_t st =
+		ms_export_add_hits(r->ex, r->ar, r->hits, on_progress, r);
+	if (st) {
+		cli_progress_break(&r->pr);
+		return ms_log_error("export: %s (nothing exported)",
+				    ms_export_error(r->ex)),
+		       -1;
+	}
+	return 0;
+}
+
+static int finish(export_run *r)
+{
+	uint64_t n = ms_export_count(r->ex), bytes = ms_export_bytes(r->ex);
+	char *err = NULL;
+	ms_status_t st = ms_export_finish(&r->ex, &err);
+	cli_progress_draw(&r->pr, 1, n, 1);
+	if (st)
+		ms_log_error("export: %s (nothing exported)",
+			     err ? err : ms_status_str(st));
+	free(err);
+	if (st)
+		return -1;
+	double el = cli_now() - r->pr.start;
+	fprintf(stderr,
+		"exported %" PRIu64 " messages (%" PRIu64 " bytes) as %s to "
+		"%s in %.1f s (%.0f msg/s)\n",
+		n, bytes, r->a->format, r->a->out, el, el > 0 ? n / el : 0.0);
+	return 0;
+}
+
+static int run_export(const ms_config *cfg, export_args *a)
+{
+	export_run r = { .cfg = cfg, .a = a };
+	if (ms_export_format_parse(a->format, &r.fmt))
+		return ms_log_error("export: unknown format '%s' (mbox or eml)",
+				    a->format),
+		       2;
+	if (!a->hold && !(r.q = cli_parse_query(a->query)))
+		return 1;
+	char *err = NULL;
+	ms_status_t st = ms_export_begin(a->out, r.fmt, &r.ex, &err);
+	if (st)
+		ms_log_error("export: %s", err ? err : ms_status_str(st));
+	free(err);
+	int rc = st || find_messages(&r) || audit(&r) || write_messages(&r) ||
+		 finish(&r);
+	ms_export_abort(&r.ex); /* removes the output unless finished */
+	ms_hits_free(&r.hits);
+	ms_archive_close(&r.ar);
+	ms_query_free(&r.q);
+	return rc ? 1 : 0;
+}
+
+/* ---- --verify ---- */
+
+static void on_problem(const char *line, void *ctx)
+{
+	cli_progress_break(ctx);
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static void on_verify_progress(double frac, uint64_t rows, void *ctx)
+{
+	cli_progress_draw(ctx, frac, rows, 0);
+}
+
+static int run_verify(const char *path)
+{
+	cli_progress pr;
+	cli_progress_start(&pr);
+	ms_export_verify_ops ops = { on_problem, on_verify_progress, &pr };
+	ms_export_check res;
+	char *err = NULL;
+	ms_status_t st = ms_export_verify(path, &ops, &res, &err);
+	cli_progress_draw(&pr, 1, res.messages, 1);
+	if (st) {
+		ms_log_error("export --verify: %s",
+			     err ? err : ms_status_str(st));
+		free(err);
+		return 1;
+	}
+	printf("export verify: %" PRIu64 " messages, %" PRIu64
+	       " files hashed: %" PRIu64 " problems%s\n",
+	       res.messages, res.files, res.problems,
+	       res.problems ? "" : " (clean)");
+	return res.problems ? 1 : 0;
+}
+
+int cli_export(const ms_config *cfg, int argc, char **argv)
+{
+	export_args a = { 0 };
+	int rc = parse_opts(argc, argv, &a);
+	if (!rc)
+		rc = a.verify ? run_verify(a.verify) : run_export(cfg, &a);
+	free(a.query);
+	return rc;
+}
