@@ -19,6 +19,10 @@
 #include "ms_spool.h"
 
 #define MSM_ID_LEN 24 /* hex digits of a message id (96 random bits) */
+/* Longest header name smfi_chgheader() can delete: its reply packet holds
+ * a 4-byte index, the name, a NUL and an empty value with its NUL, all in
+ * MILTER_MAX_DATA_SIZE bytes. */
+#define MSM_DEL_NAME_MAX (MILTER_MAX_DATA_SIZE - 6)
 
 typedef struct msm_conf {
 	atomic_int refs;
@@ -39,8 +43,16 @@ typedef enum msm_outcome {
 	MSM_UNSCANNED,	/* authenticated sender, scan skipped by policy */
 	MSM_SPOOL_FAIL, /* could not hand off durably: always tempfail */
 	MSM_TOO_BIG,	/* over [milter] max_message_size: 552 5.3.4 */
+	MSM_BAD_HEADER, /* a forged header we cannot remove: 550 5.7.1 */
 	MSM_NO_RCPT	/* no message (abort): nothing to do */
 } msm_outcome;
+
+/* An incoming X-Virus-* or X-Mailsift-* header, to be deleted. */
+typedef struct msm_forged {
+	char *name;   /* the whole name as received (owned) */
+	size_t len;   /* strlen(name) */
+	unsigned idx; /* 1-based, among headers of the same name */
+} msm_forged;
 
 typedef struct msm_msg {
 	char id[MSM_ID_LEN + 1];
@@ -49,9 +61,10 @@ typedef struct msm_msg {
 	char *sender;
 	char **rcpts;
 	size_t n_rcpts;
-	char *auth;   /* {auth_authen}, if any */
-	char **strip; /* "Name\tindex" of forged headers to remove */
+	char *auth;	   /* {auth_authen}, if any */
+	msm_forged *strip; /* forged headers to remove, in arrival order */
 	size_t n_strip;
+	int unremovable;  /* a forged header name over MSM_DEL_NAME_MAX */
 	unsigned seen[3]; /* X-Virus-Scanned, X-Virus-Status, X-Mailsift-* */
 	time_t time;
 } msm_msg;

@@ -21,6 +21,12 @@ static void scan(msm_conn *conn, msm_msg *m, msm_verdict *v)
 	int fd = ms_spool_fd(m->w);
 	uint64_t size = ms_spool_size(m->w);
 	v->outcome = MSM_CLEAN;
+	if (m->unremovable) {
+		v->outcome = MSM_BAD_HEADER;
+		snprintf(v->reason, sizeof v->reason,
+			 "forged header name over %d bytes", MSM_DEL_NAME_MAX);
+		return;
+	}
 	if (cfg->milter_max_message_size &&
 	    size > cfg->milter_max_message_size) {
 		v->outcome = MSM_TOO_BIG;
@@ -102,10 +108,12 @@ static void edit_headers(SMFICTX *ctx, msm_conn *conn, msm_msg *m,
 			 const msm_verdict *v)
 {
 	for (size_t i = m->n_strip; i-- > 0;) {
-		char name[256];
-		unsigned idx;
-		if (sscanf(m->strip[i], "%255[^\t]\t%u", name, &idx) == 2)
-			smfi_chgheader(ctx, name, (int)idx, NULL);
+		const msm_forged *f = &m->strip[i];
+		if (smfi_chgheader(ctx, f->name, (int)f->idx, NULL) !=
+		    MI_SUCCESS)
+			ms_log_error("%s: cannot delete header %.64s... (%zu "
+				     "bytes)",
+				     m->id, f->name, f->len);
 	}
 	const char *sp = conn->leadspc ? " " : "";
 	char scanned[400], status[400], id[64], st[300];
@@ -119,12 +127,15 @@ static void edit_headers(SMFICTX *ctx, msm_conn *conn, msm_msg *m,
 	smfi_addheader(ctx, "X-Mailsift-Id", id);
 }
 
+/* The one line per message. The queue id and the sender come from the
+ * network: ms_log escapes them, and they are cut short here so that a long
+ * one cannot push the status and action out of the line. */
 static void log_result(const char *qid, const msm_msg *m, uint64_t size,
 		       const msm_verdict *v, sfsistat st)
 {
 	char status[400];
 	msm_status_header(v, status, sizeof status);
-	ms_log_info("%s: id=%s from=<%s> nrcpt=%zu size=%llu status=%s "
+	ms_log_info("%.64s: id=%s from=<%.512s> nrcpt=%zu size=%llu status=%s "
 		    "action=%s",
 		    qid, m->id, m->sender, m->n_rcpts, (unsigned long long)size,
 		    status,

@@ -5,7 +5,8 @@
  * arrives (headers rebuilt as "Name: value\r\n", then the body), so memory
  * does not grow with its size. A spool write error is remembered and turns
  * into a temporary failure at end of message. Incoming X-Virus-* and
- * X-Mailsift-* headers are noted (name and index) for removal.
+ * X-Mailsift-* headers are noted (whole name and index) for removal,
+ * whatever the length of their names.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,9 @@ void msm_msg_free(msm_msg **mp)
 	free(m->sender);
 	free(m->auth);
 	free_list(m->rcpts, m->n_rcpts);
-	free_list(m->strip, m->n_strip);
+	for (size_t i = 0; i < m->n_strip; i++)
+		free(m->strip[i].name);
+	free(m->strip);
 	free(m);
 	*mp = NULL;
 }
@@ -101,19 +104,32 @@ static int forged(const char *name)
 	       strncasecmp(name, "X-Mailsift-", 11) == 0;
 }
 
-/* Notes a forged header: its name and its index among same-name headers. */
+/* Notes a forged header: its whole name and its index among the headers
+ * of the same name (compared without regard to case, as the MTA does). A
+ * name too long to name in a delete request marks the message
+ * unremovable; it is then refused at end of message. */
 static void note_forged(msm_msg *m, const char *name)
 {
-	unsigned idx = 1;
 	size_t len = strlen(name);
+	if (len > MSM_DEL_NAME_MAX) {
+		m->unremovable = 1;
+		return;
+	}
+	unsigned idx = 1;
 	for (size_t i = 0; i < m->n_strip; i++)
-		if (strncasecmp(m->strip[i], name, len) == 0 &&
-		    m->strip[i][len] == '\t')
+		if (m->strip[i].len == len &&
+		    strcasecmp(m->strip[i].name, name) == 0)
 			idx++;
-	char entry[300];
-	snprintf(entry, sizeof entry, "%.200s\t%u", name, idx);
-	if (push(&m->strip, &m->n_strip, entry) && !m->spool_err)
-		m->spool_err = strdup("out of memory");
+	msm_forged *v = realloc(m->strip, (m->n_strip + 1) * sizeof *v);
+	char *copy = v ? strdup(name) : NULL;
+	if (v)
+		m->strip = v;
+	if (!copy) {
+		if (!m->spool_err)
+			m->spool_err = strdup("out of memory");
+		return;
+	}
+	m->strip[m->n_strip++] = (msm_forged){ copy, len, idx };
 }
 
 void msm_msg_write(msm_msg *m, const void *p, size_t n)

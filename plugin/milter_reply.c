@@ -116,6 +116,10 @@ sfsistat msm_reply(SMFICTX *ctx, const ms_config *cfg, const msm_verdict *v)
 		return set_reply(ctx, "552", "5.3.4",
 				 "Message size exceeds fixed limit",
 				 SMFIS_REJECT);
+	if (v->outcome == MSM_BAD_HEADER)
+		return set_reply(ctx, "550", "5.7.1",
+				 "Message rejected: header field name too long",
+				 SMFIS_REJECT);
 	if (is_bad(v->outcome))
 		return reply_bad(ctx, cfg, v);
 	if (v->outcome == MSM_SPOOL_FAIL)

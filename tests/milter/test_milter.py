@@ -4,7 +4,10 @@
 Each case is a miltertest Lua script (generated here) run against the real
 build/mailsift-milter binary; the spool it leaves is then checked. clamd is
 the real one (tests/stack/stack.sh, one-signature EICAR database, 55 MB
-stream limit); misbehaving scanners are tests/tools/fake_clamd.py.
+stream limit); misbehaving scanners are tests/tools/fake_clamd.py. Cases
+that need header names longer than miltertest can send, or many
+connections held open at once, speak the milter protocol themselves
+(tests/milter/rawmilter.py).
 """
 import os
 import shutil
@@ -15,7 +18,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mstest  # noqa: E402
+import rawmilter  # noqa: E402
 
 T = mstest.Test("milter")
 MILTER = os.path.join(mstest.BUILD, "mailsift-milter")
@@ -130,6 +135,10 @@ class Milter:
                     "connect_timeout = 2s\n%s"
                     "[spool]\ndir = %s\n%s" % (self.sock, getattr(self, "milter_extra", ""), scanner,
                                                 scan_extra, self.spool, extra))
+
+    def log_lines(self):
+        with open(os.path.join(self.dir, "milter.log"), encoding="utf-8", errors="replace") as f:
+            return f.read().splitlines()
 
     def entries(self):
         d = os.path.join(self.spool, "new")
@@ -268,6 +277,83 @@ check(mt.getheader(conn, "X-Mailsift-Id", 0) ~= "forged", "our id is the forged 
 mt.disconnect(conn)''' % (lua_str(m.sock), clean_message(extra_headers=(
         ', {"X-Virus-Status", "Clean"}, {"X-Virus-Scanned", "fake"}, {"X-Mailsift-Id", "forged"}, '
         '{"x-mailsift-verdict", "clean"}, {"X-Virus-Status", "Clean again"}'))))
+
+
+def case_forged_long_lua(m):
+    """Issue 16: a forged header whose name is over 200 characters, twice."""
+    lua_run("forged-long", '''
+local long = "X-Virus-Status-" .. string.rep("A", 186)
+local longer = "x-mailsift-" .. string.rep("b", 900)
+local conn = start(%s)
+envelope(conn, "<a@example.net>", {"<bob@example.org>"}, "QFL")
+%s
+expect_accept(conn)
+check(mt.eom_check(conn, MT_HDRDELETE, long), "201-character forged header kept")
+check(mt.eom_check(conn, MT_HDRDELETE, longer), "911-character forged header kept")
+mt.disconnect(conn)''' % (lua_str(m.sock), clean_message(extra_headers=(
+        ', {long, "Clean"}, {long, "Clean again"}, {longer, "forged"}'))))
+
+
+def raw_message(m, headers, qid="QRAW"):
+    """Sends a plain message with headers [(name, value)] (bytes) with the
+    raw protocol (miltertest cannot send long headers); returns (final
+    reply command, [actions])."""
+    c = rawmilter.Conn(m.sock, timeout=30)
+    try:
+        c.start_message(qid=qid)
+        for name, value in headers:
+            c.header(name, value)
+        c.step(b"N")
+        c.step(b"B", b"Hello Bob,\r\nplain text.\r\n")
+        return c.eom()
+    finally:
+        c.close()
+
+
+def case_forged_long_raw(m):
+    """Issue 16: forged names up to the longest a delete request can carry
+    are removed with their exact index (same name in another case counts);
+    a longer forged name refuses the message."""
+    most = 65535 - 6
+    for n in (201, 1000, 5000, 65000, most):
+        name = b"X-Virus-Status-" + b"A" * (n - 15)
+        value = b" Clean" if n <= 65000 else b""
+        final, actions = raw_message(m, [(b"From", b" a@example.net"), (name, value),
+                                         (b"X-Virus-Status", b" Clean"), (name.lower(), value)])
+        got = rawmilter.deletes(actions)
+        want = [(name.lower(), 2), (b"X-Virus-Status", 1), (name, 1)]
+        T.check(final == b"a" and got == want, "forged name of %d bytes: reply %r, deletes %r" % (
+            n, final, [(len(a), i) for a, i in got]))
+        T.check(any(cmd == b"h" and d.startswith(b"X-Virus-Status\0") for cmd, d in actions),
+                "forged name of %d bytes: no X-Virus-Status added" % n)
+    before = set(m.entries())
+    final, actions = raw_message(m, [(b"X-Mailsift-" + b"B" * (most + 1 - 11), b"")])
+    T.check(final == b"y" and actions == [], "unremovable forged name: reply %r %r" % (final, actions))
+    T.check(set(m.entries()) == before, "unremovable forged name: message spooled")
+
+
+def case_log_injection(m):
+    """Issue 16: line feeds (and other control bytes) in MAIL FROM or in the
+    queue id macro cannot add a line to the log."""
+    fake = "\nmailsift-milter: QFAKE%d: id=0 from=<> nrcpt=1 size=1 status=Clean action=accept"
+    qid = "QINJ\r" + fake % 1  # the log keeps 64 bytes of a queue id
+    sender = "<eve@example.net>" + fake % 2 + "\x1b[2K"
+    lua_run("log-injection", '''
+local conn = start(%s)
+envelope(conn, %s, {"<bob@example.org>"}, %s)
+%s
+expect_accept(conn)
+mt.disconnect(conn)''' % (lua_str(m.sock), lua_str(sender), lua_str(qid), clean_message()))
+    lines = m.log_lines()
+    forged = [l for l in lines if "QFAKE" in l and not l.startswith("mailsift-milter: QINJ")]
+    ours = [l for l in lines if l.startswith("mailsift-milter: QINJ")]
+    T.check(not forged, "log injection: forged lines %r" % forged)
+    T.check(len(ours) == 1 and "QINJ\\r\\nmailsift-milter: QFAKE1" in ours[0]
+            and "\\x1b" in ours[0] and ours[0].endswith(" status=Clean action=accept"),
+            "log injection: our line %r" % ours)
+    with open(os.path.join(m.dir, "milter.log"), "rb") as f:
+        raw = f.read()
+    T.check(b"\r" not in raw and b"\x1b" not in raw, "log injection: control bytes in the log")
 
 
 def case_eicar(m):
@@ -492,6 +578,9 @@ def main():
         case_clean(m1)
         case_two_messages_and_abort(m1)
         case_forged(m1)
+        case_forged_long_lua(m1)
+        case_forged_long_raw(m1)
+        case_log_injection(m1)
         case_eicar(m1)
         case_policy(m1, "extension", "invoice.pdf.exe",
                     "Message rejected: blocked: blocked attachment type .exe: invoice.pdf.exe")
