@@ -9,6 +9,7 @@
 #   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
 #   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
+#   make web-tests  the web console: access rules, hostile mail, headless Chromium
 #   make valgrind-milter / valgrind-imap  the milter suite / the IMAP backend
 #                   (doveadm index, lookups, expunge, rescan, optimize) under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -42,6 +43,9 @@ LIB_C    := $(sort $(wildcard indexer/lib/ms_*.c))
 LIB_CXX  := $(sort $(wildcard indexer/lib/ms_*.cc))
 CLI_C    := $(sort $(wildcard indexer/cli/cli_*.c))
 INDEXD_C := $(sort $(wildcard indexer/indexd/indexd_*.c))
+# the web console (libmicrohttpd; passwords hashed by libxcrypt)
+WEB_C    := $(sort $(wildcard web/web_*.c))
+WEB_PKGS := libmicrohttpd libxcrypt
 # the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
 IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
@@ -64,18 +68,21 @@ ASAN_OBJ := $(LIB_C:%.c=$(BUILD)/asan/%.o) $(LIB_CXX:%.cc=$(BUILD)/asan/%.o)
 CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/obj/%.o)
 MILTER_OBJ := $(MILTER_C:%.c=$(BUILD)/obj/%.o)
 INDEXD_OBJ := $(INDEXD_C:%.c=$(BUILD)/obj/%.o)
+WEB_OBJ  := $(WEB_C:%.c=$(BUILD)/obj/%.o)
 MILTER_ASAN_OBJ := $(MILTER_C:%.c=$(BUILD)/asan/%.o)
 
 DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	libssl-dev zlib1g-dev libxapian-dev xapian-tools check libmilter-dev \
 	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
-	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian
+	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
+	libmicrohttpd-dev libcrypt-dev chromium chromium-driver python3-selenium
 
-.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests milter-tests imap-tests format \
+.PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests web-tests milter-tests imap-tests format \
 	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter valgrind-imap install clean
 
-all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO)
+all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO) \
+	$(BUILD)/mailsift-web
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -120,6 +127,15 @@ $(BUILD)/mailsift-milter: $(BUILD)/obj/$(MILTER_MAIN:.c=.o) $(BUILD)/libmsmilter
 $(BUILD)/mailsift-indexd: $(INDEXD_OBJ) $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
 	$(Q)$(CC) -o $@ $^ $(LIBS)
+
+$(BUILD)/obj/web/%.o: web/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Iweb $(shell pkg-config --cflags $(WEB_PKGS) 2>/dev/null) -MMD -MP -c $< -o $@
+
+$(BUILD)/mailsift-web: $(WEB_OBJ) $(BUILD)/libmailsift.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) -o $@ $^ $(shell pkg-config --libs $(WEB_PKGS) 2>/dev/null) $(LIBS)
 
 $(BUILD)/pic/indexer/%.o: indexer/%.c
 	@mkdir -p $(dir $@)
@@ -192,10 +208,18 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
 	  -c $< -o $(BUILD)/fuzz/$*.o
 	clang++ -fsanitize=fuzzer,address,undefined -o $@ $(BUILD)/fuzz/$*.o $(BUILD)/fuzz/obj/*.o $(LIBS)
 
-fuzz-brief: $(BUILD)/fuzz/fuzz_mime
-	@mkdir -p $(BUILD)/fuzz/corpus
+# the web console's parsers of request input (form, query string, cookie)
+$(BUILD)/fuzz/fuzz_web_form: tests/fuzz/fuzz_web_form.c web/web_form.c web/web_form.h
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -Iweb -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ tests/fuzz/fuzz_web_form.c web/web_form.c
+
+fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-web
 	$(BUILD)/fuzz/fuzz_mime -max_total_time=30 -rss_limit_mb=1024 -max_len=65536 \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
+	$(BUILD)/fuzz/fuzz_web_form -max_total_time=10 -rss_limit_mb=1024 -max_len=8192 \
+	  $(BUILD)/fuzz/corpus-web 2>&1 | tail -3
 
 fuzz: $(BUILD)/fuzz/fuzz_mime
 	@mkdir -p $(BUILD)/fuzz/corpus
@@ -209,6 +233,9 @@ cli-tests: $(BUILD)/mailsift
 indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
 
+web-tests: $(BUILD)/mailsift $(BUILD)/mailsift-web
+	@tests/run-shell.sh $(BUILD) tests/web/test_*
+
 imap-tests: $(PLUGIN_SO) $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/imap/test_*
 
@@ -218,13 +245,13 @@ milter-tests: $(BUILD)/mailsift-milter
 format-check:
 	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) \
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) \
-	  $(wildcard plugin/*.c plugin/*.h) \
+	  $(wildcard plugin/*.c plugin/*.h) $(WEB_C) $(wildcard web/*.h) \
 	  && echo "format: ok"
-	@python3 tests/tools/layers.py indexer/lib indexer/cli indexer/indexd plugin imap-ext
+	@python3 tests/tools/layers.py indexer/lib indexer/cli indexer/indexd plugin imap-ext web
 
 format:
 	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \
-	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h)
+	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) $(WEB_C) $(wildcard web/*.h)
 
 check: deps
 	$(MAKE) all
@@ -236,6 +263,7 @@ check: deps
 	$(MAKE) indexd-tests
 	$(MAKE) milter-tests
 	$(MAKE) imap-tests
+	$(MAKE) web-tests
 
 run: deps
 	$(MAKE) all
@@ -276,6 +304,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 755 $(BUILD)/mailsift-milter $(DESTDIR)$(PREFIX)/sbin/mailsift-milter
 	install -m 755 $(BUILD)/mailsift-indexd $(DESTDIR)$(PREFIX)/sbin/mailsift-indexd
+	install -m 755 $(BUILD)/mailsift-web $(DESTDIR)$(PREFIX)/sbin/mailsift-web
 	install -d $(DESTDIR)$(PREFIX)/lib/dovecot/modules
 	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/dovecot/modules/
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/

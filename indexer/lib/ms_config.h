@@ -107,6 +107,14 @@ typedef struct ms_config {
 	char **retention_rule;	 /* "PERIOD QUERY" each; may be empty */
 	/* [audit] */
 	char *audit_file; /* "" = <archive_dir>/audit.log */
+	/* [web] */
+	char *web_listen;	   /* "HOST:PORT" (IPv4) or "[ADDR]:PORT" */
+	char *web_users;	   /* the accounts file */
+	char *web_user;		   /* "" = do not change user */
+	char *web_pidfile;	   /* "" = none */
+	unsigned web_session_idle; /* seconds */
+	char *web_tls_cert;	   /* "" = plain HTTP */
+	char *web_tls_key;
 } ms_config;
 
 /* ---- the parameter table ---- */

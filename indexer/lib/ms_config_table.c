@@ -29,7 +29,7 @@ static const char *const shard_by[] = { "month", "year", "none", NULL };
 static const char *const sections[] = { "milter", "scanner",   "policy",
 					"spool",  "archive",   "indexd",
 					"imap",	  "retention", "audit",
-					NULL };
+					"web",	  NULL };
 
 #define OFF(m) offsetof(ms_config, m)
 #define P(s_, k_, type_, flags_, def_, lo, hi, ch, doc_)                       \
@@ -126,6 +126,21 @@ static const ms_config_param params[] = {
 
 	P(audit, file, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "the audit log (empty: audit.log in the archive directory)"),
+
+	P(web, listen, MS_CT_STRING, 0, "127.0.0.1:8025", 0, 0, NULL,
+	  "address and port the web console listens on"),
+	P(web, users, MS_CT_PATH, 0, "/etc/mailsift/web.users", 0, 0, NULL,
+	  "the web console's accounts file"),
+	P(web, user, MS_CT_STRING, 0, "", 0, 0, NULL,
+	  "user to run as after start (empty: do not change)"),
+	P(web, pidfile, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "file to write the process id to (empty: none)"),
+	P(web, session_idle, MS_CT_DURATION, 0, "30m", 60, 86400, NULL,
+	  "a web session ends after this long without a request"),
+	P(web, tls_cert, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "PEM certificate chain for HTTPS (empty: plain HTTP)"),
+	P(web, tls_key, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "PEM private key for HTTPS (empty: plain HTTP)"),
 };
 
 const ms_config_param *ms_config_params(size_t *n_r)
