@@ -30,7 +30,8 @@ typedef struct msm_conf {
 	ms_policy *policy;
 	ms_spool *spool;
 	ms_clamd_opts clamd;
-	char host[256]; /* for X-Virus-Scanned */
+	char host[256];	    /* for X-Virus-Scanned */
+	unsigned max_conns; /* [milter] max_connections in force */
 } msm_conf;
 
 /* What became of a message; msm_reply() maps each to the SMTP reply. */
@@ -119,6 +120,36 @@ void msm_status_header(const msm_verdict *v, char *out, size_t n);
 const char *msm_verdict_word(msm_outcome o);
 /* Sets the SMTP reply for v and returns the milter status. */
 sfsistat msm_reply(SMFICTX *ctx, const ms_config *cfg, const msm_verdict *v);
+
+/* ---- milter_limit.c ---- */
+#define MSM_FD_RESERVE	 32 /* descriptors kept from connections */
+#define MSM_FDS_PER_CONN 4  /* 3 while a message is scanned, 1 refused */
+
+/* What a new connection gets: served, refused (tempfail at connect; it
+ * holds its socket until the MTA closes it), or dropped (closed at once). */
+typedef enum msm_slot {
+	MSM_SLOT_NONE,
+	MSM_SLOT_SERVE,
+	MSM_SLOT_REFUSE,
+	MSM_SLOT_DROP
+} msm_slot;
+
+/* The soft RLIMIT_NOFILE (ULONG_MAX if unlimited). */
+unsigned long msm_limit_nofile(void);
+/* Raises the soft RLIMIT_NOFILE to the hard one if allowed; returns the
+ * soft limit now in force and sets *was_r to the one before. */
+unsigned long msm_limit_raise(unsigned long *was_r);
+/* The connection cap: configured (0 = the default) but at most
+ * (nofile - MSM_FD_RESERVE) / MSM_FDS_PER_CONN, at least 1. */
+unsigned msm_limit_connections(unsigned configured, unsigned long nofile);
+/* Takes a slot for a new connection under max (SERVE while fewer than max
+ * are served, else REFUSE while fewer than max are refused, else DROP);
+ * give it back with msm_slot_release() when the connection closes. */
+msm_slot msm_slot_take(unsigned max);
+void msm_slot_release(msm_slot s);
+/* Logs one warning line for a refused or dropped connection (client may
+ * be NULL), at most 10 a second; the next line counts those left out. */
+void msm_limit_log_refusal(const char *client, msm_slot s, unsigned max);
 
 /* ---- milter_cb.c ---- */
 extern struct smfiDesc msm_filter;

@@ -5,7 +5,10 @@
  * message in progress; several messages per connection, RSET and aborts
  * are handled (abort drops the unfinished spool entry). Only the steps and
  * actions we use are negotiated; steps whose answer is always "continue"
- * are negotiated as no-reply when the MTA offers it.
+ * are negotiated as no-reply when the MTA offers it. A connection over
+ * [milter] max_connections is tempfailed at connect (and at MAIL should the
+ * MTA go on) or, past the refusals that may stay open, dropped (see
+ * milter_limit.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +28,7 @@
 typedef struct conn_ext {
 	msm_conn c;
 	unsigned long nr; /* negotiated no-reply flags */
+	msm_slot slot;	  /* SERVE or REFUSE (see milter_limit.c) */
 } conn_ext;
 
 static conn_ext *get(SMFICTX *ctx)
@@ -51,13 +55,31 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		free(x);
 		return SMFIS_TEMPFAIL;
 	}
+	unsigned max = x->c.conf->max_conns;
+	if ((x->slot = msm_slot_take(max)) == MSM_SLOT_DROP) {
+		/* libmilter closes the connection: its descriptor is free */
+		msm_limit_log_refusal(NULL, MSM_SLOT_DROP, max);
+		msm_conf_put(&x->c.conf);
+		free(x);
+		return SMFIS_REJECT;
+	}
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-	x->nr = f1 & NR_WANTED;
+	/* a refused connection answers its connect step with a tempfail */
+	x->nr = f1 & NR_WANTED &
+		~(x->slot == MSM_SLOT_REFUSE ? SMFIP_NR_CONN : 0ul);
 	x->c.leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf1 = (f1 & STEPS_OFF) | x->nr | (f1 & SMFIP_HDR_LEADSPC);
 	*pf2 = *pf3 = 0;
 	smfi_setpriv(ctx, x);
 	return SMFIS_CONTINUE;
+}
+
+/* The reply to every step of a connection over max_connections. */
+static sfsistat refuse(SMFICTX *ctx)
+{
+	smfi_setreply(ctx, "451", "4.7.1",
+		      "Try again later: too many connections");
+	return SMFIS_TEMPFAIL;
 }
 
 static void format_addr(const struct sockaddr *sa, char *out, size_t n)
@@ -82,6 +104,10 @@ static sfsistat cb_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
 	snprintf(buf, sizeof buf, "%s %s", addr, host ? host : "unknown");
 	free(x->c.client);
 	x->c.client = strdup(buf);
+	if (x->slot == MSM_SLOT_REFUSE) {
+		msm_limit_log_refusal(buf, x->slot, x->c.conf->max_conns);
+		return refuse(ctx);
+	}
 	return cont(ctx, SMFIP_NR_CONN);
 }
 
@@ -100,6 +126,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 	conn_ext *x = get(ctx);
 	if (!x)
 		return SMFIS_TEMPFAIL;
+	if (x->slot == MSM_SLOT_REFUSE)
+		return refuse(ctx); /* an MTA that went on after connect */
 	msm_msg_free(&x->c.msg);
 	char *err = NULL;
 	x->c.msg = msm_msg_new(x->c.conf, argv[0] ? argv[0] : "", &err);
@@ -174,6 +202,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 	if (!x)
 		return SMFIS_CONTINUE;
 	msm_msg_free(&x->c.msg);
+	msm_slot_release(x->slot);
 	msm_conf_put(&x->c.conf);
 	free(x->c.client);
 	free(x->c.helo);

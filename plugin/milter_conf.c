@@ -2,8 +2,9 @@
  *
  * Functions: msm_conf_load, msm_conf_install, msm_conf_get, msm_conf_put.
  * A snapshot bundles the parsed plugin.conf with what is derived from it
- * (attachment policy with its blocklist, spool handle, clamd endpoints), so
- * everything a connection uses changes together on reload.
+ * (attachment policy with its blocklist, spool handle, clamd endpoints, the
+ * connection cap under the current descriptor limit), so everything a
+ * connection uses changes together on reload.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ int msm_conf_load(const char *path, msm_conf **conf_r, char **err_r)
 		return -1;
 	}
 	set_clamd(c);
+	c->max_conns = msm_limit_connections(c->cfg->milter_max_connections,
+					     msm_limit_nofile());
 	if (gethostname(c->host, sizeof c->host - 1) != 0)
 		snprintf(c->host, sizeof c->host, "localhost");
 	*conf_r = c;

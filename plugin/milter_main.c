@@ -8,7 +8,8 @@
  * in [milter] pidfile) takes SIGHUP, checks the new configuration and tells
  * the worker to reload with SIGUSR1; SIGTERM stops the worker cleanly
  * (libmilter finishes its connections) and then the supervisor. A worker
- * that dies unexpectedly is restarted.
+ * that dies unexpectedly is restarted. The worker raises its descriptor
+ * limit to the hard limit, which sizes [milter] max_connections.
  */
 #include <errno.h>
 #include <grp.h>
@@ -95,7 +96,22 @@ static int worker(msm_conf *conf)
 	return rc;
 }
 
-/* Starts a worker process; returns its pid or -1. */
+/* Says how many connections the descriptor limit allows. */
+static void log_limits(const msm_conf *c, unsigned long was,
+		       unsigned long nofile)
+{
+	unsigned want = c->cfg->milter_max_connections;
+	ms_log_info("descriptor limit %lu (was %lu): at most %u connections "
+		    "at once",
+		    nofile, was, c->max_conns);
+	if (want > c->max_conns)
+		ms_log_warn("max_connections = %u lowered to %u: the "
+			    "descriptor limit %lu allows no more",
+			    want, c->max_conns, nofile);
+}
+
+/* Starts a worker process (its descriptor limit raised to the hard limit);
+ * returns its pid or -1. */
 static pid_t spawn_worker(void)
 {
 	pid_t pid = fork();
@@ -104,10 +120,12 @@ static pid_t spawn_worker(void)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	unsigned long was, nofile = msm_limit_raise(&was);
 	msm_conf *c = NULL;
 	char *err = NULL;
 	if (msm_conf_load(conf_path, &c, &err) != 0)
 		ms_log_fatal("%s", err ? err : "cannot load configuration");
+	log_limits(c, was, nofile);
 	_exit(worker(c));
 }
 

@@ -71,6 +71,7 @@ typedef struct ms_config {
 	char *milter_pidfile; /* "" = none */
 	uint64_t milter_max_message_size; /* 0 = unlimited */
 	unsigned milter_timeout;
+	unsigned milter_max_connections; /* 0 = from the descriptor limit */
 	/* [scanner] */
 	char **scanner_clamd; /* "unix:/path" or "inet:host:port"; >= 1 */
 	unsigned scanner_connect_timeout;

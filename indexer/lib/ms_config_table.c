@@ -59,6 +59,9 @@ static const ms_config_param params[] = {
 	  "largest message accepted (0: no limit of our own)"),
 	P(milter, timeout, MS_CT_DURATION, 0, "300s", 1, 3600, NULL,
 	  "I/O timeout on the connection with Postfix"),
+	P(milter, max_connections, MS_CT_UINT, 0, "0", 0, 1000000, NULL,
+	  "connections served at once; more are tempfailed (0: sized from "
+	  "the descriptor limit)"),
 
 	P(scanner, clamd, MS_CT_LIST, MS_CF_CLAMD, "unix:/run/clamav/clamd.ctl",
 	  0, 0, NULL, "clamd endpoints, tried in order"),

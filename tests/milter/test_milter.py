@@ -103,7 +103,7 @@ def value(out, key):
 class Milter:
     """A running mailsift-milter with its own plugin.conf and spool."""
 
-    def __init__(self, name, scanner, extra="", milter_extra=""):
+    def __init__(self, name, scanner, extra="", milter_extra="", preexec=None):
         self.milter_extra = milter_extra
         self.dir = os.path.join(WORK, name)
         os.makedirs(self.dir)
@@ -114,7 +114,8 @@ class Milter:
         self.log = open(os.path.join(self.dir, "milter.log"), "w")
         wrap = os.environ.get("MILTER_WRAPPER", "").split()
         self.proc = subprocess.Popen(wrap + [MILTER, "-f", "-c", self.conf],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec)
         for _ in range(200):
             if os.path.exists(self.sock):
                 break
@@ -356,6 +357,122 @@ mt.disconnect(conn)''' % (lua_str(m.sock), lua_str(sender), lua_str(qid), clean_
     T.check(b"\r" not in raw and b"\x1b" not in raw, "log injection: control bytes in the log")
 
 
+def low_nofile():
+    """preexec_fn: the milter starts with 64 descriptors (hard limit 256)."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 256))
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def half_message(c, i):
+    """Opens a message and stops in its body: the milter holds the
+    connection and a spool file. Returns the connect reply (None: served)."""
+    c.negotiate()
+    r = c.connect()
+    if r is None or r == b"c":
+        c.step(b"H", b"client.example.net\0")
+        c.macro(b"M", i="QHALF%d" % i)
+        c.step(b"M", b"<a@example.net>\0")
+        c.step(b"R", b"<bob@example.org>\0")
+        c.header(b"Subject", b" half")
+        c.step(b"N")
+        c.step(b"B", b"half a message")
+    return r
+
+
+def open_half_messages(m, n):
+    """n connections: returns (served, refused, dropped, failed) lists; a
+    connection the milter does not answer within 3 s is failed (and stops)."""
+    served, refused, dropped, failed = [], [], [], []
+    for i in range(n):
+        try:
+            c = rawmilter.Conn(m.sock, timeout=3)
+        except OSError as e:
+            failed.append(e)
+            break
+        try:
+            r = half_message(c, i)
+            if r is None or r == b"c":
+                served.append(c)
+            elif r == b"y":
+                refused.append(c)
+            else:
+                failed.append(r)
+        except rawmilter.MilterError:
+            dropped.append(c)  # closed at once by the milter
+        except OSError as e:
+            failed.append(e)
+            c.sock.close()
+            break
+    return served, refused, dropped, failed
+
+
+def refused_reply(m):
+    """A new connection's answer to connect, and how long it took."""
+    t = time.time()
+    c = rawmilter.Conn(m.sock, timeout=5)
+    try:
+        c.negotiate()
+        c.send(b"C", b"client.example.net\0" + b"4" + b"\0\x19" + b"192.0.2.7\0")
+        cmd, data = c.recv()
+    except (rawmilter.MilterError, OSError) as e:
+        cmd, data = None, repr(e).encode()
+    c.sock.close()
+    return cmd, data, time.time() - t
+
+
+def case_fd_limit(scanner):
+    """Issue 16: with few descriptors (ulimit -n 256), 124 half-sent messages
+    neither starve nor spin the worker: the limit is raised to the hard one,
+    connections past max_connections are tempfailed (past as many refused
+    ones, closed at once) with a log line, and the milter recovers."""
+    m = Milter("fdlimit", scanner, preexec=low_nofile)
+    valgrind = bool(os.environ.get("MILTER_WRAPPER"))
+    try:
+        limit = [l for l in m.log_lines() if "descriptor limit" in l]
+        cap = int(limit[0].split("at most ")[1].split()[0]) if limit else 0
+        T.check(cap > 0 and (valgrind or "descriptor limit 256 (was 64): at most 56 " in limit[0]),
+                "fd limit: start line %r" % limit)
+        served, refused, dropped, failed = open_half_messages(m, 124)
+        counts = (len(served), len(refused), len(dropped), len(failed))
+        T.check(not failed and counts[:2] == (cap, cap) and sum(counts) == 124,
+                "fd limit: served/refused/dropped/failed %r (cap %d): %r" % (counts, cap, failed[:2]))
+        cmd, data, took = refused_reply(m)
+        T.check(cmd is None and took < 2, "fd limit: a connection past the refusals: %r %r after %.1f s"
+                % (cmd, data, took))
+        pid = worker_pid(m)
+        before = cpu_seconds(pid)
+        time.sleep(3)
+        spent = cpu_seconds(pid) - before
+        T.check(spent < 0.3, "fd limit: idle worker used %.2f s of CPU in 3 s" % spent)
+        for c in refused:
+            c.close()
+        time.sleep(0.5)
+        cmd, data, took = refused_reply(m)
+        T.check(cmd == b"y" and data.startswith(b"451 4.7.1 Try again later: too many connections")
+                and took < 2, "fd limit: refusal %r %r after %.1f s" % (cmd, data, took))
+        lines = m.log_lines()
+        refusals = [l for l in lines if " refused: %d connections in progress" % cap in l
+                    or " closed at once: " in l]
+        omitted = [l for l in refusals if " more not logged)" in l]
+        T.check(refusals and omitted and len(refusals) <= 10 * 6,
+                "fd limit: %d refusal log lines, %d counting omitted ones" % (len(refusals), len(omitted)))
+        for c in served:
+            c.close()
+        time.sleep(0.5)
+        final, actions = raw_message(m, [(b"Subject", b" after")], qid="QAFTER")
+        T.check(final == b"a", "fd limit: no message accepted after the load: %r" % final)
+        tmp = os.listdir(os.path.join(m.spool, "tmp"))
+        T.check(tmp == [], "fd limit: spool files left after the connections closed: %d" % len(tmp))
+    finally:
+        m.stop()
+
+
 def case_eicar(m):
     before = set(m.entries())
     lua_run("eicar", '''
@@ -581,6 +698,7 @@ def main():
         case_forged_long_lua(m1)
         case_forged_long_raw(m1)
         case_log_injection(m1)
+        case_fd_limit(real)
         case_eicar(m1)
         case_policy(m1, "extension", "invoice.pdf.exe",
                     "Message rejected: blocked: blocked attachment type .exe: invoice.pdf.exe")

@@ -111,6 +111,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg->milter_pidfile, "");
 	ck_assert_uint_eq(cfg->milter_max_message_size, 0);
 	ck_assert_uint_eq(cfg->milter_timeout, 300);
+	ck_assert_uint_eq(cfg->milter_max_connections, 0);
 	ck_assert_str_eq(cfg->scanner_clamd[0], "unix:/run/clamav/clamd.ctl");
 	ck_assert_ptr_null(cfg->scanner_clamd[1]);
 	ck_assert_uint_eq(cfg->scanner_connect_timeout, 5);
@@ -359,6 +360,10 @@ static const err_case err_cases[] = {
 	{ "[imap]\narchive_reuse = yess\n",
 	  "2: bad value 'yess' for archive_reuse (want yes or no)" },
 	/* uint */
+	{ "[milter]\nmax_connections = 1000001\n",
+	  "2: value out of range for max_connections (0..1000000)" },
+	{ "[milter]\nmax_connections = -1\n",
+	  "2: bad value '-1' for max_connections (want a whole number)" },
 	{ "[indexd]\nbatch_size = 0\n",
 	  "2: value out of range for batch_size (1..100000)" },
 	{ "[indexd]\nbatch_size = 100001\n",
@@ -623,6 +628,8 @@ static const val_case val_cases[] = {
 	{ "archive", "compression_level = 007", "7" },
 	{ "indexd", "batch_size = 100000", "100000" },
 	{ "imap", "batch_size = 1", "1" },
+	{ "milter", "max_connections = 0", "0" },
+	{ "milter", "max_connections = 1000000", "1000000" },
 	/* bool */
 	{ "policy", "skip_authenticated = yes", "yes" },
 	{ "policy", "skip_authenticated = YES", "yes" },
