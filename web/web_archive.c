@@ -129,9 +129,7 @@ int web_audit(const web_req *r, const char *action, const char *query,
 			     .ids = ids,
 			     .n_ids = ids ? n_ids : 0 };
 	ms_status_t st = MS_ERR_NOMEM;
-	if (*r->cfg->audit_file)
-		st = ms_audit_append(r->cfg->audit_file, &e, &err);
-	else if (asprintf(&path, "%s/audit.log", r->cfg->archive_dir) >= 0)
+	if ((path = ms_audit_path(r->cfg)))
 		st = ms_audit_append(path, &e, &err);
 	if (st)
 		ms_log_error("audit: %s (refusing %s by %s from %s)",

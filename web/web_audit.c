@@ -2,7 +2,8 @@
  * chain's state (ms_audit_verify) and the newest WEB_AUDIT_SHOW lines,
  * every value escaped.
  *
- * Functions: web_audit_page; file-local keep_line, audit_path.
+ * Functions: web_audit_page; file-local keep_line. The trail is
+ * ms_audit_path()'s.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,17 +48,9 @@ static int keep_line(const char *line, size_t len, const ms_audit_rec *rec,
 	return 0;
 }
 
-static char *audit_path(const ms_config *cfg)
-{
-	char *p = NULL;
-	if (*cfg->audit_file)
-		return strdup(cfg->audit_file);
-	return asprintf(&p, "%s/audit.log", cfg->archive_dir) < 0 ? NULL : p;
-}
-
 void web_audit_page(web_req *r, web_resp *rs)
 {
-	char *path = audit_path(r->cfg), *err = NULL;
+	char *path = ms_audit_path(r->cfg), *err = NULL;
 	ms_audit_report rep;
 	ring *g = calloc(1, sizeof *g);
 	memset(&rep, 0, sizeof rep);
