@@ -8,6 +8,7 @@
 #   make bench-milter SMTP throughput: no milter, clamav-milter, ours
 #   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
 #   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
+#   make bench-compliance  export (mbox, eml), export --verify, expire --dry-run
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make web-tests  the web console: access rules, hostile mail, headless Chromium
 #   make valgrind-milter / valgrind-imap  the milter suite / the IMAP backend
@@ -297,6 +298,11 @@ bench-imap: deps
 bench-index: deps
 	$(MAKE) all
 	@tests/bench/bench-index.sh $(BUILD)
+
+.PHONY: bench-compliance
+bench-compliance: deps
+	$(MAKE) $(BUILD)/mailsift
+	@tests/bench/bench-compliance.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/mailsift
