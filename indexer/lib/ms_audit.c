@@ -458,16 +458,13 @@ static int check_line(verifier *v, uint64_t n)
 	uint64_t seq = rec.seq;
 	int linked = !strcmp(rec.prev, v->prev);
 	ms_audit_rec_free(&rec);
-	if (seq > n)
+	if (seq != n)
 		damaged(v, n,
-			"line %" PRIu64 ": seq %" PRIu64 " (line(s) removed "
-			"before it)",
-			n, seq);
-	else if (seq < n)
-		damaged(v, n,
-			"line %" PRIu64 ": seq %" PRIu64 " (a line inserted "
-			"before it, or changed)",
-			n, seq);
+			"line %" PRIu64 ": seq %" PRIu64 ", expected %" PRIu64
+			" (%s)",
+			n, seq, n,
+			seq > n ? "lines removed or moved"
+				: "inserted or moved");
 	else if (!linked)
 		chain_break(v, n, hash);
 	if (v->r->state == MS_AUDIT_DAMAGED)
