@@ -151,6 +151,13 @@ ms_status_t ms_archive_insert(ms_archive *ar, ms_prep *prep,
 	ms_status_t st = ms_archive_get_shard(ar, prep->shard, &ws);
 	if (st)
 		return st;
+	int stored = 0; /* an expire run may have removed it since prepare */
+	if ((st = ms_store_has(ar->store, prep->sha, &stored)) || !stored)
+		return ms_archive_fail(ar, st ? st : MS_ERR_NOTFOUND,
+				       "stored message %s vanished before it "
+				       "was indexed (expired meanwhile?); "
+				       "retry",
+				       prep->sha);
 	char term[MS_ARCHIVE_ID_MAX + 8];
 	snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID, prep->id);
 	if ((st = ms_xdb_replace(ws->db, term, prep->xd)))

@@ -177,6 +177,17 @@ ms_status_t ms_archive_swap_shards(ms_archive *ar, const char *subdir);
  * MS_OK (also if missing), MS_ERR_INVALID (subdir "shards"), MS_ERR_IO. */
 ms_status_t ms_archive_drop_shards(ms_archive *ar, const char *subdir);
 
+/* With ms_archive_lock_all() held: drops shard name, which the caller has
+ * emptied (expire): renames it to shards/.<name>.dropped (atomic; shard
+ * listings skip dot names), syncs the shards directory, then removes that
+ * tree and the shard's lock file. A crash leaves at most the .dropped
+ * tree, which ms_archive_clean_dropped() removes. MS_OK, MS_ERR_INVALID
+ * (no lock_all, or name not one of its shards), MS_ERR_IO. */
+ms_status_t ms_archive_drop_shard(ms_archive *ar, const char *name);
+/* With ms_archive_lock_all() held: removes leftover shards/.<name>.dropped
+ * trees (and the lock file of a shard that is gone). MS_OK, MS_ERR_IO. */
+ms_status_t ms_archive_clean_dropped(ms_archive *ar);
+
 typedef struct ms_archive_stats {
 	uint64_t messages;
 	unsigned shards;

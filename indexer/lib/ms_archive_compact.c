@@ -2,7 +2,8 @@
  * maintenance that replaces all shards at once (reindex).
  *
  * Functions: ms_archive_compact, ms_archive_lock_all,
- * ms_archive_swap_shards, ms_archive_drop_shards (ms_archive_unlock_all,
+ * ms_archive_swap_shards, ms_archive_drop_shards, ms_archive_drop_shard,
+ * ms_archive_clean_dropped (ms_archive_unlock_all,
  * the leftover-directory clean-up and tree removal are in
  * ms_archive_shard.c). A shard is
  * compacted into shards/.<name>.compact while its write lock (locks/) is
@@ -11,10 +12,13 @@
  * point leaves the shard whole; the leftover .compact directory is removed
  * the next time a writer locks the shard. A rebuilt set of shards is
  * swapped in the same way, whole (shards <-> shards.new), under the
- * exclusive archive lock and every shard lock.
+ * exclusive archive lock and every shard lock. A shard expire emptied is
+ * dropped the same way: renamed out of the listing (.<name>.dropped) in
+ * one step, then removed.
  */
 #include "ms_archive_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -217,5 +221,83 @@ ms_status_t ms_archive_drop_shards(ms_archive *ar, const char *subdir)
 				     strerror(errno));
 	free(path);
 	free(locks);
+	return st;
+}
+
+#define DROPPED ".dropped"
+
+/* Removes the tree of a dropped shard and, if the shard is gone, its lock
+ * file. */
+static ms_status_t remove_dropped(ms_archive *ar, const char *name)
+{
+	char *gone = NULL, *live = NULL, *lock = NULL;
+	ms_status_t st = MS_OK;
+	if (asprintf(&gone, "%s/.%s" DROPPED, ar->shards_dir, name) < 0 ||
+	    asprintf(&live, "%s/%s", ar->shards_dir, name) < 0 ||
+	    asprintf(&lock, "%s/%s.lock", ar->locks_dir, name) < 0)
+		st = ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	else if (ms_archive_remove_tree(gone) != 0)
+		st = ms_archive_fail(ar, MS_ERR_IO, "removing %s: %s", gone,
+				     strerror(errno));
+	else if (access(live, F_OK) != 0 && unlink(lock) != 0 &&
+		 errno != ENOENT)
+		st = ms_archive_fail(ar, MS_ERR_IO, "removing %s: %s", lock,
+				     strerror(errno));
+	free(gone);
+	free(live);
+	free(lock);
+	return st;
+}
+
+ms_status_t ms_archive_drop_shard(ms_archive *ar, const char *name)
+{
+	size_t i = 0;
+	while (ar->maint_fds && i < ar->n_maint &&
+	       strcmp(ar->maint_names[i], name) != 0)
+		i++;
+	if (!ar->maint_fds || i == ar->n_maint)
+		return ms_archive_fail(ar, MS_ERR_INVALID,
+				       "drop of shard %s without its lock",
+				       name);
+	char *path = NULL, *gone = NULL;
+	ms_status_t st = MS_OK;
+	if (asprintf(&path, "%s/%s", ar->shards_dir, name) < 0 ||
+	    asprintf(&gone, "%s/.%s" DROPPED, ar->shards_dir, name) < 0)
+		st = ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
+	else if (rename(path, gone) != 0)
+		st = ms_archive_fail(ar, MS_ERR_IO, "renaming %s: %s", path,
+				     strerror(errno));
+	int dfd = st ? -1 : open(ar->shards_dir, O_RDONLY | O_DIRECTORY);
+	if (!st && (dfd < 0 || fsync(dfd) != 0))
+		st = ms_archive_fail(ar, MS_ERR_IO, "syncing %s: %s",
+				     ar->shards_dir, strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	free(path);
+	free(gone);
+	return st ? st : remove_dropped(ar, name);
+}
+
+ms_status_t ms_archive_clean_dropped(ms_archive *ar)
+{
+	DIR *d = opendir(ar->shards_dir);
+	if (!d)
+		return errno == ENOENT ? MS_OK
+				       : ms_archive_fail(ar, MS_ERR_IO,
+							 "%s: %s",
+							 ar->shards_dir,
+							 strerror(errno));
+	ms_status_t st = MS_OK;
+	for (struct dirent *e; !st && (e = readdir(d));) {
+		size_t n = strlen(e->d_name), k = strlen(DROPPED);
+		if (e->d_name[0] != '.' || n <= k + 1 || n - 1 - k >= 64 ||
+		    strcmp(e->d_name + n - k, DROPPED) != 0)
+			continue;
+		char name[64];
+		snprintf(name, sizeof name, "%.*s", (int)(n - 1 - k),
+			 e->d_name + 1);
+		st = remove_dropped(ar, name);
+	}
+	closedir(d);
 	return st;
 }

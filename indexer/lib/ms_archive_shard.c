@@ -43,6 +43,15 @@ const char *ms_archive_error(const ms_archive *ar)
 	return ar->err.data ? ar->err.data : "";
 }
 
+/* Whether fd is still the file at path (expire removes the lock file of
+ * a shard it drops, while holding it). */
+static int same_file(int fd, const char *path)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 ms_status_t ms_archive_flock(ms_archive *ar, const char *dir, const char *name,
 			     int op, const char *busy, int *fd_r)
 {
@@ -50,19 +59,32 @@ ms_status_t ms_archive_flock(ms_archive *ar, const char *dir, const char *name,
 	*fd_r = -1;
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return ms_archive_fail(ar, MS_ERR_NOMEM, "out of memory");
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	int fd = -1;
 	ms_status_t st = MS_OK;
-	if (fd < 0) {
-		st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
-				     strerror(errno));
-	} else if (flock(fd, op | LOCK_NB) != 0) {
-		st = errno == EWOULDBLOCK
-			     ? ms_archive_fail(ar, MS_ERR_LOCKED, "%s", busy)
-			     : ms_archive_fail(ar, MS_ERR_IO, "%s: flock: %s",
-					       path, strerror(errno));
-		close(fd);
-		fd = -1;
+	for (int tries = 0; fd < 0 && !st && tries < 5; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			st = ms_archive_fail(ar, MS_ERR_IO, "%s: %s", path,
+					     strerror(errno));
+		} else if (flock(fd, op | LOCK_NB) != 0) {
+			st = errno == EWOULDBLOCK
+				     ? ms_archive_fail(ar, MS_ERR_LOCKED, "%s",
+						       busy)
+				     : ms_archive_fail(ar, MS_ERR_IO,
+						       "%s: flock: %s", path,
+						       strerror(errno));
+		} else if (!same_file(fd, path)) {
+			close(fd); /* removed meanwhile: lock the new one */
+			fd = -1;
+			continue;
+		}
+		if (st && fd >= 0) {
+			close(fd);
+			fd = -1;
+		}
 	}
+	if (fd < 0 && !st)
+		st = ms_archive_fail(ar, MS_ERR_LOCKED, "%s", busy);
 	*fd_r = fd;
 	free(path);
 	return st;

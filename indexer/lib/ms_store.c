@@ -2,7 +2,8 @@
  *
  * Functions: ms_store_open, ms_store_close, ms_store_set_key,
  * ms_store_load_key, ms_store_error, ms_store_put, ms_store_sync,
- * ms_store_get, ms_store_has, ms_store_bytes, ms_store_each.
+ * ms_store_get, ms_store_has, ms_store_remove, ms_store_bytes,
+ * ms_store_each.
  *
  * Files are addressed relative to a descriptor of the store directory
  * ("ab/<hex>"). The payload after the header goes through a codec chosen
@@ -763,6 +764,17 @@ ms_status_t ms_store_has(ms_store *st, const char *hex, int *yes_r)
 		return MS_OK;
 	}
 	return errno == ENOENT ? MS_OK : sys_err(st, "stat", rel);
+}
+
+ms_status_t ms_store_remove(ms_store *st, const char *hex)
+{
+	char rel[REL_LEN + 1];
+	if (!valid_hex(hex, HEX_LEN))
+		return bad_hex(st, hex);
+	rel_path(rel, hex);
+	if (unlinkat(st->dirfd, rel, 0) != 0 && errno != ENOENT)
+		return sys_err(st, "unlink", rel);
+	return MS_OK;
 }
 
 /* ---- walking: bytes, each ---- */

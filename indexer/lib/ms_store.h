@@ -68,6 +68,10 @@ ms_status_t ms_store_sync(ms_store *st);
 ms_status_t ms_store_get(ms_store *st, const char *hex, ms_buf *out);
 /* *yes_r = 1 if hex is stored. */
 ms_status_t ms_store_has(ms_store *st, const char *hex, int *yes_r);
+/* Removes the file stored under hex (for expire: the caller makes sure no
+ * document names it any more). A missing file is fine. The removal is
+ * durable after ms_store_sync(). MS_OK, MS_ERR_INVALID, MS_ERR_IO. */
+ms_status_t ms_store_remove(ms_store *st, const char *hex);
 /* Total bytes and number of stored files (for stats; walks the tree). */
 ms_status_t ms_store_bytes(ms_store *st, unsigned long long *bytes_r,
 			   unsigned long long *files_r);
