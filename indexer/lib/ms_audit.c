@@ -490,9 +490,9 @@ static void against_head(verifier *v)
 			n);
 	else if (n < hn)
 		damaged(v, n + 1,
-			"truncated: %" PRIu64 " complete lines, the head says "
-			"%" PRIu64 " (line %" PRIu64 " on missing)",
-			n, hn, n + 1);
+			"line %" PRIu64 ": missing: truncated (%" PRIu64
+			" complete lines, the head says %" PRIu64 ")",
+			n + 1, n, hn);
 	else if (strcmp(v->at_head, v->h.last))
 		damaged(v, hn,
 			"line %" PRIu64 ": does not match the head (changed)",
