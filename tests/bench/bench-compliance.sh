@@ -24,8 +24,8 @@ cat >"$tmp/plugin.conf" <<CONF
 dir = $tmp/archive
 [retention]
 default = 10y
-rule = 1y from:@example.com
-rule = 20y subject:contract
+rule = 90d subject:free
+rule = 30y from:@spamassassin.taint.org
 CONF
 
 now() { date +%s.%N; }
