@@ -6,6 +6,7 @@
  * long flat query, and a fuzz loop of 10,000 random strings (syntax-heavy
  * fragments and raw bytes) that must each give a well-formed tree or a
  * one-line MS_ERR_QUERY message, with no leaks (run under ASan).
+ * ms_query_date: a table of dates and what they span.
  */
 #include <check.h>
 #include <stdint.h>
@@ -418,6 +419,41 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+typedef struct date_case {
+	const char *s;
+	int64_t start, end; /* end 0: must be refused */
+} date_case;
+
+static const date_case date_cases[] = {
+	{ "2024", 1704067200, 1735689600 },
+	{ "2024-02", 1706745600, 1709251200 },
+	{ "2024-02-29", 1709164800, 1709251200 },
+	{ "2023-12", 1701388800, 1704067200 },
+	{ "1970-01-01", 0, 86400 },
+	{ "2023-02-29", 0, 0 },
+	{ "2024-13", 0, 0 },
+	{ "2024-1-5", 0, 0 },
+	{ "24", 0, 0 },
+	{ "", 0, 0 },
+	{ "2024-01-01x", 0, 0 },
+};
+
+START_TEST(test_date)
+{
+	const date_case *c = &date_cases[_i];
+	int64_t start = -1, end = -1;
+	ms_status_t st = ms_query_date(c->s, &start, &end);
+	if (!c->end) {
+		ck_assert_msg(st == MS_ERR_QUERY, "%s", c->s);
+		ck_assert(start == -1 && end == -1);
+		return;
+	}
+	ck_assert_msg(st == MS_OK, "%s", c->s);
+	ck_assert_int_eq(start, c->start);
+	ck_assert_int_eq(end, c->end);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
 	Suite *s = suite_create("query");
@@ -429,6 +465,8 @@ static Suite *query_suite(void)
 	tcase_add_test(tc, test_nesting);
 	tcase_add_test(tc, test_long_flat);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_loop_test(tc, test_date, 0,
+			    sizeof(date_cases) / sizeof(date_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
