@@ -43,6 +43,7 @@ struct ms_export {
 	int created; /* the directory is ours: remove it on abort */
 	ms_export_format fmt;
 	wfile manifest, mbox;
+	ms_buf made; /* names of the files created, each NUL-terminated */
 	uint64_t n, bytes;
 	ms_buf err;
 };
@@ -83,6 +84,14 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Records that the export created dir/name (abort removes it). */
+static ms_status_t made(ms_export *ex, const char *name)
+{
+	if (ms_buf_append(&ex->made, name, strlen(name) + 1))
+		return fail(ex, MS_ERR_NOMEM, "out of memory");
+	return MS_OK;
+}
+
 static ms_status_t wfile_open(ms_export *ex, wfile *f, const char *name)
 {
 	f->fd = openat(ex->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -90,6 +99,8 @@ static ms_status_t wfile_open(ms_export *ex, wfile *f, const char *name)
 	if (f->fd < 0)
 		return fail(ex, MS_ERR_IO, "%s/%s: %s", ex->dir, name,
 			    strerror(errno));
+	if (made(ex, name))
+		return MS_ERR_NOMEM;
 	if (!(f->sha = ms_sha256_new()))
 		return fail(ex, MS_ERR_NOMEM, "out of memory");
 	return MS_OK;
@@ -296,6 +307,10 @@ static ms_status_t add_eml(ms_export *ex, const ms_hit *h, const char *raw,
 			    "%s/%s: %s", ex->dir, name,
 			    errno == EEXIST ? "two messages with this id"
 					    : strerror(errno));
+	if (made(ex, name)) {
+		close(fd);
+		return MS_ERR_NOMEM;
+	}
 	int bad = write_all(fd, raw, len);
 	int e = errno;
 	if (close(fd) && !bad)
@@ -337,8 +352,12 @@ static ms_status_t write_sums(ms_export *ex)
 	if (ex->fmt == MS_EXPORT_MBOX)
 		ms_buf_printf(&b, "%s  %s\n", ex->mbox.hex,
 			      MS_EXPORT_MBOX_FILE);
+	if (made(ex, SUM_TMP) || made(ex, MS_EXPORT_MANIFEST_SUM)) {
+		ms_buf_free(&b);
+		return MS_ERR_NOMEM;
+	}
 	int fd = openat(ex->dirfd, SUM_TMP,
-			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int bad =
 		fd < 0 || !b.data || write_all(fd, b.data, b.len) || fsync(fd);
 	int e = errno;
@@ -371,15 +390,12 @@ static int sync_parent(const char *dir)
 	return rc;
 }
 
-/* Removes every entry of the export directory (all written by us). */
+/* Removes the files the export created (and nothing else: another
+ * process may have taken the same empty directory). */
 static void remove_files(ms_export *ex)
 {
-	DIR *d = fdopendir(dup(ex->dirfd));
-	for (struct dirent *e; d && (e = readdir(d));)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(ex->dirfd, e->d_name, 0);
-	if (d)
-		closedir(d);
+	for (size_t i = 0; i < ex->made.len; i += strlen(ex->made.data + i) + 1)
+		unlinkat(ex->dirfd, ex->made.data + i, 0);
 }
 
 /* Frees ex; with remove, also every file it wrote (and its directory if
@@ -393,7 +409,9 @@ static void export_free(ms_export *ex, int remove)
 	if (ex->dirfd >= 0)
 		close(ex->dirfd);
 	if (ex->created && remove)
-		rmdir(ex->dir);
+		rmdir(ex->dir); /* fails, as it should, if others' files are in
+				   it */
+	ms_buf_free(&ex->made);
 	ms_buf_free(&ex->err);
 	free(ex->dir);
 	free(ex);

@@ -292,6 +292,32 @@ START_TEST(test_export_refusals)
 }
 END_TEST
 
+/* Abort removes only what the export wrote; a second export into the
+ * same directory is refused and leaves the first alone. */
+START_TEST(test_export_abort_scope)
+{
+	char *tmp = ms_test_tmpdir("export");
+	ms_export *ex = NULL, *ex2 = NULL;
+	ck_assert_int_eq(ms_export_begin(tmp, MS_EXPORT_EML, &ex, NULL), MS_OK);
+	ms_hit h;
+	char id[32], sha[65], path[512];
+	hit_for(0, &h, id, sha);
+	ck_assert_int_eq(ms_export_add(ex, &h, MSGS[0], strlen(MSGS[0])),
+			 MS_OK);
+	ck_assert_int_eq(ms_export_begin(tmp, MS_EXPORT_EML, &ex2, NULL),
+			 MS_ERR_INVALID);
+	write_file(tmp, "foreign", "not ours");
+	ms_export_abort(&ex);
+	snprintf(path, sizeof path, "%s/foreign", tmp);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/id0.eml", tmp);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/manifest.csv", tmp);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ms_test_tmpdir_free(&tmp);
+}
+END_TEST
+
 /* An empty existing directory is taken and kept; an export of nothing
  * is valid. */
 START_TEST(test_export_empty)
@@ -328,6 +354,7 @@ int main(void)
 	tcase_add_test(te, test_export_eml_problems);
 	tcase_add_test(te, test_export_refusals);
 	tcase_add_test(te, test_export_empty);
+	tcase_add_test(te, test_export_abort_scope);
 	suite_add_tcase(s, te);
 	return ms_test_run(s);
 }
