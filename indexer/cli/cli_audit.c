@@ -109,6 +109,8 @@ static void print_entry(const ms_audit_rec *r)
 		printf("%s%s", i ? " " : "  ids: ", r->ids[i]);
 	if (r->n_ids > SHOW_IDS)
 		printf(" (+%zu more)", r->n_ids - SHOW_IDS);
+	if (r->repair)
+		printf("  repaired: %s", r->repair);
 	putchar('\n');
 }
 

@@ -185,20 +185,41 @@ static size_t fold(const char *tail, size_t n, head *h)
 	return used;
 }
 
+static void note(ms_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends one "; "-separated note on a repair to b. */
+static void note(ms_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (b->len)
+		ms_buf_puts(b, "; ");
+	ms_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
 /* Decides where the next line goes (*off_r) and whether it needs a
- * newline first (*sep_r) after repairing a crash-cut tail. */
-static ms_status_t place(int fd, const char *path, head *h, off_t *off_r,
-			 int *sep_r, char **err_r)
+ * newline first (*sep_r) after repairing a crash-cut tail; what was
+ * repaired or found goes to repair (head_state: head_read's result). */
+static ms_status_t place(int fd, const char *path, head *h, int head_state,
+			 off_t *off_r, int *sep_r, ms_buf *repair, char **err_r)
 {
 	struct stat sb;
 	if (fstat(fd, &sb))
 		return io_fail(err_r, path, "fstat");
-	uint64_t size = (uint64_t)sb.st_size;
+	uint64_t size = (uint64_t)sb.st_size, known = h->lines;
 	ms_buf tail = MS_BUF_INIT;
 	if (size >= h->bytes &&
 	    read_range(fd, (off_t)h->bytes, size - h->bytes, &tail))
 		return ms_buf_free(&tail), io_fail(err_r, path, "read");
 	size_t used = size >= h->bytes ? fold(tail.data, tail.len, h) : 0;
+	if (head_state && size)
+		note(repair, "head %s: rebuilt from %" PRIu64 " lines",
+		     head_state > 0 ? "missing" : "unreadable", h->lines);
+	else if (h->lines > known)
+		note(repair, "head was %" PRIu64 " line(s) behind",
+		     h->lines - known);
 	int rest_has_nl = tail.len > used &&
 			  memchr(tail.data + used, '\n', tail.len - used);
 	char last = 0;
@@ -214,11 +235,24 @@ static ms_status_t place(int fd, const char *path, head *h, off_t *off_r,
 	if (size >= h->bytes && !rest_has_nl) { /* clean, or crash-cut */
 		if (size > h->bytes && ftruncate(fd, (off_t)h->bytes))
 			return io_fail(err_r, path, "ftruncate");
+		if (size > h->bytes)
+			note(repair,
+			     "removed a partial last line (%" PRIu64 " bytes)",
+			     size - h->bytes);
 		*off_r = (off_t)h->bytes;
 		*sep_r = 0;
 		return MS_OK;
 	}
-	*off_r = (off_t)size; /* foreign bytes or a cut log: keep them */
+	if (size < h->bytes) /* a cut log or foreign bytes: keep them */
+		note(repair,
+		     "the log has %" PRIu64 " bytes, the head says %" PRIu64,
+		     size, h->bytes);
+	else
+		note(repair,
+		     "kept %" PRIu64 " bytes after line %" PRIu64 " that do "
+		     "not continue the chain",
+		     size - h->bytes, h->lines);
+	*off_r = (off_t)size;
 	*sep_r = size > 0 && last != '\n';
 	return MS_OK;
 }
@@ -238,14 +272,15 @@ static ms_status_t append_locked(int fd, const char *path,
 	if (!hp)
 		return MS_ERR_NOMEM;
 	head h;
-	head_read(hp, &h); /* missing or malformed: rebuilt from the log */
+	int head_state = head_read(hp, &h); /* missing: rebuilt from the log */
 	free(hp);
 	off_t off;
 	int sep;
-	ms_status_t st = place(fd, path, &h, &off, &sep, err_r);
+	ms_buf line = MS_BUF_INIT, repair = MS_BUF_INIT;
+	ms_status_t st =
+		place(fd, path, &h, head_state, &off, &sep, &repair, err_r);
 	if (st)
-		return st;
-	ms_buf line = MS_BUF_INIT;
+		return ms_buf_free(&repair), st;
 	if (sep)
 		ms_buf_putc(&line, '\n');
 	char host[256] = "?";
@@ -255,9 +290,11 @@ static ms_status_t append_locked(int fd, const char *path,
 			snprintf(host, sizeof host, "?");
 		with_host.host = host;
 	}
-	st = ms_audit_line_format(&line, &with_host, h.lines + 1, now_us(),
-				  (uint64_t)getpid(), (uint64_t)getuid(),
-				  h.last);
+	ms_audit_stamp stamp = {
+		h.lines + 1,	    now_us(), (uint64_t)getpid(),
+		(uint64_t)getuid(), h.last,   repair.len ? repair.data : NULL
+	};
+	st = ms_audit_line_format(&line, &with_host, &stamp);
 	if (!st && write_all(fd, line.data, line.len, off))
 		st = io_fail(err_r, path, "write");
 	else if (!st && fdatasync(fd))
@@ -269,6 +306,7 @@ static ms_status_t append_locked(int fd, const char *path,
 		st = head_write(path, &h, err_r);
 	}
 	ms_buf_free(&line);
+	ms_buf_free(&repair);
 	return st;
 }
 

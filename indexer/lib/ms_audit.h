@@ -9,7 +9,9 @@
  * seq counts lines from 1; query is null when there was none; prev is the
  * SHA-256 (lower-case hex) of the previous line's bytes, newline included;
  * the first line's prev is MS_AUDIT_GENESIS (64 zeros). client is the web
- * console's client address ("" from the command line).
+ * console's client address ("" from the command line). A line whose
+ * append repaired the log (see below) says what in "repair":"..." just
+ * before prev, so every repair is itself in the chain.
  *
  * The chain head is kept beside the log in <log>.head, replaced atomically
  * (tmp + fsync + rename + directory fsync) after every append:
@@ -57,10 +59,11 @@ typedef struct ms_audit_entry {
 } ms_audit_entry;
 
 /* One line read back. Every string is malloc'ed and never NULL (query is
- * NULL only when the line had null); free with ms_audit_rec_free(). */
+ * NULL only when the line had null, repair when it had none); free with
+ * ms_audit_rec_free(). */
 typedef struct ms_audit_rec {
 	uint64_t seq, pid, uid, matched;
-	char *time, *user, *client, *host, *action, *query;
+	char *time, *user, *client, *host, *action, *query, *repair;
 	char **ids; /* n_ids strings */
 	size_t n_ids;
 	char prev[MS_SHA256_HEX];
@@ -121,12 +124,20 @@ ms_status_t ms_audit_each(const char *path,
 				    const ms_audit_rec *rec, void *ctx),
 			  void *ctx, char **err_r);
 
-/* Appends e as one line (with newline) to out: seq, time (UTC, ISO 8601
- * with microseconds, from epoch microseconds now_us), pid, uid and prev
- * as given. MS_OK, MS_ERR_INVALID (user/action missing), MS_ERR_NOMEM. */
+/* What a line says about itself (ms_audit_append fills it in). */
+typedef struct ms_audit_stamp {
+	uint64_t seq;
+	int64_t now_us; /* the time, epoch microseconds */
+	uint64_t pid, uid;
+	const char *prev;   /* 64 hex digits */
+	const char *repair; /* what this append repaired; NULL = nothing */
+} ms_audit_stamp;
+
+/* Appends e as one line (with newline) to out, stamped with s; time is
+ * written in UTC, ISO 8601 with microseconds. MS_OK, MS_ERR_INVALID
+ * (user/action missing), MS_ERR_NOMEM (out as it was). */
 ms_status_t ms_audit_line_format(ms_buf *out, const ms_audit_entry *e,
-				 uint64_t seq, int64_t now_us, uint64_t pid,
-				 uint64_t uid, const char *prev);
+				 const ms_audit_stamp *s);
 
 /* Parses line[0..len) (without newline) into *rec (caller frees with
  * ms_audit_rec_free). Accepts exactly the flat objects this module

@@ -44,19 +44,18 @@ static int put_ids(ms_buf *b, const char *const *ids, size_t n)
 }
 
 ms_status_t ms_audit_line_format(ms_buf *out, const ms_audit_entry *e,
-				 uint64_t seq, int64_t now_us, uint64_t pid,
-				 uint64_t uid, const char *prev)
+				 const ms_audit_stamp *s)
 {
 	if (!e->user || !*e->user || !e->action || !*e->action)
 		return MS_ERR_INVALID;
 	size_t start = out->len;
-	int bad = ms_buf_printf(out, "{\"seq\":%" PRIu64, seq) != MS_OK;
-	bad = bad || put_time(out, now_us < 0 ? 0 : now_us);
+	int bad = ms_buf_printf(out, "{\"seq\":%" PRIu64, s->seq) != MS_OK;
+	bad = bad || put_time(out, s->now_us < 0 ? 0 : s->now_us);
 	bad = bad || put_key_str(out, "operator", e->user);
 	bad = bad || put_key_str(out, "client", e->client);
 	bad = bad || put_key_str(out, "host", e->host);
 	bad = bad || ms_buf_printf(out, ",\"pid\":%" PRIu64 ",\"uid\":%" PRIu64,
-				   pid, uid);
+				   s->pid, s->uid);
 	bad = bad || put_key_str(out, "action", e->action);
 	if (e->query)
 		bad = bad || put_key_str(out, "query", e->query);
@@ -64,7 +63,9 @@ ms_status_t ms_audit_line_format(ms_buf *out, const ms_audit_entry *e,
 		bad = bad || ms_buf_puts(out, ",\"query\":null");
 	bad = bad || ms_buf_printf(out, ",\"matched\":%" PRIu64, e->matched);
 	bad = bad || put_ids(out, e->ids, e->ids ? e->n_ids : 0);
-	bad = bad || ms_buf_printf(out, ",\"prev\":\"%s\"}\n", prev);
+	if (s->repair)
+		bad = bad || put_key_str(out, "repair", s->repair);
+	bad = bad || ms_buf_printf(out, ",\"prev\":\"%s\"}\n", s->prev);
 	if (bad) {
 		ms_buf_truncate(out, start);
 		return MS_ERR_NOMEM;
@@ -269,7 +270,7 @@ static void skip_value(reader *r)
 enum { K_SEQ = 1, K_TIME = 2, K_USER = 4, K_ACTION = 8, K_PREV = 16 };
 #define K_REQUIRED (K_SEQ | K_TIME | K_USER | K_ACTION | K_PREV)
 enum { K_CLIENT = 32, K_HOST = 64, K_PID = 128, K_UID = 256 };
-enum { K_QUERY = 512, K_MATCHED = 1024, K_IDS = 2048 };
+enum { K_QUERY = 512, K_MATCHED = 1024, K_IDS = 2048, K_REPAIR = 4096 };
 
 static void str_member(reader *r, char **dst)
 {
@@ -315,6 +316,7 @@ static unsigned member(reader *r, const char *key, ms_audit_rec *rec)
 		{ "host", K_HOST },	  { "pid", K_PID },
 		{ "uid", K_UID },	  { "query", K_QUERY },
 		{ "matched", K_MATCHED }, { "ids", K_IDS },
+		{ "repair", K_REPAIR },
 	};
 	unsigned bit = 0;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -347,6 +349,9 @@ static unsigned member(reader *r, const char *key, ms_audit_rec *rec)
 		break;
 	case K_HOST:
 		str_member(r, &rec->host);
+		break;
+	case K_REPAIR:
+		str_member(r, &rec->repair);
 		break;
 	case K_PREV:
 		prev_member(r, rec);
@@ -425,6 +430,7 @@ void ms_audit_rec_free(ms_audit_rec *rec)
 	free(rec->host);
 	free(rec->action);
 	free(rec->query);
+	free(rec->repair);
 	for (size_t i = 0; i < rec->n_ids; i++)
 		free(rec->ids[i]);
 	free(rec->ids);

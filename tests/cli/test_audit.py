@@ -65,7 +65,7 @@ def chain_ok(path):
         if not raw.endswith(b"\n"):
             return "line %d has no newline" % i
         e = json.loads(raw)
-        if list(e) != FIELDS:
+        if [k for k in e if k != "repair"] != FIELDS or list(e)[-2:-1] not in (["ids"], ["repair"]):
             return "line %d: fields %s" % (i, list(e))
         if e["seq"] != i or e["prev"] != prev:
             return "line %d: seq %s prev %s" % (i, e["seq"], e["prev"])
@@ -256,6 +256,11 @@ def test_damage(ar):
             "crash-cut tail is a warning: %d %r" % (rc, err))
     p = subprocess.run([mstest.MAILSIFT, "-c", conf, "count", "*"], capture_output=True)
     T.check(p.returncode == 0, "the next append works")
+    repaired = json.loads(read_lines(os.path.join(ar.tmp, "copy", "audit.log"))[-1])
+    T.check(repaired.get("repair") == "removed a partial last line (%d bytes)" % len(half),
+            "the repairing line says so: %s" % repaired.get("repair"))
+    p = subprocess.run([mstest.MAILSIFT, "-c", conf, "audit", "show"], capture_output=True)
+    T.check(b"repaired: removed a partial" in p.stdout.splitlines()[-1], "audit show shows the repair")
     p = subprocess.run([mstest.MAILSIFT, "-c", conf, "audit", "verify"], capture_output=True)
     T.check(p.returncode == 0 and not p.stderr, "repaired: verify clean: %r" % p.stderr)
     T.check(chain_ok(os.path.join(ar.tmp, "copy", "audit.log")) is None, "repaired chain (Python)")

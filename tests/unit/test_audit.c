@@ -93,6 +93,26 @@ static void append_n(int n, const char *action)
 	}
 }
 
+/* Checks that the last line's "repair" contains want (NULL: has none). */
+static void last_repair_is(const char *want)
+{
+	size_t n;
+	char *log = slurp(logpath, &n);
+	ck_assert(n > 0 && log[n - 1] == '\n');
+	size_t a = n - 1;
+	while (a > 0 && log[a - 1] != '\n')
+		a--;
+	ms_audit_rec rec;
+	ck_assert_int_eq(ms_audit_line_parse(log + a, n - 1 - a, &rec), MS_OK);
+	if (!want)
+		ck_assert_ptr_null(rec.repair);
+	else
+		ck_assert_msg(rec.repair && strstr(rec.repair, want), "%s",
+			      rec.repair ? rec.repair : "(none)");
+	ms_audit_rec_free(&rec);
+	free(log);
+}
+
 static ms_audit_report verify(void)
 {
 	ms_audit_report r;
@@ -130,9 +150,15 @@ START_TEST(test_line_roundtrip)
 	ms_audit_entry e = { c->user,  c->client, c->host, c->action,
 			     c->query, 42,	  ids,	   c->n_ids };
 	ms_buf b = MS_BUF_INIT;
-	ck_assert_int_eq(ms_audit_line_format(&b, &e, 7, 1714564800123456LL, 99,
-					      0, MS_AUDIT_GENESIS),
-			 MS_OK);
+	ms_audit_stamp stamp = {
+		7,
+		1714564800123456LL,
+		99,
+		0,
+		MS_AUDIT_GENESIS,
+		_i == 2 ? "removed a partial last line" : NULL
+	};
+	ck_assert_int_eq(ms_audit_line_format(&b, &e, &stamp), MS_OK);
 	ck_assert(b.len > 2 && b.data[b.len - 1] == '\n');
 	ck_assert_ptr_null(memchr(b.data, '\n', b.len - 1)); /* one line */
 	ck_assert_ptr_nonnull(strstr(b.data, "2024-05-01T12:00:00.123456Z"));
@@ -154,6 +180,10 @@ START_TEST(test_line_roundtrip)
 	for (size_t i = 0; i < c->n_ids; i++)
 		ck_assert_str_eq(r.ids[i], ids[i]);
 	ck_assert_str_eq(r.prev, MS_AUDIT_GENESIS);
+	if (stamp.repair)
+		ck_assert_str_eq(r.repair, stamp.repair);
+	else
+		ck_assert_ptr_null(r.repair);
 	ms_audit_rec_free(&r);
 	ms_buf_free(&b);
 }
@@ -164,11 +194,10 @@ START_TEST(test_line_invalid_entry)
 	ms_buf b = MS_BUF_INIT;
 	ms_audit_entry no_user = { .action = "search" };
 	ms_audit_entry no_action = { .user = "a", .action = "" };
-	ck_assert_int_eq(ms_audit_line_format(&b, &no_user, 1, 0, 1, 0,
-					      MS_AUDIT_GENESIS),
+	ms_audit_stamp s = { 1, 0, 1, 0, MS_AUDIT_GENESIS, NULL };
+	ck_assert_int_eq(ms_audit_line_format(&b, &no_user, &s),
 			 MS_ERR_INVALID);
-	ck_assert_int_eq(ms_audit_line_format(&b, &no_action, 1, 0, 1, 0,
-					      MS_AUDIT_GENESIS),
+	ck_assert_int_eq(ms_audit_line_format(&b, &no_action, &s),
 			 MS_ERR_INVALID);
 	ck_assert_uint_eq(b.len, 0);
 	ms_buf_free(&b);
@@ -240,10 +269,11 @@ START_TEST(test_parse_prefixes)
 	const char *ids[] = { "a1", "b2" };
 	ms_audit_entry e = { "alice",	     "::1", "h", "export",
 			     "q \xc3\xa9\"", 2,	    ids, 2 };
+	ms_audit_stamp stamp = {
+		12, 5, 1, 0, MS_AUDIT_GENESIS, "head was 1 line(s) behind"
+	};
 	ms_buf b = MS_BUF_INIT;
-	ck_assert_int_eq(
-		ms_audit_line_format(&b, &e, 12, 5, 1, 0, MS_AUDIT_GENESIS),
-		MS_OK);
+	ck_assert_int_eq(ms_audit_line_format(&b, &e, &stamp), MS_OK);
 	size_t n = b.len - 1;
 	for (size_t k = 0; k < n; k++) {
 		char *p =
@@ -270,6 +300,7 @@ START_TEST(test_chain_links)
 	ck_assert_int_eq(r.state, MS_AUDIT_INTACT);
 	ck_assert_uint_eq(r.lines, 5);
 	ck_assert_uint_eq(r.head_lines, 5);
+	last_repair_is(NULL);
 	size_t n;
 	char *log = slurp(logpath, &n);
 	char prev[MS_SHA256_HEX] = MS_AUDIT_GENESIS;
@@ -345,10 +376,9 @@ static void forge_line(ms_buf *out, const char *log, size_t n, int k)
 	char prev[MS_SHA256_HEX];
 	size_t a = line_start(log, n, k - 1), b = line_start(log, n, k);
 	ms_sha256_hex(log + a, b - a, prev);
+	ms_audit_stamp stamp = { (uint64_t)k, 0, 1, 0, prev, NULL };
 	ms_audit_entry e = { .user = "mallory", .host = "h", .action = "x" };
-	ck_assert_int_eq(
-		ms_audit_line_format(out, &e, (uint64_t)k, 0, 1, 0, prev),
-		MS_OK);
+	ck_assert_int_eq(ms_audit_line_format(out, &e, &stamp), MS_OK);
 }
 
 static void apply_damage(const damage *d, char *log, size_t n)
@@ -430,6 +460,8 @@ START_TEST(test_damage)
 	/* an append never hides damage to the log (a lost or miscounted
 	 * head is rebuilt from an intact chain) */
 	append_n(1, "search");
+	if (d->kind == D_HEAD_GONE)
+		last_repair_is("head missing: rebuilt from 6 lines");
 	r = verify();
 	ck_assert_msg(r.state == MS_AUDIT_DAMAGED || d->kind == D_HEAD_GONE ||
 			      d->kind == D_HEAD_BYTES,
@@ -462,6 +494,9 @@ START_TEST(test_crash_cut_repair)
 	char *after = slurp(logpath, &n);
 	ck_assert(n > n0 && !memcmp(before, after, n0));
 	ck_assert_ptr_null(strstr(after, "\"time\":\"2024-\n"));
+	last_repair_is("removed a partial last line (1422 bytes)");
+	append_n(1, "search");
+	last_repair_is(NULL);
 	free(before);
 	free(after);
 }
@@ -495,6 +530,7 @@ START_TEST(test_head_behind_repair)
 	ck_assert_uint_eq(r.lines, 4);
 	ck_assert_uint_eq(r.head_lines, 3);
 	append_n(1, "count");
+	last_repair_is("head was 1 line(s) behind");
 	r = verify();
 	ck_assert_msg(r.state == MS_AUDIT_INTACT, "%s", r.message);
 	ck_assert_uint_eq(r.lines, 5);
@@ -537,6 +573,7 @@ START_TEST(test_fragment_kept)
 	ck_assert(m > a + (b - a) / 2);
 	ck_assert(!memcmp(after, log, a + (b - a) / 2));
 	ck_assert_int_eq(after[a + (b - a) / 2], '\n');
+	last_repair_is("the head says");
 	free(after);
 	free(log);
 }
@@ -548,10 +585,9 @@ START_TEST(test_foreign_line)
 {
 	append_n(6, "search");
 	ms_buf b = MS_BUF_INIT;
+	ms_audit_stamp stamp = { 7, 0, 1, 0, MS_AUDIT_GENESIS, NULL };
 	ms_audit_entry e = { .user = "mallory", .host = "h", .action = "x" };
-	ck_assert_int_eq(
-		ms_audit_line_format(&b, &e, 7, 0, 1, 0, MS_AUDIT_GENESIS),
-		MS_OK);
+	ck_assert_int_eq(ms_audit_line_format(&b, &e, &stamp), MS_OK);
 	FILE *f = fopen(logpath, "ab");
 	fwrite(b.data, 1, b.len, f);
 	fclose(f);
@@ -559,6 +595,7 @@ START_TEST(test_foreign_line)
 	ck_assert_int_eq(r.state, MS_AUDIT_DAMAGED);
 	ck_assert_uint_eq(r.bad_line, 7);
 	append_n(1, "search");
+	last_repair_is("do not continue the chain");
 	r = verify();
 	ck_assert_int_eq(r.state, MS_AUDIT_DAMAGED);
 	ck_assert_msg(r.bad_line == 7, "%s", r.message);
