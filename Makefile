@@ -44,9 +44,9 @@ LIB_C    := $(sort $(wildcard indexer/lib/ms_*.c))
 LIB_CXX  := $(sort $(wildcard indexer/lib/ms_*.cc))
 CLI_C    := $(sort $(wildcard indexer/cli/cli_*.c))
 INDEXD_C := $(sort $(wildcard indexer/indexd/indexd_*.c))
-# the web console (libmicrohttpd; passwords hashed by libxcrypt)
+# the web console (libmicrohttpd; passwords hashed by libxcrypt; export zips by libzip)
 WEB_C    := $(sort $(wildcard web/web_*.c))
-WEB_PKGS := libmicrohttpd libxcrypt
+WEB_PKGS := libmicrohttpd libxcrypt libzip
 # the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
 IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
@@ -77,7 +77,7 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
-	libmicrohttpd-dev libcrypt-dev chromium chromium-driver python3-selenium
+	libmicrohttpd-dev libcrypt-dev libzip-dev chromium chromium-driver python3-selenium
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests web-tests milter-tests imap-tests format \
 	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter valgrind-imap install clean

@@ -60,6 +60,9 @@ typedef struct web_resp {
 	char set_cookie[256];  /* Set-Cookie header if set */
 	char disposition[320]; /* Content-Disposition if set */
 	const char *csp;       /* static; NULL = the console's policy */
+	int file_fd;	       /* >= 0: send this file instead of body (the
+				  response owns it; web_resp_free closes) */
+	uint64_t file_size;    /* its size in bytes */
 } web_resp;
 
 /* The console's Content-Security-Policy (every response but the

@@ -1,13 +1,14 @@
 /* web_archive.c - archive access for the console (web_archive.h).
  *
- * Functions: web_archive_open, web_query_build, web_archive_hit,
- * web_audit.
+ * Functions: web_archive_open, web_filter_parse, web_filter_text,
+ * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #include "web_archive.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ms_audit.h"
@@ -28,9 +29,48 @@ ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 	return ms_archive_open(&o, ar_r, err_r);
 }
 
-/* The scope as query text: "(from:V OR to:V ...) OR (...)". Items were
- * checked to be [a-z0-9.@_+=-] only (web_users_check_scope). */
-static ms_status_t scope_text(const char *scope, ms_buf *out)
+static int date_ok(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *end = strptime(s, "%Y-%m-%d", &tm);
+	return end && !*end && strlen(s) == 10;
+}
+
+int web_filter_parse(const char *from, const char *to, const char *verdict,
+		     web_filter *f)
+{
+	memset(f, 0, sizeof *f);
+	if ((*from && !date_ok(from)) || (*to && !date_ok(to)))
+		return -1;
+	if (*from || *to) {
+		snprintf(f->date_term, sizeof f->date_term, "date:%s..%s", from,
+			 to);
+		f->extra[f->n_extra++] = f->date_term;
+	}
+	if (*verdict && strcmp(verdict, "clean") &&
+	    strcmp(verdict, "infected") && strcmp(verdict, "unscanned"))
+		return -1;
+	if (*verdict) {
+		snprintf(f->verdict_term, sizeof f->verdict_term, "verdict:%s",
+			 verdict);
+		f->extra[f->n_extra++] = f->verdict_term;
+	}
+	return 0;
+}
+
+char *web_filter_text(const char *q, const web_filter *f)
+{
+	char *t = NULL;
+	if (asprintf(&t, "%s%s%s%s%s", q, *f->date_term ? " " : "",
+		     f->date_term, *f->verdict_term ? " " : "",
+		     f->verdict_term) < 0)
+		return NULL;
+	return t;
+}
+
+/* Items were checked to be [a-z0-9.@_+=-] only (web_users_check_scope). */
+ms_status_t web_scope_text(const char *scope, ms_buf *out)
 {
 	static const char *const fields[] = { "from", "to",   "cc",
 					      "bcc",  "rcpt", "sender" };
@@ -82,7 +122,7 @@ ms_status_t web_query_build(const char *q, const char *const *extra,
 	for (size_t i = 0; i < n_extra && !st; i++)
 		st = and_parse(and, extra[i], err_r);
 	if (!st && *scope)
-		st = scope_text(scope, &s);
+		st = web_scope_text(scope, &s);
 	if (!st && *scope)
 		st = and_parse(and, s.data, err_r);
 	ms_buf_free(&s);

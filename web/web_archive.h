@@ -2,8 +2,8 @@
  * per request, every query ANDed with the user's scope, lookups by id
  * inside the scope, and the audit line of every access.
  *
- * Functions: web_archive_open, web_query_build, web_archive_hit,
- * web_audit.
+ * Functions: web_archive_open, web_filter_parse, web_filter_text,
+ * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #ifndef WEB_ARCHIVE_H
 #define WEB_ARCHIVE_H
@@ -18,6 +18,23 @@
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r);
 
+/* The search form's filters as query terms made by the server. extra
+ * points into the struct itself: do not copy one. */
+typedef struct web_filter {
+	char date_term[48], verdict_term[32];
+	const char *extra[2];
+	size_t n_extra;
+} web_filter;
+
+/* Fills *f from the fields from and to (YYYY-MM-DD or "": the date
+ * range) and verdict ("", clean, infected, unscanned). 0, or -1 when a
+ * value is bad (nothing else can reach the query). */
+int web_filter_parse(const char *from, const char *to, const char *verdict,
+		     web_filter *f);
+/* "q term..." - the query as written to the audit trail and stored in a
+ * hold. Caller frees with free(); NULL when out of memory. */
+char *web_filter_text(const char *q, const web_filter *f);
+
 /* Parses q (the user's query; "" = every message) and each of extra[0..n)
  * (filter terms made by the server), and ANDs them with the scope
  * ("" = none): a scope item V (an address, or a domain written as
@@ -28,6 +45,10 @@ ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 ms_status_t web_query_build(const char *q, const char *const *extra,
 			    size_t n_extra, const char *scope,
 			    ms_qnode **root_r, char **err_r);
+
+/* Writes the scope ("" = none: nothing) as query text to out (empty):
+ * "(from:V OR to:V OR ...) OR (...)". MS_OK or MS_ERR_NOMEM. */
+ms_status_t web_scope_text(const char *scope, ms_buf *out);
 
 /* The hit of the message with archive id id ([A-Za-z0-9_-] only, checked
  * by the caller) within scope: MS_OK with *hits_r holding exactly one hit

@@ -21,18 +21,21 @@
 
 static const char *const verdicts[] = { "clean", "infected", "unscanned" };
 
-/* Messages matching extra terms t (NULL-terminated) in r's scope. */
+/* Messages matching the extra terms t1 and t2 (each may be NULL) in r's
+ * scope. */
 static uint64_t count_of(web_req *r, ms_archive *ar, const char *t1,
 			 const char *t2)
 {
-	const char *extra[2] = { t1, t2 };
+	const char *extra[2];
+	size_t n_extra = 0;
 	ms_qnode *q = NULL;
 	uint64_t n = 0;
-	if (web_query_build("*", extra,
-			    t2	 ? 2
-			    : t1 ? 1
-				 : 0,
-			    r->user.scope, &q, NULL) == MS_OK)
+	if (t1)
+		extra[n_extra++] = t1;
+	if (t2)
+		extra[n_extra++] = t2;
+	if (web_query_build("*", extra, n_extra, r->user.scope, &q, NULL) ==
+	    MS_OK)
 		ms_archive_count(ar, q, &n);
 	ms_query_free(&q);
 	return n;

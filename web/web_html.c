@@ -1,12 +1,14 @@
 /* web_html.c - escaping, the page frame and the stylesheet (web_html.h).
  *
  * Functions: web_esc, web_esc_n, web_html_head, web_html_foot,
- * web_html_csrf, web_html_css. No JavaScript anywhere: navigation is
- * links, logout is a POST form with the CSRF token.
+ * web_html_csrf, web_html_css, web_html_date. No JavaScript anywhere:
+ * navigation is links, logout is a POST form with the CSRF token.
  */
 #include "web_html.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "web_users.h"
 
@@ -57,6 +59,8 @@ void web_esc_n(ms_buf *b, const char *s, size_t n)
 		size_t len = utf8_len(p + i, n - i);
 		if (e) {
 			ms_buf_puts(b, e);
+		} else if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			/* CRLF is a line break: shown as the LF alone */
 		} else if (len == 0 ||
 			   (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n') ||
 			   p[i] == 0x7f) {
@@ -81,6 +85,8 @@ static void nav(ms_buf *b, const web_user *u)
 		       "<a href=\"/search\">Search</a>");
 	if (u->role == WEB_ROLE_SECURITY || u->role == WEB_ROLE_OFFICER)
 		ms_buf_puts(b, "<a href=\"/dashboard\">Dashboard</a>");
+	if (u->role == WEB_ROLE_AUDITOR || u->role == WEB_ROLE_OFFICER)
+		ms_buf_puts(b, "<a href=\"/holds\">Holds</a>");
 	if (u->role == WEB_ROLE_OFFICER)
 		ms_buf_puts(b, "<a href=\"/audit\">Audit trail</a>");
 	ms_buf_puts(b, "<span class=\"who\">");
@@ -178,7 +184,33 @@ static const char css[] =
 	".card{background:#fff;border:1px solid #d8dee8;border-radius:6px;"
 	"padding:12px 16px;min-width:150px}"
 	".card b{display:block;font-size:22px}"
-	"svg{background:#fff;border:1px solid #d8dee8;border-radius:4px}";
+	"svg{background:#fff;border:1px solid #d8dee8;border-radius:4px}"
+	"th{white-space:nowrap}td.name,td.active,td.released{white-space:"
+	"nowrap;font-weight:600}td.active{color:#1f7a3a}td.released{color:"
+	"#6b7487}td.query{font-family:ui-monospace,monospace;font-size:13px}"
+	"td.empty{color:#6b7487;text-align:center;padding:16px}"
+	"form.search,form.hold{display:flex;flex-wrap:wrap;gap:8px;"
+	"align-items:end;background:#fff;padding:12px;border:1px solid "
+	"#d8dee8;border-radius:6px}"
+	"form.hold label{display:flex;flex-direction:column;font-size:12px;"
+	"color:#55607a}form.hold input[name=query]{width:360px}"
+	"form.hold input[name=reason]{width:280px}"
+	".actions{margin:10px 0;display:flex;gap:10px;align-items:center}"
+	"details.hold{margin:8px 0}details.hold summary{cursor:pointer;"
+	"color:#2b5797}details.hold form{margin-top:8px}"
+	"td.acts{white-space:nowrap}td.acts a{margin-right:8px}"
+	"form.inline{display:flex;gap:6px;margin-top:6px}"
+	"form.inline input{width:140px}";
+
+void web_html_date(char *out, size_t n, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&tt, &tm))
+		snprintf(out, n, "-");
+	else
+		strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+}
 
 const char *web_html_css(void)
 {

@@ -95,13 +95,22 @@ static void add_headers(struct MHD_Response *m, const web_resp *rs)
 					"max-age=31536000");
 }
 
+/* Sends rs: its file (handed over to libmicrohttpd, which closes it) or
+ * its body. */
 static enum MHD_Result send_resp(struct MHD_Connection *c, web_resp *rs)
 {
-	struct MHD_Response *m = MHD_create_response_from_buffer(
-		rs->body.len, rs->body.data ? rs->body.data : (void *)"",
-		MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *m =
+		rs->file_fd >= 0
+			? MHD_create_response_from_fd64(rs->file_size,
+							rs->file_fd)
+			: MHD_create_response_from_buffer(
+				  rs->body.len,
+				  rs->body.data ? rs->body.data : (void *)"",
+				  MHD_RESPMEM_MUST_COPY);
 	if (!m)
 		return MHD_NO;
+	if (rs->file_fd >= 0)
+		rs->file_fd = -1; /* libmicrohttpd's now */
 	add_headers(m, rs);
 	enum MHD_Result ok = MHD_queue_response(c, rs->status, m);
 	MHD_destroy_response(m);

@@ -8,6 +8,9 @@
  *                web_message_html, web_message_api
  * web_dash.c:    web_dash_page
  * web_audit.c:   web_audit_page
+ * web_holds.c:   web_holds_page, web_holds_add, web_holds_release,
+ *                web_holds_form
+ * web_export.c:  web_export_download
  */
 #ifndef WEB_PAGES_H
 #define WEB_PAGES_H
@@ -35,5 +38,15 @@ void web_message_api(web_req *r, web_resp *rs, const char *id);
 
 void web_dash_page(web_req *r, web_resp *rs);
 void web_audit_page(web_req *r, web_resp *rs);
+
+void web_holds_page(web_req *r, web_resp *rs);
+void web_holds_add(web_req *r, web_resp *rs);
+void web_holds_release(web_req *r, web_resp *rs);
+/* Appends the "place a hold" form (officers), its query field set to
+ * query. */
+void web_holds_form(ms_buf *b, const web_user *u, const char *query);
+
+/* The zip download of a search or a hold (web_export.c). */
+void web_export_download(web_req *r, web_resp *rs);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms_json.h"
 #include "web_html.h"
@@ -16,11 +17,15 @@ void web_resp_init(web_resp *rs)
 	memset(rs, 0, sizeof *rs);
 	rs->status = 200;
 	rs->ctype = "text/html; charset=utf-8";
+	rs->file_fd = -1;
 }
 
 void web_resp_free(web_resp *rs)
 {
 	ms_buf_free(&rs->body);
+	if (rs->file_fd >= 0)
+		close(rs->file_fd);
+	rs->file_fd = -1;
 }
 
 void web_resp_redirect(web_resp *rs, const char *location)
@@ -36,6 +41,9 @@ void web_resp_error(web_resp *rs, unsigned status, const char *msg)
 	rs->ctype = "text/html; charset=utf-8";
 	rs->disposition[0] = '\0';
 	rs->csp = NULL;
+	if (rs->file_fd >= 0)
+		close(rs->file_fd);
+	rs->file_fd = -1;
 	ms_buf_reset(&rs->body);
 	web_html_head(&rs->body, "Error", NULL);
 	ms_buf_printf(&rs->body, "<h1>%u</h1><p class=\"err\">", status);

@@ -92,8 +92,11 @@ static int allowed(const web_req *r)
 	web_role role = r->user.role;
 	if (strcmp(r->path, "/dashboard") == 0)
 		return role == WEB_ROLE_SECURITY || role == WEB_ROLE_OFFICER;
-	if (strcmp(r->path, "/audit") == 0)
+	if (strcmp(r->path, "/audit") == 0 ||
+	    strncmp(r->path, "/holds/", 7) == 0)
 		return role == WEB_ROLE_OFFICER;
+	if (strcmp(r->path, "/holds") == 0 || strcmp(r->path, "/export") == 0)
+		return role == WEB_ROLE_AUDITOR || role == WEB_ROLE_OFFICER;
 	return 1;
 }
 
@@ -103,6 +106,10 @@ static void session_pages(web_req *r, web_resp *rs)
 		strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	if (is(r, "POST", "/logout"))
 		web_auth_logout(r, rs);
+	else if (is(r, "POST", "/holds/add"))
+		web_holds_add(r, rs);
+	else if (is(r, "POST", "/holds/release"))
+		web_holds_release(r, rs);
 	else if (!get)
 		web_resp_error(rs, 405, "Method not allowed.");
 	else if (strcmp(r->path, "/") == 0)
@@ -121,6 +128,10 @@ static void session_pages(web_req *r, web_resp *rs)
 		web_dash_page(r, rs);
 	else if (strcmp(r->path, "/audit") == 0)
 		web_audit_page(r, rs);
+	else if (strcmp(r->path, "/holds") == 0)
+		web_holds_page(r, rs);
+	else if (strcmp(r->path, "/export") == 0)
+		web_export_download(r, rs);
 	else if (is_api(r))
 		web_resp_json_error(rs, 404, "no such call");
 	else

@@ -10,6 +10,8 @@
  *        /message/ID/html/N, /api/message/ID every role (scope applies)
  *   GET  /dashboard                          security, officer
  *   GET  /audit                              officer
+ *   GET  /holds, /export                     auditor, officer
+ *   POST /holds/add, /holds/release          officer
  * Other paths are 404, parameters that are not identifiers 400.
  *
  * Functions: web_route.

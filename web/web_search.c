@@ -27,9 +27,7 @@
 
 typedef struct search {
 	const char *q;
-	char date_term[48], verdict_term[32];
-	const char *extra[2];
-	size_t n_extra;
+	web_filter f;
 	size_t offset, limit;
 	uint64_t count;
 	ms_hits *hits;
@@ -37,14 +35,6 @@ typedef struct search {
 	unsigned status; /* 0 = ok */
 	char *err;
 } search;
-
-static int date_ok(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *end = s ? strptime(s, "%Y-%m-%d", &tm) : NULL;
-	return end && !*end && strlen(s) == 10;
-}
 
 static const char *arg(const web_req *r, const char *name)
 {
@@ -55,35 +45,8 @@ static const char *arg(const web_req *r, const char *name)
 /* Date range and verdict fields as query terms. 0, or -1 (bad value). */
 static int filters(const web_req *r, search *s)
 {
-	const char *from = arg(r, "from"), *to = arg(r, "to");
-	const char *v = arg(r, "verdict");
-	if ((*from && !date_ok(from)) || (*to && !date_ok(to)))
-		return -1;
-	if (*from || *to) {
-		snprintf(s->date_term, sizeof s->date_term, "date:%s..%s", from,
-			 to);
-		s->extra[s->n_extra++] = s->date_term;
-	}
-	if (*v && strcmp(v, "clean") && strcmp(v, "infected") &&
-	    strcmp(v, "unscanned"))
-		return -1;
-	if (*v) {
-		snprintf(s->verdict_term, sizeof s->verdict_term, "verdict:%s",
-			 v);
-		s->extra[s->n_extra++] = s->verdict_term;
-	}
-	return 0;
-}
-
-/* The audited query text: q and the filters. Caller frees. */
-static char *audit_query(const search *s)
-{
-	char *t = NULL;
-	if (asprintf(&t, "%s%s%s%s%s", s->q, *s->date_term ? " " : "",
-		     s->date_term, *s->verdict_term ? " " : "",
-		     s->verdict_term) < 0)
-		return NULL;
-	return t;
+	return web_filter_parse(arg(r, "from"), arg(r, "to"), arg(r, "verdict"),
+				&s->f);
 }
 
 static void set_err(search *s, unsigned status, const char *msg)
@@ -100,7 +63,7 @@ static void run(web_req *r, search *s, const char *action)
 	ms_qnode *q = NULL;
 	ms_archive *ar = NULL;
 	char *err = NULL, *aq = NULL;
-	ms_status_t st = web_query_build(s->q, s->extra, s->n_extra,
+	ms_status_t st = web_query_build(s->q, s->f.extra, s->f.n_extra,
 					 r->user.scope, &q, &err);
 	if (st) {
 		set_err(s, 400, err ? err : "bad query");
@@ -111,7 +74,7 @@ static void run(web_req *r, search *s, const char *action)
 		    (st = ms_archive_search(ar, q, s->offset + s->limit,
 					    &s->hits)))) {
 		set_err(s, 500, ms_archive_error(ar));
-	} else if (!(aq = audit_query(s)) ||
+	} else if (!(aq = web_filter_text(s->q, &s->f)) ||
 		   web_audit(r, action, aq, s->count, NULL, 0) < 0) {
 		ms_hits_free(&s->hits);
 		set_err(s, 500, "The audit trail cannot be written.");
@@ -121,16 +84,6 @@ static void run(web_req *r, search *s, const char *action)
 	ms_query_free(&q);
 	ms_archive_close(&ar);
 	s->ms = ms_clock_ms() - t0;
-}
-
-static void fmt_date(char *out, size_t n, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (t <= 0 || !gmtime_r(&tt, &tm))
-		snprintf(out, n, "-");
-	else
-		strftime(out, n, "%Y-%m-%d %H:%M", &tm);
 }
 
 static void fmt_size(char *out, size_t n, uint64_t v)
@@ -196,7 +149,7 @@ static void form(ms_buf *b, const web_req *r)
 static void hit_row(ms_buf *b, const ms_hit *h)
 {
 	char date[32], size[32];
-	fmt_date(date, sizeof date, h->date);
+	web_html_date(date, sizeof date, h->date);
 	fmt_size(size, sizeof size, h->size);
 	ms_buf_printf(b, "<tr><td class=\"date\">%s</td><td>", date);
 	web_esc(b, h->from);
@@ -221,18 +174,49 @@ static void hit_row(ms_buf *b, const ms_hit *h)
 	ms_buf_puts(b, "</td></tr>");
 }
 
-/* A link to page p of the same search. */
-static void page_link(ms_buf *b, const web_req *r, unsigned p, const char *l)
+/* A link to path with the search's parameters, then "&amp;" and more. */
+static void search_link(ms_buf *b, const web_req *r, const char *path,
+			const char *more, const char *label)
 {
 	static const char *const keys[] = { "q", "from", "to", "verdict" };
-	ms_buf_puts(b, "<a href=\"/search?");
+	ms_buf_printf(b, "<a href=\"%s?", path);
 	for (size_t i = 0; i < 4; i++) {
 		ms_buf_printf(b, "%s=", keys[i]);
 		for (const char *s = arg(r, keys[i]); *s; s++)
 			ms_buf_printf(b, "%%%02X", (unsigned char)*s);
 		ms_buf_puts(b, "&amp;");
 	}
-	ms_buf_printf(b, "page=%u\">%s</a>", p, l);
+	ms_buf_printf(b, "%s\">%s</a>", more, label);
+}
+
+/* A link to page p of the same search. */
+static void page_link(ms_buf *b, const web_req *r, unsigned p, const char *l)
+{
+	char more[32];
+	snprintf(more, sizeof more, "page=%u", p);
+	search_link(b, r, "/search", more, l);
+}
+
+/* Export links (auditor, officer) and the hold form (officer). */
+static void search_actions(ms_buf *b, const web_req *r, const search *s)
+{
+	web_role role = r->user.role;
+	if (role != WEB_ROLE_AUDITOR && role != WEB_ROLE_OFFICER)
+		return;
+	ms_buf_puts(b, "<div class=\"actions\"><span>Export these "
+		       "messages:</span> ");
+	search_link(b, r, "/export", "format=mbox", "mbox (.zip)");
+	ms_buf_puts(b, " ");
+	search_link(b, r, "/export", "format=eml", ".eml files (.zip)");
+	ms_buf_puts(b, "</div>");
+	char *text = web_filter_text(s->q, &s->f);
+	if (role == WEB_ROLE_OFFICER && text) {
+		ms_buf_puts(b, "<details class=\"hold\"><summary>Place a hold "
+			       "on this search</summary>");
+		web_holds_form(b, &r->user, text);
+		ms_buf_puts(b, "</details>");
+	}
+	free(text);
 }
 
 static void results(ms_buf *b, const web_req *r, const search *s, unsigned page)
@@ -248,6 +232,9 @@ static void results(ms_buf *b, const web_req *r, const search *s, unsigned page)
 		       "<th>Verdict</th></tr></thead><tbody>");
 	for (size_t i = s->offset; i < n; i++)
 		hit_row(b, ms_hits_get(s->hits, i));
+	if (n <= s->offset)
+		ms_buf_puts(b, "<tr><td colspan=\"6\" class=\"empty\">No "
+			       "message matches.</td></tr>");
 	ms_buf_puts(b, "</tbody></table><div class=\"pager\">");
 	if (page > 1)
 		page_link(b, r, page - 1, "&larr; newer");
@@ -284,6 +271,8 @@ void web_search_page(web_req *r, web_resp *rs)
 		web_esc(b, s.err);
 		ms_buf_puts(b, "</p>");
 	} else if (asked) {
+		if (s.count)
+			search_actions(b, r, &s);
 		results(b, r, &s, page);
 	}
 	web_html_foot(b);
