@@ -9,10 +9,12 @@
  * then the audit line (action "export", the query, the ids) is written
  * and fsynced, and only then are message bytes written: no unaudited
  * export. If any step fails, PATH is removed again (or emptied, if it
- * existed) and the exit status is 1. Options may follow the query, so a
- * query word starting with '-' goes after "--" (or use NOT). The format
- * is in ms_export.h. --verify prints one line per problem on stdout and
- * a summary; exit 1 if there is any problem.
+ * existed) and the exit status is 1. --hold NAME exports what an active
+ * hold covers now (its query, AND'ed with QUERY if given); the audit
+ * line's query is then "hold NAME: QUERY-OF-HOLD[ AND QUERY]". Options may
+ * follow the query, so a query word starting with '-' goes after "--" (or use
+ * NOT). The format is in ms_export.h. --verify prints one line per problem on
+ * stdout and a summary; exit 1 if there is any problem.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -23,6 +25,7 @@
 #include "cli.h"
 #include "cli_progress.h"
 #include "ms_export.h"
+#include "ms_hold.h"
 #include "ms_log.h"
 
 #define USAGE                                                                  \
@@ -77,6 +80,7 @@ typedef struct export_run {
 	ms_archive *ar;
 	ms_qnode *q;
 	ms_hits *hits;
+	char *run_q, *audit_q; /* the query searched; its text for the audit */
 	uint64_t total;
 	cli_progress pr;
 } export_run;
@@ -89,13 +93,50 @@ static void on_progress(uint64_t done, void *ctx)
 			  0);
 }
 
-/* Searches the archive for the query (or the hold). 0 or -1 (printed). */
+/* The query to run, as text: QUERY, or with --hold the hold's query
+ * AND'ed with QUERY if there is one; the audit line's text (which names
+ * the hold) in r->audit_q. 0, or -1 after printing one line. */
+static int effective_query(export_run *r)
+{
+	const char *q = r->a->query;
+	if (!r->a->hold)
+		return (r->run_q = strdup(q)) && (r->audit_q = strdup(q))
+			       ? 0
+			       : (ms_log_error("out of memory"), -1);
+	ms_holds *hs = NULL;
+	char *err = NULL;
+	if (ms_holds_load(r->cfg->archive_dir, &hs, &err)) {
+		ms_log_error("export: %s", err ? err : "cannot read the holds");
+		free(err);
+		return -1;
+	}
+	const ms_hold *h = ms_holds_find(hs, r->a->hold);
+	ms_buf run = MS_BUF_INIT, aud = MS_BUF_INIT;
+	int rc = -1;
+	if (!h)
+		ms_log_error("export: no hold named '%s' (see mailsift hold "
+			     "list)",
+			     r->a->hold);
+	else if (!ms_hold_active(h))
+		ms_log_error("export: hold '%s' was released and holds "
+			     "nothing; export its query instead: %s",
+			     h->name, h->query);
+	else if (ms_buf_printf(&run, *q ? "(%s) (%s)" : "%s%s", h->query, q) ||
+		 ms_buf_printf(&aud, "hold %s: %s%s%s", h->name, h->query,
+			       *q ? " AND " : "", q))
+		ms_log_error("out of memory");
+	else
+		rc = 0, r->run_q = ms_buf_steal(&run),
+		r->audit_q = ms_buf_steal(&aud);
+	ms_buf_free(&run);
+	ms_buf_free(&aud);
+	ms_holds_free(&hs);
+	return rc;
+}
+
+/* Searches the archive. 0 or -1 (printed). */
 static int find_messages(export_run *r)
 {
-	if (r->a->hold)
-		return ms_log_error("export --hold: holds are not available "
-				    "yet"),
-		       -1;
 	if (!(r->ar = cli_open_archive(r->cfg, 0)))
 		return -1;
 	ms_status_t st = ms_archive_search(r->ar, r->q, 0, &r->hits);
@@ -114,7 +155,7 @@ static int audit(export_run *r)
 		return ms_log_error("out of memory"), -1;
 	for (size_t i = 0; i < n; i++)
 		ids[i] = ms_hits_get(r->hits, i)->id;
-	int rc = cli_audit(r->cfg, "export", r->a->query, n, ids, n);
+	int rc = cli_audit(r->cfg, "export", r->audit_q, n, ids, n);
 	free(ids);
 	return rc;
 }
@@ -160,8 +201,11 @@ static int run_export(const ms_config *cfg, export_args *a)
 		return ms_log_error("export: unknown format '%s' (mbox or eml)",
 				    a->format),
 		       2;
-	if (!a->hold && !(r.q = cli_parse_query(a->query)))
+	if (effective_query(&r) || !(r.q = cli_parse_query(r.run_q))) {
+		free(r.run_q);
+		free(r.audit_q);
 		return 1;
+	}
 	char *err = NULL;
 	ms_status_t st = ms_export_begin(a->out, r.fmt, &r.ex, &err);
 	if (st)
@@ -173,6 +217,8 @@ static int run_export(const ms_config *cfg, export_args *a)
 	ms_hits_free(&r.hits);
 	ms_archive_close(&r.ar);
 	ms_query_free(&r.q);
+	free(r.run_q);
+	free(r.audit_q);
 	return rc ? 1 : 0;
 }
 
