@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ms_file.h"
 
 #define HEAD_MAGIC "mailsift-audit-head 1"
 
@@ -89,47 +90,19 @@ static int write_all(int fd, const char *p, size_t n, off_t off)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return -1;
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Replaces the head atomically: tmp + fsync + rename + directory fsync. */
+/* Replaces the head atomically (ms_file_replace: tmp + fsync + rename +
+ * directory fsync). */
 static ms_status_t head_write(const char *path, const head *h, char **err_r)
 {
-	char *hp = head_path(path, ".head"), *tp = head_path(path, ".head.tmp");
+	char *hp = head_path(path, ".head");
 	char text[160];
 	int n = snprintf(text, sizeof text,
 			 HEAD_MAGIC "\nlines %" PRIu64 "\nbytes %" PRIu64
 				    "\nlast %s\n",
 			 h->lines, h->bytes, h->last);
-	ms_status_t st = MS_OK;
-	int fd = hp && tp ? open(tp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				 0600)
-			  : -1;
-	if (!hp || !tp)
-		st = MS_ERR_NOMEM;
-	else if (fd < 0)
-		st = io_fail(err_r, tp, "open");
-	else if (write_all(fd, text, (size_t)n, 0) || fsync(fd))
-		st = io_fail(err_r, tp, "write");
-	else if (rename(tp, hp))
-		st = io_fail(err_r, hp, "rename");
-	else if (fsync_dir_of(hp))
-		st = io_fail(err_r, hp, "fsync directory");
-	if (fd >= 0)
-		close(fd);
+	ms_status_t st = hp ? ms_file_replace(hp, text, (size_t)n, 0600, err_r)
+			    : MS_ERR_NOMEM;
 	free(hp);
-	free(tp);
 	return st;
 }
 
