@@ -4,7 +4,8 @@
  *            |audit|export ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
- * status 0 on success, 1 on failure, 2 on usage errors.
+ * status 0 on success, 1 on failure, 2 on usage errors. "mailsift --help"
+ * (or -h) prints the usage on stdout and exits 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,13 +42,18 @@ static const struct {
 	  "  audit show [--since DATE] [--json]  (print the audit trail)" },
 };
 
+/* Prints the usage to out; returns rc. */
+static int usage_to(FILE *out, int rc)
+{
+	fprintf(out, "usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+	return rc;
+}
+
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(stderr, "  %s\n", commands[i].usage);
-	return 2;
+	return usage_to(stderr, 2);
 }
 
 ms_archive *cli_open_archive(const ms_config *cfg, int writable)
@@ -85,6 +91,8 @@ int main(int argc, char **argv)
 {
 	const char *conf = getenv("MAILSIFT_CONF");
 	ms_log_open_stderr("mailsift");
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return usage_to(stdout, 0);
 	int c;
 	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		if (c != 'c')

@@ -156,8 +156,16 @@ def test_reindex(ar):
 
 
 def has_command(name):
-    p = subprocess.run([mstest.MAILSIFT, "-h"], capture_output=True)
-    return ("\n  %s " % name) in p.stderr.decode()
+    p = subprocess.run([mstest.MAILSIFT, "--help"], capture_output=True)
+    return ("\n  %s " % name) in p.stdout.decode()
+
+
+def test_help():
+    p = subprocess.run([mstest.MAILSIFT, "--help"], capture_output=True)
+    out = p.stdout.decode()
+    T.check(p.returncode == 0 and not p.stderr, "--help: exit 0, usage on stdout")
+    T.check("\n  audit verify " in out and "\n  audit show [--since DATE] [--json]" in out,
+            "--help lists the audit commands: %r" % out)
 
 
 def test_compliance_commands(ar, files):
@@ -345,6 +353,7 @@ def main():
         rc, _, err = ar.run("import", *files)
         T.check(rc == 0, "import: %s" % err)
         T.check(not entries(ar), "import itself writes no audit line")
+        test_help()
         test_reads(ar)
         test_sudo(ar)
         test_reindex(ar)
