@@ -7,7 +7,9 @@
 # smtpd_milters = mailsift-milter and LMTP delivery to Dovecot (and, once
 # built, mailsift-indexd). Then: a clean message and an EICAR message go
 # through SMTP, a sample of the corpus is imported into the archive, and
-# searches are shown. Everything keeps running; ports are printed.
+# searches are shown; last the web console (mailsift-web, account officer,
+# password "secret", role officer) starts on 127.0.0.1:WEB_PORT (8025).
+# Everything keeps running; ports are printed.
 # Running it again restarts the stack cleanly. usage: run-demo.sh BUILD|--stop
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,12 +30,14 @@ export STACK_DIR
 STACK_DIR=$(stack_home)
 STACK_SMTP_PORT=${SMTP_PORT:-2525} STACK_LMTP_PORT=${LMTP_PORT:-2424}
 STACK_IMAP_PORT=${IMAP_PORT:-1143} STACK_POP3_PORT=${POP3_PORT:-1110}
+WEB_PORT=${WEB_PORT:-8025}
 CONF=$STACK_DIR/plugin.conf
 DAEMON_USER=mailsift # the milter and indexd drop root for this user
 STACK_MILTER_SOCK=$STACK_DIR/run/milter.sock # in a directory the milter owns
 
 stop_all() {
 	[ -d "$STACK_DIR" ] || return 0
+	stack_kill_pidfile "$STACK_DIR/web.pid" 20 mailsift-web
 	stack_mailsift_stop
 	stack_down
 	rm -f "$top/var/plugin.conf"
@@ -65,6 +69,10 @@ user = $DAEMON_USER
 [imap]
 archive_reuse = yes
 user_addresses = $STACK_DIR/user_addresses
+[web]
+listen = 127.0.0.1:$WEB_PORT
+users = $STACK_DIR/web.users
+pidfile = $STACK_DIR/web.pid
 CONF
 	# the IMAP backend reuses archived text only for mail delivered to one
 	# of these addresses of the logged-in user
@@ -191,14 +199,34 @@ demo_archive() {
 	$ms search --json --limit 1 razor | cut -c1-200 | sed 's/^/   /'
 }
 
+# The console, as root (the demo's CLI runs wrote the audit log as root),
+# logging to mailsift-web.out; an officer account "officer"/"secret".
+start_web() {
+	local web=$build/mailsift-web i
+	[ -x "$web" ] || return 0
+	rm -f "$STACK_DIR/web.users"
+	echo secret | "$web" -c "$CONF" user add officer --role officer >/dev/null || return 1
+	"$web" -c "$CONF" -f >"$STACK_DIR/mailsift-web.out" 2>&1 &
+	for i in $(seq 50); do
+		[ -s "$STACK_DIR/web.pid" ] &&
+			python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+				"$WEB_PORT" 2>/dev/null && break
+		sleep 0.1
+	done
+	echo "== the web console: http://127.0.0.1:$WEB_PORT/ (officer / secret, role officer)"
+}
+
 start_all || { echo "make run: the stack did not come up; see $STACK_DIR/*.out" >&2; stop_all; exit 1; }
 demo_smtp
 demo_archive
+start_web || echo "make run: mailsift-web did not start; see $STACK_DIR/mailsift-web.out" >&2
 cat <<MSG
 
 The stack is running on 127.0.0.1 (stop it with: make stop)
   SMTP $STACK_SMTP_PORT (Postfix + mailsift-milter)   IMAP $STACK_IMAP_PORT   POP3 $STACK_POP3_PORT   LMTP $STACK_LMTP_PORT
   users alice, bob, carol (password: secret), domain example.org
+  web console http://127.0.0.1:$WEB_PORT/ (officer / secret; add users with
+    $build/mailsift-web -c $CONF user add NAME --role auditor|officer|security)
   config $CONF; logs in $STACK_DIR (*.out, postfix/postfix.log, dovecot/dovecot.log)
   try: $build/mailsift -c $CONF search 'from:example.org subject:"hello world"'
 MSG
