@@ -2,8 +2,7 @@
  *
  * Functions: msf_field_init, msf_header_field, msf_add_text,
  * msf_add_value, msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs,
- * msf_runs_free,
- * msf_char_index.
+ * msf_runs_free, msf_runs_order, msf_char_index.
  */
 #include "fts-mailsift-terms.h"
 
@@ -296,4 +295,45 @@ void msf_runs_free(char ***runs)
 		free(*r);
 	free(*runs);
 	*runs = NULL;
+}
+
+struct costed_run {
+	char *run;
+	size_t len;
+	uint64_t cost;
+};
+
+static int costed_cmp(const void *va, const void *vb)
+{
+	const struct costed_run *a = va, *b = vb;
+
+	if (a->cost != b->cost)
+		return a->cost < b->cost ? -1 : 1;
+	if (a->len != b->len)
+		return a->len > b->len ? -1 : 1;
+	return strcmp(a->run, b->run);
+}
+
+int msf_runs_order(char **runs, uint64_t *cost, int n)
+{
+	struct costed_run *c = calloc(n > 0 ? (size_t)n : 1, sizeof(*c));
+	int i, d = 0;
+
+	if (c == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		c[i] = (struct costed_run){ runs[i], strlen(runs[i]), cost[i] };
+	qsort(c, (size_t)n, sizeof(*c), costed_cmp);
+	/* equal runs have equal costs and lengths: they are neighbours */
+	for (i = 0; i < n; i++) {
+		runs[i] = NULL;
+		if (d > 0 && strcmp(c[i].run, runs[d - 1]) == 0) {
+			free(c[i].run);
+			continue;
+		}
+		runs[d] = c[i].run;
+		cost[d++] = c[i].cost;
+	}
+	free(c);
+	return d;
 }

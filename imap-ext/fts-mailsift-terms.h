@@ -114,6 +114,14 @@ size_t msf_safe_cut(const char *text, size_t len);
 int msf_key_runs(const char *key, char ***runs_r, bool *exact_r);
 void msf_runs_free(char ***runs);
 
+/* Orders the n runs of a key (from msf_key_runs) by cost[i], the cost of
+ * looking runs[i] up, cheapest first (ties: the longer run first, then
+ * byte order), and frees repeated runs: the distinct runs are
+ * runs[0..returned), cost[] follows them, runs[returned..n) are NULL.
+ * Returns the number of distinct runs, -1 out of memory (nothing
+ * changed). */
+int msf_runs_order(char **runs, uint64_t *cost, int n);
+
 /* Index 0..35 of an ASCII letter or digit (case-insensitive), else -1. */
 int msf_char_index(char c);
 

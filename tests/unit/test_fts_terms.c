@@ -2,7 +2,8 @@
  * layer (imap-ext/fts-mailsift-terms.c, Dovecot-free): header field names,
  * runs of text (ASCII and not, lower-casing, character bits), windows of
  * over-long runs (every MSF_OVERLAP bytes of a run inside one window),
- * the "L" mark of forced cuts, key runs and exactness, safe cuts. */
+ * the "L" mark of forced cuts, key runs and exactness, their order by
+ * cost (repeats removed), safe cuts. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,38 @@ START_TEST(test_key_runs)
 }
 END_TEST
 
+/* Runs ordered by cost, then longer first, repeats freed. */
+START_TEST(test_runs_order)
+{
+	char **runs;
+	bool exact;
+	int n = msf_key_runs("the cat THE zebra cat a the", &runs, &exact);
+	uint64_t cost[7] = { 9, 5, 9, 1, 5, 100, 9 };
+
+	ck_assert_int_eq(n, 7);
+	ck_assert_int_eq(msf_runs_order(runs, cost, n), 4);
+	ck_assert_str_eq(runs[0], "zebra");
+	ck_assert_str_eq(runs[1], "cat");
+	ck_assert_str_eq(runs[2], "the");
+	ck_assert_str_eq(runs[3], "a");
+	ck_assert_uint_eq(cost[0], 1);
+	ck_assert_uint_eq(cost[3], 100);
+	for (int i = 4; i <= n; i++)
+		ck_assert_ptr_null(runs[i]);
+	msf_runs_free(&runs);
+
+	/* equal costs: the longer run first, then byte order */
+	n = msf_key_runs("bb a ccc aa", &runs, &exact);
+	uint64_t same[4] = { 0, 0, 0, 0 };
+	ck_assert_int_eq(msf_runs_order(runs, same, n), 4);
+	ck_assert_str_eq(runs[0], "ccc");
+	ck_assert_str_eq(runs[1], "aa");
+	ck_assert_str_eq(runs[2], "bb");
+	ck_assert_str_eq(runs[3], "a");
+	msf_runs_free(&runs);
+}
+END_TEST
+
 START_TEST(test_safe_cut)
 {
 	ck_assert_uint_eq(msf_safe_cut("ab cd", 5), 3);
@@ -210,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, test_cut_marks);
 	tcase_add_test(tc, test_windows);
 	tcase_add_loop_test(tc, test_key_runs, 0, sizeof keys / sizeof keys[0]);
+	tcase_add_test(tc, test_runs_order);
 	tcase_add_test(tc, test_safe_cut);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
