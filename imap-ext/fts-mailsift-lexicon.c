@@ -3,7 +3,7 @@
  * indexed words contain this string" without an n-gram index on disk.
  *
  * Functions: fts_mailsift_lexicon_get, fts_mailsift_lexicon_match,
- * fts_mailsift_lexicon_cache_free.
+ * fts_mailsift_lexicon_cost, fts_mailsift_lexicon_cache_free.
  *
  * A lexicon holds the field's terms (read once with msx_terms, no posting
  * lists), their runs (fts-mailsift-terms.h) in one buffer separated by
@@ -346,6 +346,21 @@ static unsigned int rarest_pair(const struct msf_lexicon *lex, const char *w,
 		}
 	}
 	return best;
+}
+
+uint64_t fts_mailsift_lexicon_cost(const struct msf_lexicon *lex, const char *w)
+{
+	size_t wlen = strlen(w);
+	unsigned int best;
+
+	if (lex->streaming)
+		return UINT32_MAX; /* every term read, whatever w is */
+	if (array_count(&lex->raw_off) == 0 || wlen == 0)
+		return 0;
+	if (wlen == 1)
+		return array_count(&lex->run_off);
+	best = rarest_pair(lex, w, wlen);
+	return lex->pair_start[best + 1] - lex->pair_start[best];
 }
 
 int fts_mailsift_lexicon_match(const struct msf_lexicon *lex, msx_db *db,

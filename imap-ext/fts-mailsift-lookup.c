@@ -13,6 +13,15 @@
  * within the indexed UIDs: definite where the key surely does not occur,
  * maybe where it might.
  *
+ * Work per key is bounded: of a key's distinct runs, at most
+ * mailsift_key_runs (default 8) are looked up, the cheapest first (the
+ * fewest lexicon runs to search: usually the rarest), and none after the
+ * candidates ran out; the candidates of those runs are a superset of the
+ * key's matches, and Dovecot verifies them against the whole key. So a
+ * literal of 12,000 words costs a few lexicon scans, not 12,000. The
+ * summary debug line of each lookup counts the args answered, the runs
+ * looked up and the posting lists read.
+ *
  * Args answered (match_always set): BODY, TEXT, SUBJECT, HEADER with a
  * non-empty key, FROM/TO/CC/BCC, negated or not; not FUZZY. Several args
  * are intersected (AND) or united (OR); an arg left unanswered is not
@@ -36,11 +45,14 @@ struct arg_fields {
 
 struct lookup {
 	struct mailsift_fts_backend *b;
+	struct mailbox *box;
 	const char *guid;
 	msx_db *db;
 	uint32_t last_uid; /* UIDs 1..last_uid are indexed */
 	uint64_t *hits;	   /* postings read: bitmap of 0..last_uid */
 	int ret;
+	/* work done: args answered, runs looked up, posting lists read */
+	unsigned int args, runs, lists;
 };
 
 struct arg_result {
@@ -87,6 +99,7 @@ static int postings(const char *term, size_t len, void *ctx)
 {
 	struct lookup *l = ctx;
 
+	l->lists++;
 	if (msx_postlist(l->db, term, len, add_uid, l) != MSX_OK) {
 		l->ret = -1;
 		return -1;
@@ -113,16 +126,22 @@ static int char_postings(struct lookup *l, const char *field, char c)
 	return postings(term, strlen(term), l);
 }
 
+/* Key run w is one letter or digit, looked up in character terms. */
+static bool char_run(const struct arg_fields *af, const char *w)
+{
+	return af->chars[0] != NULL && w[0] != '\0' && w[1] == '\0' &&
+	       msf_char_index(w[0]) >= 0;
+}
+
 /* Adds to uids the messages with a run of the field containing key run
  * w. */
 static int run_uids(struct lookup *l, const struct arg_fields *af,
 		    const char *w, ARRAY_TYPE(seq_range) * uids)
 {
-	bool one_char =
-		w[0] != '\0' && w[1] == '\0' && msf_char_index(w[0]) >= 0;
 	const char *const *f;
 
-	if (one_char && af->chars[0] != NULL) {
+	l->runs++;
+	if (char_run(af, w)) {
 		for (f = af->chars; *f != NULL; f++) {
 			if (char_postings(l, *f, w[0]) < 0)
 				return -1;
@@ -210,6 +229,7 @@ static int lookup_values(struct lookup *l, const struct arg_fields *af,
 
 	if (af->values == NULL || (v = msf_key_value(key)) == NULL)
 		return 0;
+	l->runs++;
 	if (scan(l, af->values, v) == 0) {
 		hits_to(l, &r->cand);
 		array_append_array(&r->definite, &r->cand);
@@ -218,17 +238,74 @@ static int lookup_values(struct lookup *l, const struct arg_fields *af,
 	return 1;
 }
 
+/* cost[i]: the lexicon runs that looking runs[i] up searches, summed over
+ * the arg's fields (a character term: UINT32_MAX, it narrows little). */
+static int runs_cost(struct lookup *l, const struct arg_fields *af,
+		     char *const *runs, int n, uint64_t *cost)
+{
+	struct msf_lexicon *lex;
+	int i;
+
+	for (i = 0; i < n; i++)
+		cost[i] = char_run(af, runs[i]) ? UINT32_MAX : 0;
+	for (const char *const *f = af->fields; *f != NULL; f++) {
+		if (fts_mailsift_lexicon_get(l->b, l->guid, l->db, *f, &lex) <
+		    0)
+			return l->ret = -1;
+		for (i = 0; i < n; i++) {
+			if (!char_run(af, runs[i]))
+				cost[i] +=
+					fts_mailsift_lexicon_cost(lex, runs[i]);
+		}
+	}
+	return 0;
+}
+
+/* r->cand: the messages with each of the key's cheapest distinct runs
+ * (at most mailsift_key_runs of them, cheapest first, until none is
+ * left); a superset of the messages with all n runs. 0 or -1. */
+static int lookup_runs(struct lookup *l, const struct arg_fields *af,
+		       char **runs, int n, struct arg_result *r)
+{
+	ARRAY_TYPE(seq_range) w_uids;
+	uint64_t *cost = t_new(uint64_t, n);
+	unsigned int max = l->b->set.key_runs;
+	int i, d = n;
+
+	if (n > 1 && (runs_cost(l, af, runs, n, cost) < 0 ||
+		      (d = msf_runs_order(runs, cost, n)) < 0))
+		return l->ret = -1;
+	if ((unsigned int)d > max)
+		e_debug(l->box->event,
+			FTS_MAILSIFT_LOG
+			"lookup: a key of %d runs (%d distinct): "
+			"the %u cheapest looked up, Dovecot checks the key",
+			n, d, max);
+	t_array_init(&w_uids, 64);
+	for (i = 0; i < d && (unsigned int)i < max; i++) {
+		array_clear(&w_uids);
+		if (run_uids(l, af, runs[i], &w_uids) < 0)
+			return -1;
+		if (i == 0)
+			array_append_array(&r->cand, &w_uids);
+		else
+			seq_range_array_intersect(&r->cand, &w_uids);
+		if (array_count(&r->cand) == 0)
+			break; /* the other runs cannot add any */
+	}
+	return 0;
+}
+
 /* Candidates and definite matches of one arg. 1 answered, 0 left to
  * Dovecot, -1 error. */
 static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 		      struct arg_result *r)
 {
 	struct arg_fields af;
-	ARRAY_TYPE(seq_range) w_uids;
 	const char *key;
 	char **runs;
 	bool exact;
-	int i, n;
+	int n;
 
 	if (!arg_fields(arg, &af))
 		return 0;
@@ -241,16 +318,7 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 	}
 	if ((n = msf_key_runs(key, &runs, &exact)) <= 0)
 		return n; /* no run ("@", "  "): nothing to narrow by */
-	t_array_init(&w_uids, 64);
-	for (i = 0; i < n && l->ret == 0; i++) {
-		array_clear(&w_uids);
-		if (run_uids(l, &af, runs[i], &w_uids) < 0)
-			break;
-		if (i == 0)
-			array_append_array(&r->cand, &w_uids);
-		else
-			seq_range_array_intersect(&r->cand, &w_uids);
-	}
+	(void)lookup_runs(l, &af, runs, n, r);
 	msf_runs_free(&runs);
 	if (l->ret == 0 && exact)
 		array_append_array(&r->definite, &r->cand);
@@ -295,6 +363,7 @@ static int lookup_args(struct lookup *l, struct mail_search_arg *args,
 			return -1;
 		if (ret == 0)
 			continue;
+		l->args++;
 		args->match_always = TRUE;
 		combine(&acc, &r, first, and_args);
 		first = FALSE;
@@ -311,6 +380,8 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 {
 	int ret;
 
+	l->box = box;
+	l->args = l->runs = l->lists = 0;
 	if (fts_mailbox_get_guid(box, &l->guid) < 0)
 		return -1;
 	if ((ret = fts_mailsift_db_reader(l->b, box, &l->db)) <= 0)
@@ -331,9 +402,11 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 		return -1;
 	}
 	e_debug(box->event,
-		FTS_MAILSIFT_LOG "lookup: %u definite, %u maybe uids",
+		FTS_MAILSIFT_LOG "lookup: %u definite, %u maybe uids, %u args, "
+				 "%u runs looked up, %u posting lists",
 		seq_range_count(&result->definite_uids),
-		seq_range_count(&result->maybe_uids));
+		seq_range_count(&result->maybe_uids), l->args, l->runs,
+		l->lists);
 	return 1;
 }
 

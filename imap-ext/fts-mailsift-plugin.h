@@ -32,6 +32,7 @@ struct fts_mailsift_settings {
 	unsigned int batch_size; /* messages per commit ([imap] batch_size) */
 	unsigned int lock_timeout_msecs; /* writer lock wait */
 	unsigned int lexicon_max; /* bytes of one field's words in memory */
+	unsigned int key_runs;	  /* runs of one key looked up at most */
 	/* archive reuse: the archive directory (NULL: off), its text cap
 	   per part, the user's login and addresses (lower case) */
 	const char *archive_dir;
@@ -132,6 +133,12 @@ int fts_mailsift_lexicon_get(struct mailsift_fts_backend *b, const char *guid,
  * 0, -1 if fn or reading the database failed. */
 int fts_mailsift_lexicon_match(const struct msf_lexicon *lex, msx_db *db,
 			       const char *w, msf_term_fn *fn, void *ctx);
+/* What fts_mailsift_lexicon_match of w would cost, and about how many
+ * runs of the field may contain w: the runs it searches (those with w's
+ * rarest byte pair; all for one byte; UINT32_MAX for a field read from the
+ * index per key). No database access. */
+uint64_t fts_mailsift_lexicon_cost(const struct msf_lexicon *lex,
+				   const char *w);
 void fts_mailsift_lexicon_cache_free(struct mailsift_fts_backend *b);
 
 /* fts-mailsift-lookup.c */

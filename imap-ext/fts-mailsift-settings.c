@@ -8,7 +8,9 @@
  * mailsift_batch_size, mailsift_lock_timeout (milliseconds) and
  * mailsift_lexicon_max (bytes of distinct words of one field kept in
  * memory per IMAP session, default 24M; more are read from the index for
- * each search instead). Archive
+ * each search instead) and mailsift_key_runs (runs of one search key
+ * looked up at most, the cheapest ones, default 8; Dovecot checks the
+ * candidates against the whole key). Archive
  * reuse needs mailsift_config (it names the archive).
  *
  * user_addresses file: one line per login, "login: address, address";
@@ -128,6 +130,7 @@ int fts_mailsift_settings_read(struct mail_user *user,
 	set_r->batch_size = 500;
 	set_r->lock_timeout_msecs = 30000;
 	set_r->lexicon_max = 24 * 1024 * 1024;
+	set_r->key_runs = 8;
 	p_array_init(&set_r->addresses, user->pool, 4);
 	const char *login = str_lcase(p_strdup(user->pool, user->username));
 	array_push_back(&set_r->addresses, &login);
@@ -139,7 +142,9 @@ int fts_mailsift_settings_read(struct mail_user *user,
 	    read_uint(user, "mailsift_lock_timeout", 0, 600000,
 		      &set_r->lock_timeout_msecs, error_r) < 0 ||
 	    read_uint(user, "mailsift_lexicon_max", 0, 1U << 30,
-		      &set_r->lexicon_max, error_r) < 0)
+		      &set_r->lexicon_max, error_r) < 0 ||
+	    read_uint(user, "mailsift_key_runs", 1, 100000, &set_r->key_runs,
+		      error_r) < 0)
 		return -1;
 	return 0;
 }

@@ -5,8 +5,8 @@
 A private Dovecot with the plugin (tests/imap/test_lifecycle.py's Dovecot)
 gets MSIMAP_MESSAGES [150] corpus messages by IMAP APPEND; then doveadm runs
 under valgrind (memcheck, full leak check) for each path of the plugin:
-indexing, lookups of every kind (one run, several runs, whole values,
-one character, NOT, OR), expunge and re-index, rescan, optimize
+indexing, lookups of every kind (one run, several runs, more runs than
+are looked up, whole values, one character, NOT, OR), expunge and re-index, rescan, optimize
 (compaction). Each run must end with no memcheck error and no definite
 leak (valgrind --error-exitcode). Prints "N passed, N failed".
 """
@@ -28,6 +28,12 @@ RUNS = [
     ("index", ["index", "-u", "alice", "INBOX"]),
     ("BODY one run", ["search", "-u", "alice", "mailbox", "INBOX", "BODY", "the"]),
     ("TEXT several runs", ["search", "-u", "alice", "mailbox", "INBOX", "TEXT", "click here"]),
+    # more runs than mailsift_key_runs, repeated ones; one that matches
+    # nothing (looked up first, the rest skipped)
+    ("TEXT many runs", ["search", "-u", "alice", "mailbox", "INBOX", "TEXT",
+                        "the and you for the are this that with your have and not from"]),
+    ("BODY many runs, one in no message", ["search", "-u", "alice", "mailbox", "INBOX", "BODY",
+                                           "the and you for are zzqqxj this that with your have not"]),
     ("FROM whole value", ["search", "-u", "alice", "mailbox", "INBOX", "FROM", "<sp"]),
     ("SUBJECT one character", ["search", "-u", "alice", "mailbox", "INBOX", "SUBJECT", "e"]),
     ("NOT BODY", ["search", "-u", "alice", "mailbox", "INBOX", "NOT", "BODY", "money"]),
