@@ -261,13 +261,30 @@ def corruption(t, dc, uids, n, db):
     t.check(doccount(db) == n - 1, "the index was rebuilt (%s documents)" % doccount(db))
 
 
-def main():
-    t = mstest.Test("imap-lifecycle")
+def temp_base(prefix):
+    """Exits unless root with the plugin built; a new world-readable temp
+    dir for the test's servers."""
     if os.geteuid() != 0 or not os.path.exists(PLUGIN):
         print("needs root and %s (make)" % PLUGIN)
         sys.exit(1)
-    base = tempfile.mkdtemp(prefix="msimap-life-", dir="/tmp")
+    base = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(base, 0o755)
+    return base
+
+
+def cleanup(servers, base):
+    """Stops the Dovecots and removes base, unless MSIMAP_KEEP=1."""
+    if os.environ.get("MSIMAP_KEEP") == "1":
+        print("kept", base)
+        return
+    for d in servers:
+        d.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def main():
+    t = mstest.Test("imap-lifecycle")
+    base = temp_base("msimap-life-")
     dc = Dovecot(t, base)
     try:
         dc.start()
@@ -280,11 +297,7 @@ def main():
         t.check(not bad, "no Panic/Fatal/crash in Dovecot's log: %s" % bad[:5])
         t.check("fts-mailsift: lookup" in log, "the plugin answered lookups (mail_debug log)")
     finally:
-        if os.environ.get("MSIMAP_KEEP") != "1":
-            dc.stop()
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            print("kept", base)
+        cleanup([dc], base)
     t.done()
 
 
