@@ -228,7 +228,7 @@ fuzz: $(BUILD)/fuzz/fuzz_mime
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds
 
 # ---- command, milter and full-stack tests (real servers on loopback) ----
-cli-tests: $(BUILD)/mailsift
+cli-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/cli/test_*
 
 indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd

@@ -22,6 +22,19 @@ char *cli_query_arg(int argc, char **argv, int from);
  * returns NULL when it does not parse. Caller frees with ms_query_free. */
 ms_qnode *cli_parse_query(const char *q);
 
+/* Writes time t (seconds, UTC) with strftime format fmt into out (n
+ * bytes); "?" if it cannot be shown. (cli_hits.c) */
+void cli_format_date(int64_t t, const char *fmt, char *out, size_t n);
+/* Appends ,"key":"value" (value JSON-escaped) to b. */
+void cli_json_field(ms_buf *b, const char *key, const char *value);
+/* Prints one search hit on stdout: a line (date, id, from, subject), or
+ * with json one JSON object per line, as `mailsift search` does. */
+void cli_print_hit(const ms_hit *h, int json);
+
+/* The operator: the Unix user of the real uid, or SUDO_USER when that is
+ * root and it is set (sudo); into buf (n bytes). (cli_audit.c) */
+void cli_operator(char *buf, size_t n);
+
 /* Appends one audit line (ms_audit.h) for action ("search", "count",
  * "show", "export", "hold-add", "hold-release", "expire", "reindex") with
  * the operator (the Unix user; SUDO_USER when run through sudo), host, the
@@ -42,5 +55,7 @@ int cli_verify(const ms_config *cfg, int argc, char **argv);
 int cli_reindex(const ms_config *cfg, int argc, char **argv);
 int cli_export(const ms_config *cfg, int argc, char **argv);
 int cli_audit_cmd(const ms_config *cfg, int argc, char **argv);
+int cli_hold(const ms_config *cfg, int argc, char **argv);
+int cli_expire(const ms_config *cfg, int argc, char **argv);
 
 #endif

@@ -2,9 +2,10 @@
  * line per access, called by every reading or changing subcommand) and
  * `mailsift audit verify|show`.
  *
- * Functions: cli_audit, cli_audit_cmd. The log is ms_audit_path(): [audit]
- * file, or audit.log in the [archive] dir. The operator is the Unix user of the
- * real uid; when that is root and SUDO_USER is set (sudo), SUDO_USER.
+ * Functions: cli_audit, cli_operator, cli_audit_cmd. The log is
+ * ms_audit_path(): [audit] file, or audit.log in the [archive] dir. The
+ * operator is the Unix user of the real uid; when that is root and SUDO_USER is
+ * set (sudo), SUDO_USER.
  *
  *   audit verify   exit 0: intact (a crash-cut last line, or a head one
  *                  line behind, is reported as a warning: the next append
@@ -29,8 +30,7 @@
 
 #define SHOW_IDS 5 /* ids on a readable line; the rest are counted */
 
-/* The operator's name into buf (n bytes). */
-static void operator_name(char *buf, size_t n)
+void cli_operator(char *buf, size_t n)
 {
 	const char *sudo = getenv("SUDO_USER");
 	uid_t uid = getuid();
@@ -47,7 +47,7 @@ int cli_audit(const ms_config *cfg, const char *action, const char *query,
 	      uint64_t matched, const char *const *ids, size_t n_ids)
 {
 	char user[256];
-	operator_name(user, sizeof user);
+	cli_operator(user, sizeof user);
 	ms_audit_entry e = { .user = user,
 			     .action = action,
 			     .query = query,

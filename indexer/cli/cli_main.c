@@ -1,7 +1,7 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
  *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
- *            |audit|export ARGS
+ *            |export|hold|expire|audit ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors. "mailsift --help"
@@ -37,6 +37,15 @@ static const struct {
 	  "export --format mbox|eml [--hold NAME] [QUERY] -o PATH\n"
 	  "                        (messages + manifest.csv, manifest.sha256)\n"
 	  "  export --verify PATH  (re-hash an export against its manifest)" },
+	{ "hold", cli_hold,
+	  "hold add NAME [--reason TEXT] QUERY  (a legal hold: kept from "
+	  "expire)\n"
+	  "  hold list [--json]    (every hold: state, messages covered now)\n"
+	  "  hold show [--json] NAME  (the messages a hold covers)\n"
+	  "  hold release NAME --reason TEXT" },
+	{ "expire", cli_expire,
+	  "expire [--dry-run] [--json]  (delete mail [retention] lets go, "
+	  "unless held)" },
 	{ "audit", cli_audit_cmd,
 	  "audit verify          (check the audit trail's hash chain)\n"
 	  "  audit show [--since DATE] [--json]  (print the audit trail)" },

@@ -1,8 +1,8 @@
 /* cli_query.c - the reading subcommands: search, count, show, stats.
  *
  * Functions: cli_search, cli_count, cli_show, cli_stats. The query is the
- * remaining arguments joined by spaces. search prints one line per hit
- * (date, id, from, subject), or with --json one JSON object per line.
+ * remaining arguments joined by spaces. search prints its hits with
+ * cli_print_hit (cli_hits.c).
  * search, count and show write their audit line (cli_audit: the query,
  * the number of hits printed or counted, the id shown) before printing
  * anything, and print nothing when it cannot be written.
@@ -12,61 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "ms_json.h"
 #include "ms_log.h"
-
-static void format_date(int64_t t, const char *fmt, char *out, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) || !strftime(out, n, fmt, &tm))
-		snprintf(out, n, "?");
-}
-
-static void json_field(ms_buf *b, const char *key, const char *value)
-{
-	ms_buf_printf(b, ",\"%s\":", key);
-	ms_json_string(b, value);
-}
-
-static void print_json(const ms_hit *h)
-{
-	char date[32];
-	format_date(h->date, "%Y-%m-%dT%H:%M:%SZ", date, sizeof date);
-	ms_buf b = MS_BUF_INIT;
-	ms_buf_puts(&b, "{\"id\":");
-	ms_json_string(&b, h->id);
-	json_field(&b, "message_id", h->message_id);
-	json_field(&b, "date", date);
-	ms_buf_printf(&b, ",\"date_unix\":%" PRId64, h->date);
-	json_field(&b, "from", h->from);
-	json_field(&b, "to", h->to);
-	json_field(&b, "cc", h->cc);
-	json_field(&b, "subject", h->subject);
-	ms_buf_printf(&b, ",\"size\":%" PRIu64, h->size);
-	json_field(&b, "sha256", h->sha256);
-	if (*h->verdict) {
-		json_field(&b, "verdict", h->verdict);
-		json_field(&b, "virus", h->virus);
-		json_field(&b, "sender", h->sender);
-		json_field(&b, "rcpts", h->rcpts);
-		json_field(&b, "queue_id", h->queue_id);
-	}
-	ms_buf_puts(&b, "}\n");
-	fwrite(b.data, 1, b.len, stdout);
-	ms_buf_free(&b);
-}
-
-static void print_line(const ms_hit *h)
-{
-	char date[32];
-	format_date(h->date, "%Y-%m-%d %H:%M", date, sizeof date);
-	printf("%s  %s  %-32.32s  %s\n", date, h->id, h->from, h->subject);
-}
 
 int cli_search(const ms_config *cfg, int argc, char **argv)
 {
@@ -99,7 +48,7 @@ int cli_search(const ms_config *cfg, int argc, char **argv)
 	if (!st && cli_audit(cfg, "search", qs, ms_hits_size(hits), NULL, 0))
 		st = MS_ERR_IO;
 	for (size_t i = 0; !st && i < ms_hits_size(hits); i++)
-		(json ? print_json : print_line)(ms_hits_get(hits, i));
+		cli_print_hit(ms_hits_get(hits, i), json);
 	ms_hits_free(&hits);
 	ms_archive_close(&ar);
 	ms_query_free(&q);

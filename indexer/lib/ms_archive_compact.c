@@ -282,11 +282,11 @@ ms_status_t ms_archive_clean_dropped(ms_archive *ar)
 {
 	DIR *d = opendir(ar->shards_dir);
 	if (!d)
-		return errno == ENOENT ? MS_OK
-				       : ms_archive_fail(ar, MS_ERR_IO,
-							 "%s: %s",
-							 ar->shards_dir,
-							 strerror(errno));
+		return errno == ENOENT
+			       ? MS_OK
+			       : ms_archive_fail(ar, MS_ERR_IO, "%s: %s",
+						 ar->shards_dir,
+						 strerror(errno));
 	ms_status_t st = MS_OK;
 	for (struct dirent *e; !st && (e = readdir(d));) {
 		size_t n = strlen(e->d_name), k = strlen(DROPPED);

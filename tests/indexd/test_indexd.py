@@ -30,10 +30,6 @@ T = mstest.Test("indexd")
 INDEXD = os.path.join(mstest.BUILD, "mailsift-indexd")
 
 
-def esc(v):
-    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
 def make_msg(i, tag="plain"):
     return ("From: Bob <bob@example.com>\r\nTo: alice@example.org\r\n"
             "Subject: note %d %s\r\nMessage-ID: <m%d.%s@example.com>\r\n"
@@ -67,8 +63,7 @@ class Env:
         rec += [("qid", qid or "Q" + eid), ("client", client), ("verdict", verdict),
                 ("virus", virus), ("time", str(int(time.time()))),
                 ("size", str(len(msg))), ("sha256", sha or hashlib.sha256(msg).hexdigest())]
-        r = "".join("%s\t%s\n" % (k, esc(v)) for k, v in rec).encode()
-        self.raw_entry(eid, msg + r + b"MSSPOOL1" + b"%012d%012d" % (len(msg), len(r)))
+        mstest.spool_entry(self.spool, eid, msg, rec)
 
     def raw_entry(self, eid, data):
         path = os.path.join(self.spool, "tmp", eid)

@@ -67,6 +67,22 @@ class Archive:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def spool_record(fields):
+    """An envelope record (indexer/lib/ms_spool.h) from (key, value) pairs."""
+    esc = lambda v: v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    return "".join("%s\t%s\n" % (k, esc(v)) for k, v in fields).encode()
+
+
+def spool_entry(spool, eid, msg, fields):
+    """Writes a spool entry (message, envelope record from fields, footer)
+    into spool/tmp and renames it into spool/new, as the milter does."""
+    r = spool_record(fields)
+    path = os.path.join(spool, "tmp", eid)
+    with open(path, "wb") as f:
+        f.write(msg + r + b"MSSPOOL1" + b"%012d%012d" % (len(msg), len(r)))
+    os.rename(path, os.path.join(spool, "new", eid))
+
+
 STACK_SH = os.path.join(ROOT, "tests", "stack", "stack.sh")
 
 
