@@ -15,6 +15,8 @@ final newline, commas, quotes and non-ASCII in headers):
   extra file and a changed manifest are each reported (exit 1);
 - an existing non-empty PATH is refused and left alone; a query matching
   nothing gives an empty but valid export; usage errors are one line;
+- --hold NAME exports what the hold covers (narrowed by a QUERY), audited
+  as "hold NAME: ..."; an unknown or released hold is one line, no output;
 - the export is audited (the ids in the audit log), and an unwritable
   audit log fails it with nothing written; a progress bar on a terminal;
 - memory: exporting 60 MB of 3 MB messages stays under 60 MB of RSS.
@@ -281,6 +283,30 @@ def test_audit(ar, base, hs):
     shutil.rmtree(bad.tmp, ignore_errors=True)
 
 
+def test_hold(ar, base):
+    os.makedirs(base)
+    rc, _, err = ar.run("hold", "add", "matter-1", "--reason", "case 1", "date:2002-09")
+    T.check(rc == 0, "hold add: %r" % err)
+    want = sorted(h["id"] for h in hits(ar, "date:2002-09"))
+    narrow = sorted(h["id"] for h in hits(ar, "date:2002-09 subject:re"))
+    T.check(len(want) > len(narrow) > 0, "hold test data: %d / %d" % (len(want), len(narrow)))
+    for out, query, ids in (("all", [], want), ("narrow", ["subject:re"], narrow)):
+        d = os.path.join(base, out)
+        rc, _, err = ar.run("export", "--format", "eml", "--hold", "matter-1", *query, "-o", d)
+        got = sorted(r["id"] for r in manifest(d)[1]) if rc == 0 else []
+        T.check(rc == 0 and got == ids, "export --hold %s: rc %d, %d ids for %d: %r" % (query, rc, len(got), len(ids), err))
+        rec = json.loads(open(os.path.join(ar.dir, "audit.log"), "rb").read().splitlines()[-1])
+        T.check(rec["action"] == "export" and sorted(rec["ids"]) == ids and rec["query"] ==
+                "hold matter-1: date:2002-09" + (" AND subject:re" if query else ""), "audit of a hold export: %r" % rec["query"])
+    for name, want_err in (("no-such", "no hold named 'no-such'"), ("matter-1", "was released")):
+        if name == "matter-1":
+            ar.run("hold", "release", "matter-1", "--reason", "closed", check=True)
+        d = os.path.join(base, "x-" + name)
+        rc, _, err = ar.run("export", "--format", "mbox", "--hold", name, "-o", d)
+        T.check(rc == 1 and want_err in err and len(err.strip().splitlines()) == 1 and not os.path.exists(d),
+                "export --hold %s: rc %d %r" % (name, rc, err))
+
+
 def test_progress(ar, base):
     pid, fd = pty.fork()
     if pid == 0:
@@ -334,6 +360,7 @@ def main():
         test_verify_eml(ar, os.path.join(ar.tmp, "eml"), hs)
         test_refusals(ar, base)
         test_audit(ar, os.path.join(ar.tmp, "audit"), hs)
+        test_hold(ar, os.path.join(ar.tmp, "holds"))
         test_progress(ar, ar.tmp)
         test_memory(ar.tmp)
     finally:
