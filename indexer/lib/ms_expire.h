@@ -11,9 +11,10 @@
  * "undated") never expire. ms_expire_apply() then
  *   1. writes the intent journal DIR/expire.journal (every id, sha and
  *      shard to delete; atomically, fsync'ed),
- *   2. per shard: re-checks the holds, deletes the documents, commits;
- *      a shard left empty is dropped (ms_archive_drop_shard: renamed
- *      out of the listing, then removed, and its lock file too),
+ *   2. per shard: re-checks the holds; a shard whose documents all go is
+ *      dropped whole (ms_archive_drop_shard: renamed out of the listing,
+ *      then removed, and its lock file too), else the documents are
+ *      deleted and committed (and a shard left empty is dropped),
  *   3. removes each stored message of the journal that no remaining
  *      document names (a body shared by several messages stays until the
  *      last one goes) and syncs the store,

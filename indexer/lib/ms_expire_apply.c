@@ -222,55 +222,99 @@ static int held(const ms_expire *ex, const ms_idset *sets, const char *id)
 	return 0;
 }
 
-/* Deletes items[0..n) (all of one shard) unless held now; commits. */
-static ms_status_t delete_docs(ms_expire *ex, ms_xdb *db,
-			       const ms_expire_item *items, size_t n,
-			       ms_expire_result *res)
+/* One shard being expired: its items, the holds' matches in it. */
+typedef struct shard_run {
+	ms_expire *ex;
+	ms_xdb *db;
+	const ms_expire_item *items;
+	size_t n;
+	ms_idset *sets;
+	int *keep;   /* per item: held now (1), gone already (2), or 0 */
+	size_t held; /* items held now */
+} shard_run;
+
+/* Marks which items are held now or already gone; *live_r counts the
+ * rest (the documents to delete). */
+static ms_status_t sort_out(shard_run *s, uint64_t *live_r,
+			    ms_expire_result *res)
 {
-	ms_idset *sets = NULL;
-	ms_status_t st = ms_expire_hold_sets(ex, db, &sets);
-	for (size_t i = 0; i < n && !st; i++) {
+	ms_status_t st = ms_expire_hold_sets(s->ex, s->db, &s->sets);
+	*live_r = 0;
+	for (size_t i = 0; i < s->n && !st; i++) {
 		char term[MS_ARCHIVE_ID_MAX + 8];
 		int there = 0;
-		if (held(ex, sets, items[i].id)) {
+		snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID,
+			 s->items[i].id);
+		if (held(s->ex, s->sets, s->items[i].id)) {
+			s->keep[i] = 1;
+			s->held++;
 			res->held_now++;
-			continue;
+		} else if (!(st = ms_xdb_has_term(s->db, term, &there))) {
+			s->keep[i] = there ? 0 : 2;
+			*live_r += there != 0;
 		}
-		snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID, items[i].id);
-		if (!(st = ms_xdb_has_term(db, term, &there)) && there &&
-		    !(st = ms_xdb_delete(db, term)))
-			res->deleted++;
 	}
-	if (!st)
-		st = ms_xdb_commit(db);
-	if (st && *ms_xdb_error(db))
-		ms_expire_fail(ex, st, "shard %s: %s", items[0].shard,
-			       ms_xdb_error(db));
-	ms_expire_sets_free(&sets, ex->n_active);
 	return st;
 }
 
-/* One shard's items: delete them, then drop the shard if it is empty. */
+/* Deletes the live items' documents and commits. */
+static ms_status_t delete_docs(shard_run *s, ms_expire_result *res)
+{
+	ms_status_t st = MS_OK;
+	for (size_t i = 0; i < s->n && !st; i++) {
+		char term[MS_ARCHIVE_ID_MAX + 8];
+		snprintf(term, sizeof term, "%s%s", MS_PREFIX_ID,
+			 s->items[i].id);
+		if (!s->keep[i] && !(st = ms_xdb_delete(s->db, term)))
+			res->deleted++;
+	}
+	return st ? st : ms_xdb_commit(s->db);
+}
+
+/* Drops the shard (closed): its documents are all gone or going. */
+static ms_status_t drop(shard_run *s, ms_expire_result *res)
+{
+	ms_status_t st = ms_archive_drop_shard(s->ex->ar, s->items[0].shard);
+	if (st)
+		return ms_expire_fail(s->ex, st, "%s",
+				      ms_archive_error(s->ex->ar));
+	res->shards_dropped++;
+	return MS_OK;
+}
+
+/* One shard's items: when they are all of its documents (and none is
+ * held), the shard is dropped whole; else they are deleted one by one
+ * and the shard is dropped if that left it empty. */
 static ms_status_t expire_shard(ms_expire *ex, const ms_expire_item *items,
 				size_t n, ms_expire_result *res)
 {
-	ms_xdb *db = NULL;
-	ms_status_t st = ms_expire_open_shard(ex, items[0].shard, 1, &db);
+	shard_run s = {
+		ex, NULL, items, n, NULL, calloc(n + 1, sizeof(int)), 0
+	};
+	if (!s.keep)
+		return ms_expire_fail(ex, MS_ERR_NOMEM, "out of memory");
+	ms_status_t st = ms_expire_open_shard(ex, items[0].shard, 1, &s.db);
+	uint64_t live = 0, docs = 1;
+	if (!st)
+		st = sort_out(&s, &live, res);
+	if (!st)
+		st = ms_xdb_doccount(s.db, &docs);
+	int whole = !st && live == docs && s.held == 0;
+	if (!st && !whole && !(st = delete_docs(&s, res)))
+		st = ms_xdb_doccount(s.db, &docs);
+	if (st && st != MS_ERR_NOTFOUND && *ms_xdb_error(s.db))
+		ms_expire_fail(ex, st, "shard %s: %s", items[0].shard,
+			       ms_xdb_error(s.db));
+	ms_xdb_close(&s.db);
+	ms_expire_sets_free(&s.sets, ex->n_active);
+	free(s.keep);
 	if (st == MS_ERR_NOTFOUND)
 		return MS_OK; /* dropped by the interrupted run */
-	uint64_t left = 1;
-	if (!st && !(st = delete_docs(ex, db, items, n, res)) &&
-	    (st = ms_xdb_doccount(db, &left)))
-		ms_expire_fail(ex, st, "shard %s: %s", items[0].shard,
-			       ms_xdb_error(db));
-	ms_xdb_close(&db);
-	if (!st && left == 0) {
-		if ((st = ms_archive_drop_shard(ex->ar, items[0].shard)))
-			ms_expire_fail(ex, st, "%s", ms_archive_error(ex->ar));
-		else
-			res->shards_dropped++;
+	if (!st && whole) {
+		res->deleted += live;
+		docs = 0;
 	}
-	return st;
+	return st || docs ? st : drop(&s, res);
 }
 
 /* ---- the store ---- */
