@@ -10,7 +10,8 @@
 #   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
 #   make bench-compliance  export (mbox, eml), export --verify, expire --dry-run
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
-#   make web-tests  the web console: access rules, hostile mail, headless Chromium
+#   make web-tests  the web console: access rules, hostile mail, headless Chromium, TLS
+#   make bench-web  the console: 50 sessions searching for 60 s, p50/p95 latency
 #   make valgrind-milter / valgrind-imap  the milter suite / the IMAP backend
 #                   (doveadm index, lookups, expunge, rescan, optimize) under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -191,6 +192,19 @@ $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
 
+# the console's parsers (tests/unit/test_web_*.c) link their web sources
+UNIT_WEB := web/web_form.c web/web_users.c
+UNIT_WEB_LIBS = $(shell pkg-config --libs libxcrypt 2>/dev/null)
+$(BUILD)/unit/test_web_%: tests/unit/test_web_%.c $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(LIBS)
+
+$(BUILD)/asan/unit/test_web_%: tests/unit/test_web_%.c $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/asan/libmailsift.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(LIBS)
+
 unit: $(UNITS:%=$(BUILD)/unit/%)
 	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
 
@@ -303,6 +317,12 @@ bench-index: deps
 bench-compliance: deps
 	$(MAKE) $(BUILD)/mailsift
 	@tests/bench/bench-compliance.sh $(BUILD)
+
+# mailsift-web: 50 sessions searching corpus A for 60 s (SESSIONS, SECONDS)
+.PHONY: bench-web
+bench-web: deps
+	$(MAKE) $(BUILD)/mailsift $(BUILD)/mailsift-web
+	@MAILSIFT_BUILD=$(BUILD) tests/bench/bench-web.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/mailsift

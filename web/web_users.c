@@ -20,6 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The longest accounts line read (a longer one is an error). */
+#define LINE_MAX_BYTES (WEB_HASH_MAX + WEB_SCOPE_MAX + 128)
+
 static const char *const roles[WEB_ROLE_N] = { "auditor", "officer",
 					       "security" };
 
@@ -172,15 +175,18 @@ int web_users_load(const char *path, int missing_ok, web_accounts *a,
 			*err_r = NULL;
 		return -1;
 	}
-	char line[WEB_HASH_MAX + WEB_SCOPE_MAX + 128];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	long no = 0;
 	int rc = 0;
-	while (!rc && fgets(line, sizeof line, f)) {
+	while (!rc && (len = getline(&line, &cap, f)) >= 0) {
 		no++;
-		size_t n = strcspn(line, "\r\n");
-		if (line[n] == '\0' && !feof(f))
+		if ((size_t)len > LINE_MAX_BYTES)
 			rc = fail(err_r, "%s:%ld: line too long", path, no);
-		line[n] = '\0';
+		else if (memchr(line, '\0', (size_t)len))
+			rc = fail(err_r, "%s:%ld: NUL byte", path, no);
+		line[strcspn(line, "\r\n")] = '\0';
 		web_account acc;
 		if (rc || !line[0] || line[0] == '#')
 			continue;
@@ -191,6 +197,7 @@ int web_users_load(const char *path, int missing_ok, web_accounts *a,
 		else if (web_users_add(a, &acc) < 0)
 			rc = fail(err_r, "%s:%ld: out of memory", path, no);
 	}
+	free(line);
 	fclose(f);
 	if (rc)
 		web_users_free(a);
