@@ -70,6 +70,8 @@ static unsigned export_query(const web_req *r, char **text_r)
 		return 500;
 	}
 	const ms_hold *one = ms_holds_find(h, hold);
+	if (one && !web_hold_visible(&r->user, one))
+		one = NULL;
 	if (one)
 		*text_r = strdup(one->query);
 	ms_holds_free(&h);

@@ -8,16 +8,18 @@
  *   POST /holds/add       name, query, reason (officer)
  *   POST /holds/release   name, reason (officer)
  *
- * A scoped officer's hold is stored as "(QUERY) (SCOPE)", so it can never
- * hold mail outside the scope. Audit lines (web_audit: the web user and
- * address): "count" for the list before it is shown; "hold-add" and
- * "hold-release" under the holds lock, after the change was checked and
- * before it is written (no line, no change), with the query "hold NAME:
- * QUERY" and the messages covered - the CLI's form.
+ * A scoped officer's hold is stored as "(QUERY) (SCOPE)" (QUERY must
+ * parse alone, so it is one group and cannot break out), so it can never
+ * hold mail outside the scope; a scoped user sees, exports and releases
+ * only holds stored that way with their own scope (web_hold_visible). Audit
+ * lines (web_audit: the web user and address): "count" for the list before it
+ * is shown; "hold-add" and "hold-release" under the holds lock, after the
+ * change was checked and before it is written (no line, no change), with the
+ * query "hold NAME: QUERY" and the messages covered - the CLI's form.
  *
  * Functions: web_holds_page, web_holds_add, web_holds_release,
- * web_holds_form; file-local covered, hold_row, before_change,
- * change_status, stored_query.
+ * web_holds_form, web_hold_visible; file-local covered, hold_row,
+ * before_change, change_status, stored_query, visible_by_name.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,21 @@
 #include "web_resp.h"
 
 #define Q_MAX 2048
+
+int web_hold_visible(const web_user *u, const ms_hold *h)
+{
+	ms_buf s = MS_BUF_INIT;
+	int ok = !*u->scope;
+	if (!ok && web_scope_text(u->scope, &s) == MS_OK && s.data) {
+		size_t n = strlen(h->query), m = s.len + 3; /* " (" s ")" */
+		ok = n > m + 2 && h->query[0] == '(' &&
+		     h->query[n - 1] == ')' &&
+		     memcmp(h->query + n - m, " (", 2) == 0 &&
+		     memcmp(h->query + n - m + 2, s.data, s.len) == 0;
+	}
+	ms_buf_free(&s);
+	return ok;
+}
 
 /* Messages query matches now in scope; 0 if it cannot count. */
 static uint64_t covered(ms_archive *ar, const char *scope, const char *query)
@@ -143,8 +160,9 @@ static int load_counts(web_req *r, web_resp *rs, ms_holds **h_r, uint64_t **n_r,
 		return -1;
 	}
 	for (size_t i = 0; i < (*h_r)->n; i++)
-		*total += (*n_r)[i] =
-			covered(ar, r->user.scope, (*h_r)->v[i].query);
+		if (web_hold_visible(&r->user, &(*h_r)->v[i]))
+			*total += (*n_r)[i] =
+				covered(ar, r->user.scope, (*h_r)->v[i].query);
 	ms_archive_close(&ar);
 	return 0;
 }
@@ -153,8 +171,11 @@ void web_holds_page(web_req *r, web_resp *rs)
 {
 	ms_holds *h = NULL;
 	uint64_t *n = NULL, total = 0;
+	size_t shown = 0;
 	if (load_counts(r, rs, &h, &n, &total) < 0)
 		return;
+	for (size_t i = 0; i < h->n; i++)
+		shown += web_hold_visible(&r->user, &h->v[i]);
 	if (web_audit(r, "count", "hold list", total, NULL, 0) < 0) {
 		web_resp_error(rs, 500, "The audit trail cannot be written.");
 	} else {
@@ -168,14 +189,15 @@ void web_holds_page(web_req *r, web_resp *rs)
 		ms_buf_printf(b,
 			      "<h2>Holds</h2><p class=\"meta\">%zu holds; "
 			      "messages are counted as they match now.</p>",
-			      h->n);
+			      shown);
 		ms_buf_puts(b, "<table class=\"holds\"><thead><tr><th>Name</th>"
 			       "<th>State</th><th>Messages</th><th>Query</th>"
 			       "<th>Reason</th><th>Placed</th><th>Released"
 			       "</th><th></th></tr></thead><tbody>");
 		for (size_t i = h->n; i-- > 0;)
-			hold_row(b, &r->user, &h->v[i], n[i]);
-		if (!h->n)
+			if (web_hold_visible(&r->user, &h->v[i]))
+				hold_row(b, &r->user, &h->v[i], n[i]);
+		if (!shown)
 			ms_buf_puts(b, "<tr><td colspan=\"8\" class=\"empty\">"
 				       "No holds yet.</td></tr>");
 		ms_buf_puts(b, "</tbody></table>");
@@ -262,6 +284,14 @@ void web_holds_add(web_req *r, web_resp *rs)
 		return web_resp_error(rs, 400,
 				      "Give a hold name (letters, "
 				      "digits, . _ -) and a query.");
+	ms_qnode *alone = NULL;
+	char *qerr = NULL;
+	if (ms_query_parse(q, &alone, &qerr)) {
+		web_resp_error(rs, 400, qerr ? qerr : "Bad query.");
+		free(qerr);
+		return;
+	}
+	ms_query_free(&alone);
 	if (!(stored = stored_query(q, r->user.scope)))
 		return web_resp_error(rs, 500, "Out of memory.");
 	if (open_for_change(r, rs, &c, "hold-add") == 0) {
@@ -279,6 +309,25 @@ void web_holds_add(web_req *r, web_resp *rs)
 	free(err);
 }
 
+/* 1 if the hold called name exists and r's user may see it (a scoped
+ * user: only holds within the scope). An unreadable list is left to
+ * ms_hold_release to report. */
+static int visible_by_name(const web_req *r, const char *name)
+{
+	ms_holds *h = NULL;
+	char *err = NULL;
+	if (!*r->user.scope)
+		return 1;
+	if (ms_holds_load(r->cfg->archive_dir, &h, &err)) {
+		free(err);
+		return 0;
+	}
+	const ms_hold *one = ms_holds_find(h, name);
+	int ok = one && web_hold_visible(&r->user, one);
+	ms_holds_free(&h);
+	return ok;
+}
+
 void web_holds_release(web_req *r, web_resp *rs)
 {
 	char name[MS_HOLD_NAME_MAX + 1], reason[MS_HOLD_REASON_MAX + 1];
@@ -290,6 +339,8 @@ void web_holds_release(web_req *r, web_resp *rs)
 			 sizeof reason) != 1 ||
 	    !reason[strspn(reason, " \t")])
 		return web_resp_error(rs, 400, "Give the hold and a reason.");
+	if (!visible_by_name(r, name))
+		return web_resp_error(rs, 404, "No such hold.");
 	if (open_for_change(r, rs, &c, "hold-release") == 0) {
 		ms_status_t st = ms_hold_release(
 			r->cfg->archive_dir, name, r->user.name,

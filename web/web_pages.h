@@ -9,12 +9,13 @@
  * web_dash.c:    web_dash_page
  * web_audit.c:   web_audit_page
  * web_holds.c:   web_holds_page, web_holds_add, web_holds_release,
- *                web_holds_form
+ *                web_holds_form, web_hold_visible
  * web_export.c:  web_export_download
  */
 #ifndef WEB_PAGES_H
 #define WEB_PAGES_H
 
+#include "ms_hold.h"
 #include "web.h"
 
 /* 1 and r->user filled if the request carries a live session. */
@@ -45,6 +46,10 @@ void web_holds_release(web_req *r, web_resp *rs);
 /* Appends the "place a hold" form (officers), its query field set to
  * query. */
 void web_holds_form(ms_buf *b, const web_user *u, const char *query);
+
+/* 1 if u may see, export and release h: every hold for an unscoped user,
+ * only the holds placed within exactly u's scope for a scoped one. */
+int web_hold_visible(const web_user *u, const ms_hold *h);
 
 /* The zip download of a search or a hold (web_export.c). */
 void web_export_download(web_req *r, web_resp *rs);

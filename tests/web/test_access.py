@@ -37,6 +37,7 @@ user("add", "off", "--role", "officer")
 user("add", "aud", "--role", "auditor")
 user("add", "sec", "--role", "security")
 user("add", "sc", "--role", "auditor", "--scope", "taint.org")
+user("add", "scoff", "--role", "officer", "--scope", "taint.org")
 t.check(user("add", "bad/name", "--role", "auditor") != 0, "bad user name refused")
 t.check(user("add", "x", "--role", "auditor", "--scope", "not a domain") != 0, "bad scope refused")
 t.check(oct(os.stat(ar.tmp + "/users").st_mode & 0o777) == "0o640", "accounts file mode 0640")
@@ -146,6 +147,54 @@ st, _, _ = req("GET", "/message/0123456789abcdef01234567", cookie=csid)
 t.check(st == 404, "guessed id -> 404 (%d)" % st)
 st, j = api(csid, "/api/search?q=id:" + oid)
 t.check(j["count"] == 0, "id: query outside the scope finds nothing")
+
+# holds and export: roles, CSRF, scope
+for p in ["/holds", "/export?format=mbox&q=x"]:
+    st, h, _ = req("GET", p)
+    t.check(st == 303 and h.get("location") == "/login", "no session: %s -> %d" % (p, st))
+st, _, _ = req("POST", "/holds/add", "name=x&query=x")
+t.check(st == 303, "no session: POST /holds/add -> login (%d)" % st)
+st, _, _ = req("GET", "/holds", cookie=asid)
+t.check(st == 200, "auditor sees the holds (%d)" % st)
+st, _, _ = req("POST", "/holds/add", "csrf=%s&name=a1&query=x" % csrf(asid), cookie=asid)
+t.check(st == 403, "auditor cannot place a hold (%d)" % st)
+for p in ["/holds", "/export?format=mbox&q=x"]:
+    st, _, _ = req("GET", p, cookie=ssid)
+    t.check(st == 403, "security refused %s (%d)" % (p, st))
+tok = csrf(sid)
+st, _, _ = req("POST", "/holds/add", "name=all-h&query=%2A", cookie=sid)
+t.check(st == 403, "hold without CSRF token -> 403 (%d)" % st)
+st, _, _ = req("POST", "/holds/add", "csrf=%s&name=all-h&query=%%2A&reason=r" % tok, cookie=sid)
+t.check(st == 303, "officer places a hold (%d)" % st)
+for body, why in [("name=..%2Fx&query=x", "bad name"), ("name=h2&query=a%29+OR+%28b", "query breaking out"),
+                  ("name=all-h&query=x", "duplicate name"), ("name=h3&query=", "empty query")]:
+    st, _, _ = req("POST", "/holds/add", "csrf=%s&%s" % (tok, body), cookie=sid)
+    t.check(st == 400, "hold refused: %s (%d)" % (why, st))
+_, osid, _ = login("scoff")
+otok = csrf(osid)
+st, _, _ = req("POST", "/holds/add", "csrf=%s&name=sc-h&query=%%2A" % otok, cookie=osid)
+t.check(st == 303, "scoped officer places a hold (%d)" % st)
+_, _, body = req("GET", "/holds", cookie=sid)
+m = re.search(rb'sc-h</td><td class="active">active</td><td class="num">(\d+)<', body)
+t.check(m and int(m.group(1)) == inside["count"], "the scoped hold covers only the scope (%s)" % (m and m.group(1)))
+_, _, body = req("GET", "/holds", cookie=osid)
+t.check(b"sc-h" in body and b"all-h" not in body, "scoped officer sees only holds in the scope")
+st, _, _ = req("POST", "/holds/release", "csrf=%s&name=all-h&reason=x" % otok, cookie=osid)
+t.check(st == 404, "scoped officer cannot release a hold outside the scope (%d)" % st)
+st, _, _ = req("GET", "/export?format=eml&hold=all-h", cookie=osid)
+t.check(st == 404, "scoped officer cannot export a hold outside the scope (%d)" % st)
+st, _, _ = req("GET", "/export?format=zip&q=x", cookie=sid)
+t.check(st == 400, "bad export format -> 400 (%d)" % st)
+st, h, body = req("GET", "/export?format=eml&q=%2A", cookie=csid)
+t.check(st == 200 and h.get("content-type") == "application/zip", "scoped export is a zip (%d)" % st)
+import io, zipfile, csv  # noqa: E401,E402
+z = zipfile.ZipFile(io.BytesIO(body))
+man = [n for n in z.namelist() if n.endswith("/manifest.csv")]
+rows = list(csv.DictReader(io.StringIO(z.read(man[0]).decode()))) if man else []
+t.check(len(rows) == inside["count"] and oid not in [r["id"] for r in rows],
+        "scoped export holds exactly the scope (%d rows)" % len(rows))
+st, _, _ = req("POST", "/holds/release", "csrf=%s&name=all-h&reason=done" % tok, cookie=sid)
+t.check(st == 303, "officer releases the hold (%d)" % st)
 
 # path traversal, bad requests
 for p in ["/message/..%2f..%2fetc%2fpasswd", "/message/%2e%2e/raw", "/static/../../etc/passwd",
