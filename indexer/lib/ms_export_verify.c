@@ -5,8 +5,10 @@
  * lists is re-hashed), then manifest.csv row by row (an eml row: the
  * file's size and SHA-256; an mbox row: the message between its offset
  * and the next row's, unquoted), then the directory for files nobody
- * listed. Files are read through mmap; memory is one unquoted message
- * plus the names of the files the rows list.
+ * listed. Files are read through mmap, and pages already read are
+ * handed back as it goes (release_below), so memory is one unquoted
+ * message plus the names of the files the rows list, whatever the size
+ * of the export.
  */
 #include "ms_export.h"
 
@@ -26,8 +28,9 @@
 #include "ms_hash.h"
 #include "ms_mbox.h"
 
-#define SUM_MAX	  (1 << 20) /* manifest.sha256 is two lines */
-#define N_COLUMNS 10
+#define SUM_MAX	     (1 << 20)	/* manifest.sha256 is two lines */
+#define RELEASE_STEP (8u << 20) /* hand back read pages in 8 MB steps */
+#define N_COLUMNS    10
 enum {
 	C_ID,
 	C_MID,
@@ -44,7 +47,8 @@ enum {
 typedef struct fmap {
 	const char *data;
 	size_t len;
-	int mapped; /* data came from mmap */
+	int mapped;	 /* data came from mmap */
+	size_t released; /* pages below this were handed back */
 } fmap;
 
 /* An mbox row waiting for the next row's offset (its end). */
@@ -87,7 +91,7 @@ static void problem(vctx *vc, const char *fmt, ...)
 /* Maps dir/name read-only; 0, or -1 with errno (ENOENT: missing). */
 static int map_file(vctx *vc, const char *name, fmap *m)
 {
-	*m = (fmap){ "", 0, 0 };
+	*m = (fmap){ "", 0, 0, 0 };
 	int fd = openat(vc->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat sb;
 	if (fd < 0)
@@ -106,7 +110,7 @@ static int map_file(vctx *vc, const char *name, fmap *m)
 			return errno = e, -1;
 		}
 		madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
-		*m = (fmap){ p, (size_t)sb.st_size, 1 };
+		*m = (fmap){ p, (size_t)sb.st_size, 1, 0 };
 	}
 	close(fd);
 	return 0;
@@ -116,7 +120,20 @@ static void unmap_file(fmap *m)
 {
 	if (m->mapped)
 		munmap((void *)m->data, m->len);
-	*m = (fmap){ "", 0, 0 };
+	*m = (fmap){ "", 0, 0, 0 };
+}
+
+/* Hands the mapped pages below upto back (they were read and are not
+ * needed again), so that a big file does not stay in the resident set. */
+static void release_below(fmap *m, size_t upto)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	upto -= upto % page;
+	if (!m->mapped || upto < m->released + RELEASE_STEP)
+		return;
+	madvise((char *)m->data + m->released, upto - m->released,
+		MADV_DONTNEED);
+	m->released = upto;
 }
 
 /* A plain file name: no '/', not empty, not starting with '.'. */
@@ -147,7 +164,16 @@ static int hash_file(vctx *vc, const char *name, char hex[MS_SHA256_HEX],
 	fmap m;
 	if (map_file(vc, name, &m))
 		return -1;
-	ms_status_t st = ms_sha256_hex(m.data, m.len, hex);
+	ms_sha256 *h = ms_sha256_new();
+	ms_status_t st = h ? MS_OK : MS_ERR_NOMEM;
+	for (size_t off = 0; !st && off < m.len; off += RELEASE_STEP) {
+		size_t n =
+			m.len - off < RELEASE_STEP ? m.len - off : RELEASE_STEP;
+		st = ms_sha256_update(h, m.data + off, n);
+		release_below(&m, off + n);
+	}
+	if (h && ms_sha256_final(&h, hex) && !st)
+		st = MS_ERR_CRYPTO;
 	*len_r = m.len;
 	unmap_file(&m);
 	vc->res->files++;
@@ -320,8 +346,10 @@ static ms_status_t check_mbox_row(vctx *vc, const ms_csv_row *r, uint64_t size,
 	if (vc->prev.have && off <= vc->prev.off)
 		problem(vc, "%s: row %" PRIu64 ": offset out of order",
 			MS_EXPORT_MANIFEST, rowno);
-	else if (vc->prev.have)
+	else if (vc->prev.have) {
 		st = check_segment(vc, &vc->prev, off);
+		release_below(&vc->mbox, (size_t)vc->prev.off);
+	}
 	vc->prev = (mrow){ 1, off, size, rowno, "", "" };
 	snprintf(vc->prev.sha, sizeof vc->prev.sha, "%s", r->f[C_SHA]);
 	snprintf(vc->prev.id, sizeof vc->prev.id, "%s", r->f[C_ID]);
@@ -386,6 +414,7 @@ static ms_status_t check_manifest(vctx *vc)
 		if ((st = check_row(vc, &r, ++rowno)))
 			break;
 		progress(vc, off, m.len, rowno - 1);
+		release_below(&m, off);
 	}
 	if (st == MS_ERR_PARSE)
 		problem(vc, "%s: row %" PRIu64 ": malformed CSV",

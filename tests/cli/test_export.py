@@ -19,7 +19,8 @@ final newline, commas, quotes and non-ASCII in headers):
   as "hold NAME: ..."; an unknown or released hold is one line, no output;
 - the export is audited (the ids in the audit log), and an unwritable
   audit log fails it with nothing written; a progress bar on a terminal;
-- memory: exporting 60 MB of 3 MB messages stays under 60 MB of RSS.
+- memory: exporting 60 MB of 3 MB messages, and verifying that export,
+  each stay under 60 MB of RSS.
 """
 import csv
 import hashlib
@@ -341,6 +342,9 @@ def test_memory(tmp):
         rc, rss = ar.peak_rss_mb("export", "--format", "mbox", "*", "-o", os.path.join(ar.tmp, "out"))
         size = os.path.getsize(os.path.join(ar.tmp, "out", "messages.mbox")) / 1048576.0
         T.check(rc == 0 and size > 59 and rss < 60, "bounded memory: %.0f MB export, peak RSS %.0f MB" % (size, rss))
+        rc, vrss = ar.peak_rss_mb("export", "--verify", os.path.join(ar.tmp, "out"))
+        T.check(rc == 0 and vrss < 60, "verify in bounded memory: peak RSS %.0f MB" % vrss)
+        print("export: peak RSS of a 60 MB mbox export %.0f MB, of its verify %.0f MB" % (rss, vrss))
     finally:
         ar.cleanup()
 
