@@ -200,7 +200,9 @@ static const char css[] =
 	"color:#2b5797}details.hold form{margin-top:8px}"
 	"td.acts{white-space:nowrap}td.acts a{margin-right:8px}"
 	"form.inline{display:flex;gap:6px;margin-top:6px}"
-	"form.inline input{width:140px}";
+	"form.inline input{width:140px}"
+	"td.addr{max-width:240px;white-space:nowrap;overflow:hidden;"
+	"text-overflow:ellipsis;overflow-wrap:normal}td.subj{min-width:280px}";
 
 void web_html_date(char *out, size_t n, int64_t t)
 {

@@ -2,7 +2,8 @@
  *
  * Functions: web_search_page, web_search_api, web_count_api; file-local
  * run (query + scope + filters -> count and one page of hits, audited),
- * filters, form, results, pager.
+ * filters, form, addr_cell, hit_row, search_link, page_link,
+ * search_actions (export links, the hold form), results.
  *
  * Parameters: q (the query language), from/to (YYYY-MM-DD: date range),
  * verdict (clean, infected, unscanned), page (1..WEB_MAX_PAGE); the API
@@ -146,16 +147,26 @@ static void form(ms_buf *b, const web_req *r)
 		       "message.</p></details>");
 }
 
+/* An address list cell: one line, cut with an ellipsis by the stylesheet,
+ * the whole value in its title. */
+static void addr_cell(ms_buf *b, const char *v)
+{
+	ms_buf_puts(b, "<td class=\"addr\" title=\"");
+	web_esc(b, v);
+	ms_buf_puts(b, "\">");
+	web_esc(b, v);
+	ms_buf_puts(b, "</td>");
+}
+
 static void hit_row(ms_buf *b, const ms_hit *h)
 {
 	char date[32], size[32];
 	web_html_date(date, sizeof date, h->date);
 	fmt_size(size, sizeof size, h->size);
-	ms_buf_printf(b, "<tr><td class=\"date\">%s</td><td>", date);
-	web_esc(b, h->from);
-	ms_buf_puts(b, "</td><td>");
-	web_esc(b, h->to);
-	ms_buf_puts(b, "</td><td><a href=\"/message/");
+	ms_buf_printf(b, "<tr><td class=\"date\">%s</td>", date);
+	addr_cell(b, h->from);
+	addr_cell(b, h->to);
+	ms_buf_puts(b, "<td class=\"subj\"><a href=\"/message/");
 	web_esc(b, h->id);
 	ms_buf_puts(b, "\">");
 	web_esc(b, *h->subject ? h->subject : "(no subject)");
