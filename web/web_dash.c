@@ -106,8 +106,10 @@ static size_t tally(const ms_hits *h, vcount *v, size_t cap)
 		size_t j = 0;
 		while (j < n && strcmp(v[j].name, name) != 0)
 			j++;
-		if (j == n && n < cap)
-			snprintf(v[n++].name, sizeof v[0].name, "%s", name);
+		if (j == n && n < cap) {
+			snprintf(v[n].name, sizeof v[0].name, "%s", name);
+			v[n++].n = 0;
+		}
 		if (j < n)
 			v[j].n++;
 	}
@@ -142,11 +144,8 @@ static void virus_table(web_req *r, ms_buf *b, const ms_hits *h)
 		const ms_hit *x = ms_hits_get(h, i);
 		if (strcmp(x->virus, chosen) != 0)
 			continue;
-		char d[20] = "-";
-		time_t t = (time_t)x->date;
-		struct tm tm;
-		if (x->date > 0 && gmtime_r(&t, &tm))
-			strftime(d, sizeof d, "%Y-%m-%d %H:%M", &tm);
+		char d[20];
+		web_html_date(d, sizeof d, x->date);
 		ms_buf_printf(b, "<tr><td class=\"date\">%s</td><td>", d);
 		web_esc(b, x->rcpts);
 		ms_buf_puts(b, "</td><td>");
