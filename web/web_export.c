@@ -193,13 +193,17 @@ static int send_zip(web_resp *rs, ms_archive *ar, const ms_hits *hits,
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(folder, sizeof folder, "mailsift-export-%Y%m%d-%H%M%S", &tm);
 	snprintf(base, sizeof base, "%s/mailsift-web-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(base))
 		return ms_log_error("web export: mkdtemp %s: %s", base,
 				    strerror(errno)),
 		       -1;
+	/* the time and the temporary directory's random part: two exports
+	 * in one second still get two names */
+	size_t n = strftime(folder, sizeof folder,
+			    "mailsift-export-%Y%m%d-%H%M%S-", &tm);
+	snprintf(folder + n, sizeof folder - n, "%s", base + strlen(base) - 6);
 	snprintf(dir, sizeof dir, "%s/%s", base, folder);
 	snprintf(zpath, sizeof zpath, "%s/%s.zip", base, folder);
 	int fd = -1;
