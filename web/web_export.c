@@ -102,16 +102,21 @@ static unsigned find(web_req *r, ms_archive *ar, const char *text,
 	return status;
 }
 
-/* The audit line "export" with every id of hits. 0 or -1. */
-static int audit_export(const web_req *r, const char *text, const ms_hits *hits)
+/* The audit line "export" with every id of hits; the query is text, or
+ * "hold NAME: text" for a hold's export. 0 or -1. */
+static int audit_export(const web_req *r, const char *hold, const char *text,
+			const ms_hits *hits)
 {
 	size_t n = ms_hits_size(hits);
 	const char **ids = calloc(n ? n : 1, sizeof *ids);
-	if (!ids)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		ids[i] = ms_hits_get(hits, i)->id;
-	int rc = web_audit(r, "export", text, n, ids, n);
+	char *q = NULL;
+	int rc = -1;
+	if (ids && (!*hold || asprintf(&q, "hold %s: %s", hold, text) >= 0)) {
+		for (size_t i = 0; i < n; i++)
+			ids[i] = ms_hits_get(hits, i)->id;
+		rc = web_audit(r, "export", q ? q : text, n, ids, n);
+	}
+	free(q);
 	free(ids);
 	return rc;
 }
@@ -244,7 +249,7 @@ void web_export_download(web_req *r, web_resp *rs)
 	}
 	if (!status)
 		status = find(r, ar, text, &hits, &msg);
-	if (!status && audit_export(r, text, hits) < 0) {
+	if (!status && audit_export(r, arg(r, "hold"), text, hits) < 0) {
 		msg = "The audit trail cannot be written.";
 		status = 500;
 	}

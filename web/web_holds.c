@@ -309,9 +309,10 @@ void web_holds_add(web_req *r, web_resp *rs)
 	free(err);
 }
 
-/* 1 if the hold called name exists and r's user may see it (a scoped
- * user: only holds within the scope). An unreadable list is left to
- * ms_hold_release to report. */
+/* 1 if r's user may release the hold called name: always for an
+ * unscoped user (ms_hold_release then says whether it exists); for a
+ * scoped one only an existing hold within the scope (an unreadable list
+ * counts as none). */
 static int visible_by_name(const web_req *r, const char *name)
 {
 	ms_holds *h = NULL;
