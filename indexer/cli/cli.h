@@ -36,7 +36,8 @@ void cli_print_hit(const ms_hit *h, int json);
 void cli_operator(char *buf, size_t n);
 
 /* Appends one audit line (ms_audit.h) for action ("search", "count",
- * "show", "export", "hold-add", "hold-release", "expire", "reindex") with
+ * "show", "export", "hold-add", "hold-release", "expire", "expire-dry-run",
+ * "reindex") with
  * the operator (the Unix user; SUDO_USER when run through sudo), host, the
  * query (may be NULL), how many messages matched, and the ids (for
  * show/export/expire; may be NULL/0). The line is fsync'ed before this

@@ -7,11 +7,12 @@
  * one, then plans and deletes. The audit line ("expire", every id to be
  * deleted) is written before anything is deleted; if it cannot be, nothing
  * is. --dry-run plans the same way under the same locks and prints what
- * would go, changing nothing (its audit line, query "retention (dry
- * run)", names the ids it lists). Output: per rule and for the default how many
- * messages expire, per hold how many expired messages it holds back, then what
- * was deleted; --json prints one JSON object per line instead (one for a
- * finished interrupted run, one for this run), with the ids.
+ * would go, changing nothing (its audit line, action "expire-dry-run",
+ * names the ids it lists, so no reader takes it for a deletion). Output:
+ * per rule and for the default how many messages expire, per hold how
+ * many expired messages it holds back, then what was deleted; --json
+ * prints one JSON object per line instead (one for a finished interrupted
+ * run, one for this run), with the ids.
  *
  * Testing aid: the environment variable MAILSIFT_NOW (seconds since the
  * epoch) replaces the current time the periods count back from, so tests
@@ -181,14 +182,15 @@ static void print_result(const ms_expire_result *res, int dry, size_t n)
 
 /* ---- running ---- */
 
-/* The audit line for plan p: every id it deletes. 0 or -1 (reported). */
-static int audit(const ms_config *cfg, const ms_expire_plan *p,
-		 const char *what)
+/* The audit line (action "expire", or "expire-dry-run" for a plan only
+ * listed) for plan p: every id it names. 0 or -1 (reported). */
+static int audit(const ms_config *cfg, const char *action,
+		 const ms_expire_plan *p, const char *what)
 {
 	const char **ids = ms_expire_plan_ids(p);
 	if (!ids)
 		return ms_log_error("out of memory"), -1;
-	int rc = cli_audit(cfg, "expire", what, p->n_items, ids, p->n_items);
+	int rc = cli_audit(cfg, action, what, p->n_items, ids, p->n_items);
 	free(ids);
 	return rc;
 }
@@ -199,7 +201,8 @@ static int carry_out(const ms_config *cfg, ms_expire *ex,
 		     const run_opts *o)
 {
 	ms_expire_result res = { 0 };
-	int rc = audit(cfg, p, r ? "retention" : "retention (interrupted run)");
+	int rc = audit(cfg, "expire", p,
+		       r ? "retention" : "retention (interrupted run)");
 	ms_status_t st = rc ? MS_OK : ms_expire_apply(ex, p, &res);
 	if (st)
 		ms_log_error("expire: %s (run mailsift expire again to finish)",
@@ -246,7 +249,7 @@ static int run(const ms_config *cfg, ms_expire *ex, const ms_retention *r,
 	if (ms_expire_decide(ex, r, now, &p))
 		return ms_log_error("expire: %s", ms_expire_error(ex)), -1;
 	int rc = 0;
-	if (o->dry && (rc = audit(cfg, p, "retention (dry run)"))) {
+	if (o->dry && (rc = audit(cfg, "expire-dry-run", p, "retention"))) {
 		/* reported */
 	} else if (o->dry && o->json) {
 		print_json(p, r, NULL);

@@ -192,6 +192,11 @@ def test_compliance_commands(ar, files):
     es = entries(ar)[before:]
     T.check([e["action"] for e in es] == ["hold-release"], "hold release: %s" % es)
     before = len(entries(ar))
+    rc, _, err = ar.run("expire", "--dry-run")
+    es = entries(ar)[before:]
+    T.check(rc == 0 and [e["action"] for e in es] == ["expire-dry-run"],
+            "expire --dry-run is audited as a listing, not a deletion: %s" % [e["action"] for e in es])
+    before = len(entries(ar))
     rc, _, err = ar.run("expire")
     T.check(rc == 0, "expire: %s" % err)
     es = entries(ar)[before:]
