@@ -88,10 +88,12 @@ void web_audit_page(web_req *r, web_resp *rs)
 		web_esc(b, rep.state == MS_AUDIT_INTACT ? "intact"
 			   : *rep.message		? rep.message
 							: "damaged");
-		ms_buf_puts(b, "</p><table><thead><tr><th>Time</th><th>User"
-			       "</th><th>Client</th><th>Action</th><th>Query"
-			       "</th><th>Matched</th><th>Messages</th></tr>"
-			       "</thead><tbody>");
+		ms_buf_puts(b,
+			    "</p><table "
+			    "class=\"audit\"><thead><tr><th>Time</th><th>User"
+			    "</th><th>Client</th><th>Action</th><th>Query"
+			    "</th><th>Matched</th><th>Messages</th></tr>"
+			    "</thead><tbody>");
 		for (size_t i = g->n; i-- > 0 && g->n - i <= WEB_AUDIT_SHOW;)
 			ms_buf_append(b, g->rows[i % WEB_AUDIT_SHOW].data,
 				      g->rows[i % WEB_AUDIT_SHOW].len);

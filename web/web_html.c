@@ -201,6 +201,8 @@ static const char css[] =
 	"td.acts{white-space:nowrap}td.acts a{margin-right:8px}"
 	"form.inline{display:flex;gap:6px;margin-top:6px}"
 	"form.inline input{width:140px}"
+	"table.audit td:nth-child(-n+4){white-space:nowrap;overflow-wrap:"
+	"normal}"
 	"td.addr{max-width:240px;white-space:nowrap;overflow:hidden;"
 	"text-overflow:ellipsis;overflow-wrap:normal}td.subj{min-width:280px}";
 

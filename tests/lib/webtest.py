@@ -167,16 +167,16 @@ def browser(download_dir=None, width=1280, height=900):
 
 def screenshot(d, name):
     """Writes the whole page to $MAILSIFT_BUILD/screenshots/NAME.png."""
-    import base64
     os.makedirs(SHOTS, exist_ok=True)
     w, h = d.execute_script("return [document.documentElement.scrollWidth,"
                             " document.documentElement.scrollHeight]")
-    shot = d.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": w, "height": min(h, 6000), "scale": 1}})
+    # a viewport as tall as the page, so frames are drawn too
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": w, "height": min(h, 6000), "deviceScaleFactor": 1, "mobile": False})
+    time.sleep(0.3)
     path = os.path.join(SHOTS, name + ".png")
-    with open(path, "wb") as f:
-        f.write(base64.b64decode(shot["data"]))
+    d.save_screenshot(path)
+    d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
 
 
