@@ -157,29 +157,32 @@ static void virus_table(web_req *r, ms_buf *b, const ms_hits *h)
 	ms_buf_puts(b, "</tbody></table>");
 }
 
+/* The verdict cards of range (NULL: the whole archive); their element
+ * ids start with "v-" for the whole archive and "p-" for a period. */
 static void verdict_cards(web_req *r, ms_archive *ar, ms_buf *b,
 			  const char *range)
 {
 	uint64_t total = count_of(r, ar, range, NULL), known = 0;
+	char id = range ? 'p' : 'v';
 	ms_buf_printf(b,
 		      "<div class=\"cards\"><div class=\"card\" "
-		      "id=\"v-total\"><b>%llu</b>messages</div>",
-		      (unsigned long long)total);
+		      "id=\"%c-total\"><b>%llu</b>messages</div>",
+		      id, (unsigned long long)total);
 	for (size_t i = 0; i < 3; i++) {
 		char term[32];
 		snprintf(term, sizeof term, "verdict:%s", verdicts[i]);
 		uint64_t n = count_of(r, ar, range, term);
 		known += n;
 		ms_buf_printf(b,
-			      "<div class=\"card verdict-%s\" id=\"v-%s\">"
+			      "<div class=\"card verdict-%s\" id=\"%c-%s\">"
 			      "<b>%llu</b>%s</div>",
-			      verdicts[i], verdicts[i], (unsigned long long)n,
-			      verdicts[i]);
+			      verdicts[i], id, verdicts[i],
+			      (unsigned long long)n, verdicts[i]);
 	}
 	ms_buf_printf(b,
-		      "<div class=\"card\" id=\"v-none\"><b>%llu</b>no "
+		      "<div class=\"card\" id=\"%c-none\"><b>%llu</b>no "
 		      "verdict (imported)</div></div>",
-		      (unsigned long long)(total - known));
+		      id, (unsigned long long)(total - known));
 }
 
 void web_dash_page(web_req *r, web_resp *rs)

@@ -231,6 +231,8 @@ for v in ("total", "clean", "infected", "unscanned"):
     els = d.find_elements(By.CSS_SELECTOR, "#v-%s b" % v)
     cards[v] = int(els[0].text) if els else -1
 t.check(cards == {"total": con.count("*"), **counts}, "dashboard verdict counts %s" % cards)
+t.check(text("#p-total b") == "19" and text("#p-infected b") == "6",
+        "this period's cards: the 19 messages that came through the spool today")
 vt = [r.text for r in d.find_elements(By.XPATH, "//h2[.='Top virus names']/following-sibling::table[1]/tbody/tr")]
 t.check(vt == ["Eicar-Test-Signature 4", "Win.Trojan.Agent-1 2"], "top virus names and counts: %s" % vt)
 t.check(d.find_elements(By.CSS_SELECTOR, "svg rect"), "per-day chart drawn")
