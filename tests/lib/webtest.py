@@ -34,10 +34,6 @@ def wait_for(fn, timeout=30.0, step=0.1):
     return bool(fn())
 
 
-def _esc(v):
-    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
 class Console:
     def __init__(self, extra=""):
         self.port = mstest.free_ports(1)[0]
@@ -78,11 +74,7 @@ class Console:
         rec += [("qid", "Q" + eid), ("client", client), ("verdict", verdict),
                 ("virus", virus), ("time", str(int(time.time()))),
                 ("size", str(len(msg))), ("sha256", hashlib.sha256(msg).hexdigest())]
-        r = "".join("%s\t%s\n" % (k, _esc(v)) for k, v in rec).encode()
-        path = os.path.join(self.spool_dir, "tmp", eid)
-        with open(path, "wb") as f:
-            f.write(msg + r + b"MSSPOOL1" + b"%012d%012d" % (len(msg), len(r)))
-        os.rename(path, os.path.join(self.spool_dir, "new", eid))
+        mstest.spool_entry(self.spool_dir, eid, msg, rec)
 
     def index_spool(self):
         """Runs indexd until spool/new is empty; True if it drained."""
