@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ms_daemon.h"
 #include "ms_log.h"
 
 #define DEFAULT_CONF "/etc/mailsift/plugin.conf"
@@ -67,14 +68,7 @@ static int usage(void)
 
 ms_archive *cli_open_archive(const ms_config *cfg, int writable)
 {
-	ms_archive_opts o = {
-		.dir = cfg->archive_dir,
-		.shard_by = cfg->archive_shard_by,
-		.max_text_per_part = cfg->archive_max_text_per_part,
-		.compression_level = (int)cfg->archive_compression_level,
-		.writable = writable,
-		.encrypt_key = cfg->archive_encrypt_key,
-	};
+	ms_archive_opts o = ms_archive_opts_from(cfg, writable);
 	ms_archive *ar = NULL;
 	char *err = NULL;
 	ms_status_t st = ms_archive_open(&o, &ar, &err);
@@ -83,17 +77,6 @@ ms_archive *cli_open_archive(const ms_config *cfg, int writable)
 			     err ? err : ms_status_str(st));
 	free(err);
 	return ar;
-}
-
-static ms_config *load_config(const char *path)
-{
-	ms_config *cfg = NULL;
-	char *err = NULL;
-	ms_status_t st = ms_config_load(path, &cfg, &err);
-	if (st)
-		ms_log_error("%s", err ? err : ms_status_str(st));
-	free(err);
-	return cfg;
 }
 
 int main(int argc, char **argv)
@@ -113,7 +96,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
-		ms_config *cfg = load_config(conf ? conf : DEFAULT_CONF);
+		ms_config *cfg =
+			ms_daemon_load_config(conf ? conf : DEFAULT_CONF);
 		if (!cfg)
 			return 1;
 		optind++;

@@ -249,15 +249,8 @@ static ms_status_t rebuild(reindex_ctx *rc, char **names, size_t n)
 /* Opens the archive that builds shards.new (writable, same store). */
 static ms_archive *open_new(const ms_config *cfg)
 {
-	ms_archive_opts o = {
-		.dir = cfg->archive_dir,
-		.shard_by = cfg->archive_shard_by,
-		.max_text_per_part = cfg->archive_max_text_per_part,
-		.compression_level = (int)cfg->archive_compression_level,
-		.writable = 1,
-		.encrypt_key = cfg->archive_encrypt_key,
-		.shards_subdir = NEW_SHARDS,
-	};
+	ms_archive_opts o = ms_archive_opts_from(cfg, 1);
+	o.shards_subdir = NEW_SHARDS;
 	ms_archive *ar = NULL;
 	char *err = NULL;
 	ms_status_t st = ms_archive_open(&o, &ar, &err);

@@ -56,14 +56,7 @@ static int open_archive(ixd *d)
 	if (d->ar)
 		return 0;
 	const ms_config *c = d->cfg;
-	ms_archive_opts o = {
-		.dir = c->archive_dir,
-		.shard_by = c->archive_shard_by,
-		.max_text_per_part = c->archive_max_text_per_part,
-		.compression_level = (int)c->archive_compression_level,
-		.writable = 1,
-		.encrypt_key = c->archive_encrypt_key,
-	};
+	ms_archive_opts o = ms_archive_opts_from(c, 1);
 	char *err = NULL;
 	ms_status_t st = ms_archive_open(&o, &d->ar, &err);
 	if (st == MS_OK && ixd_pipe_start(d) < 0) {

@@ -44,17 +44,6 @@ static int usage(void)
 	return 2;
 }
 
-static ms_config *load_config(void)
-{
-	ms_config *cfg = NULL;
-	char *err = NULL;
-	ms_status_t st = ms_config_load(conf_path, &cfg, &err);
-	if (st)
-		ms_log_error("%s", err ? err : ms_status_str(st));
-	free(err);
-	return cfg;
-}
-
 /* Replaces the content of fd with our pid. */
 static int write_pid(int fd)
 {
@@ -135,7 +124,7 @@ static int archive_differs(const ms_config *a, const ms_config *b)
 /* SIGHUP: re-reads plugin.conf and applies what can change. */
 static void reload(ixd *d)
 {
-	ms_config *c = load_config();
+	ms_config *c = ms_daemon_load_config(conf_path);
 	if (!c) {
 		ms_log_error("SIGHUP: configuration not reloaded, keeping the "
 			     "old one");
@@ -324,7 +313,7 @@ int main(int argc, char **argv)
 		return usage();
 	ms_log_open_stderr("mailsift-indexd");
 	ixd d = { .ino_fd = -1, .ino_wd = -1 };
-	if (!(d.cfg = load_config()))
+	if (!(d.cfg = ms_daemon_load_config(conf_path)))
 		return 1;
 	if (check) {
 		printf("%s: configuration OK\n", conf_path);

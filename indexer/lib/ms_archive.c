@@ -1,7 +1,7 @@
 /* ms_archive.c - opening the archive and adding messages to it.
  *
- * Functions: ms_archive_open, ms_archive_close, ms_archive_insert,
- * ms_archive_add, ms_archive_store, ms_archive_shards_dir.
+ * Functions: ms_archive_opts_from, ms_archive_open, ms_archive_close,
+ * ms_archive_insert, ms_archive_add, ms_archive_store, ms_archive_shards_dir.
  * A message's archive id is its X-Mailsift-Id when it has one, else the
  * first 24 hex digits of the SHA-256 of its bytes, so importing the same
  * message twice finds it present. The shards written to, their locks and
@@ -83,6 +83,19 @@ static ms_status_t open_dirs(ms_archive *ar, const char *key_file, char **err_r)
 out:
 	free(store_dir);
 	return st;
+}
+
+ms_archive_opts ms_archive_opts_from(const ms_config *cfg, int writable)
+{
+	ms_archive_opts o = {
+		.dir = cfg->archive_dir,
+		.shard_by = cfg->archive_shard_by,
+		.max_text_per_part = cfg->archive_max_text_per_part,
+		.compression_level = (int)cfg->archive_compression_level,
+		.writable = writable,
+		.encrypt_key = cfg->archive_encrypt_key,
+	};
+	return o;
 }
 
 ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,

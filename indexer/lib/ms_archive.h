@@ -79,6 +79,11 @@ typedef struct ms_hit {
 
 typedef struct ms_hits ms_hits;
 
+/* The options plugin.conf's [archive] section gives (dir, shard_by, text
+ * cap, compression level, encryption key), writable or not; the strings
+ * are borrowed from cfg, which must outlive the open. */
+ms_archive_opts ms_archive_opts_from(const ms_config *cfg, int writable);
+
 /* Opens the archive. MS_OK, or MS_ERR_IO / MS_ERR_NOMEM / MS_ERR_CONFIG
  * (a bad key file) with *err_r (if err_r) a one-line message the caller
  * frees. */

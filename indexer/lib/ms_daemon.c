@@ -1,15 +1,28 @@
-/* ms_daemon.c - service helpers for the daemons (see ms_daemon.h):
- * ms_daemon_drop_privileges. Diagnostics go through ms_log.
+/* ms_daemon.c - start-up helpers for the programs (see ms_daemon.h):
+ * ms_daemon_load_config, ms_daemon_drop_privileges. Diagnostics go
+ * through ms_log.
  */
 #include "ms_daemon.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ms_log.h"
+
+ms_config *ms_daemon_load_config(const char *path)
+{
+	ms_config *cfg = NULL;
+	char *err = NULL;
+	ms_status_t st = ms_config_load(path, &cfg, &err);
+	if (st)
+		ms_log_error("%s", err ? err : ms_status_str(st));
+	free(err);
+	return cfg;
+}
 
 int ms_daemon_drop_privileges(const char *user)
 {

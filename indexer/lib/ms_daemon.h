@@ -1,8 +1,16 @@
-/* ms_daemon.h - what the daemons (mailsift-milter, mailsift-indexd) share
- * about running as a service: dropping root privileges.
+/* ms_daemon.h - what the programs (mailsift, mailsift-milter,
+ * mailsift-indexd, mailsift-web) share about starting: loading the
+ * configuration with a logged error, dropping root privileges.
  */
 #ifndef MS_DAEMON_H
 #define MS_DAEMON_H
+
+#include "ms_config.h"
+
+/* Loads plugin.conf at path; on failure logs the one-line reason
+ * (ms_log_error) and returns NULL. The caller drops the snapshot with
+ * ms_config_free(). */
+ms_config *ms_daemon_load_config(const char *path);
 
 /* When running as root and user is not "", switches group, supplementary
  * groups and user to those of user. Returns 0, or -1 after logging why
