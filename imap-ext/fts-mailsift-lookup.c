@@ -381,6 +381,7 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 	int ret;
 
 	l->box = box;
+	l->ret = 0; /* a try overtaken by a writer left -1 here */
 	l->args = l->runs = l->lists = 0;
 	if (fts_mailbox_get_guid(box, &l->guid) < 0)
 		return -1;
