@@ -7,9 +7,9 @@
  * operator is the Unix user of the real uid; when that is root and SUDO_USER is
  * set (sudo), SUDO_USER.
  *
- *   audit verify   exit 0: intact (a crash-cut last line, or a head one
- *                  line behind, is reported as a warning: the next append
- *                  repairs it); 1: damaged (the first bad line is named)
+ *   audit verify   exit 0: intact (a crash-cut last line, or a head up to
+ *                  one batch behind, is reported as a warning: the next
+ *                  append repairs it); 1: damaged (the first bad line is named)
  *                  or unreadable
  *   audit show [--since DATE] [--json]
  *                  one readable line per entry (--json: the lines as

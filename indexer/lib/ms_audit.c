@@ -1,8 +1,8 @@
 /* ms_audit.c - the audit log on disk: locked, repaired, chained appends;
  * verification of the chain against the head; reading the lines back.
  *
- * Functions: ms_audit_path, ms_audit_append, ms_audit_verify,
- * ms_audit_each. The line
+ * Functions: ms_audit_path, ms_audit_append, ms_audit_append_batch,
+ * ms_audit_verify, ms_audit_each. The line
  * format is in ms_audit_line.c, the rules in ms_audit.h. Error messages
  * name the file and the failed step ("PATH: fdatasync: No space left").
  */
@@ -237,9 +237,40 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Under the lock: place, format, write, sync, new head. */
+/* Formats es[0..n) into line after what it holds, each stamped with the
+ * next seq and the previous line's hash; advances h->lines and h->last
+ * (h->bytes is the caller's). The repair note goes on the first line. */
+static ms_status_t format_all(ms_buf *line, head *h,
+			      const ms_audit_entry *const *es, size_t n,
+			      const char *repair)
+{
+	char host[256] = "?";
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "?");
+	ms_status_t st = MS_OK;
+	for (size_t i = 0; i < n && !st; i++) {
+		ms_audit_entry e = *es[i];
+		e.host = e.host ? e.host : host;
+		ms_audit_stamp stamp = {
+			h->lines + 1,	    now_us(), (uint64_t)getpid(),
+			(uint64_t)getuid(), h->last,  i ? NULL : repair
+		};
+		size_t start = line->len;
+		st = ms_audit_line_format(line, &e, &stamp);
+		if (!st) {
+			line_hash(line->data + start, line->len - start,
+				  h->last);
+			h->lines++;
+		}
+	}
+	return st;
+}
+
+/* Under the lock: place, format every line, one write, one sync, one
+ * new head. */
 static ms_status_t append_locked(int fd, const char *path,
-				 const ms_audit_entry *e, char **err_r)
+				 const ms_audit_entry *const *es, size_t n,
+				 char **err_r)
 {
 	char *hp = head_path(path, ".head");
 	if (!hp)
@@ -252,29 +283,16 @@ static ms_status_t append_locked(int fd, const char *path,
 	ms_buf line = MS_BUF_INIT, repair = MS_BUF_INIT;
 	ms_status_t st =
 		place(fd, path, &h, head_state, &off, &sep, &repair, err_r);
-	if (st)
-		return ms_buf_free(&repair), st;
-	if (sep)
-		ms_buf_putc(&line, '\n');
-	char host[256] = "?";
-	ms_audit_entry with_host = *e;
-	if (!e->host) {
-		if (gethostname(host, sizeof host - 1) != 0)
-			snprintf(host, sizeof host, "?");
-		with_host.host = host;
-	}
-	ms_audit_stamp stamp = {
-		h.lines + 1,	    now_us(), (uint64_t)getpid(),
-		(uint64_t)getuid(), h.last,   repair.len ? repair.data : NULL
-	};
-	st = ms_audit_line_format(&line, &with_host, &stamp);
+	if (!st && sep)
+		st = ms_buf_putc(&line, '\n');
+	if (!st)
+		st = format_all(&line, &h, es, n,
+				repair.len ? repair.data : NULL);
 	if (!st && write_all(fd, line.data, line.len, off))
 		st = io_fail(err_r, path, "write");
 	else if (!st && fdatasync(fd))
 		st = io_fail(err_r, path, "fdatasync");
 	if (!st) {
-		line_hash(line.data + sep, line.len - (size_t)sep, h.last);
-		h.lines++;
 		h.bytes = (uint64_t)off + line.len;
 		st = head_write(path, &h, err_r);
 	}
@@ -291,25 +309,42 @@ static int lock_fd(int fd, int how)
 	return rc;
 }
 
-ms_status_t ms_audit_append(const char *path, const ms_audit_entry *e,
-			    char **err_r)
+ms_status_t ms_audit_append_batch(const char *path,
+				  const ms_audit_entry *const *es, size_t n,
+				  char **err_r)
 {
 	if (err_r)
 		*err_r = NULL;
-	if (!e->user || !*e->user || !e->action || !*e->action) {
+	for (size_t i = 0; i < n; i++) {
+		const ms_audit_entry *e = es[i];
+		if (!e->user || !*e->user || !e->action || !*e->action) {
+			if (err_r)
+				*err_r = strdup("audit entry without operator "
+						"or action");
+			return MS_ERR_INVALID;
+		}
+	}
+	if (n > MS_AUDIT_BATCH_MAX) {
 		if (err_r)
-			*err_r = strdup("audit entry without operator or "
-					"action");
+			*err_r = strdup("audit batch too large");
 		return MS_ERR_INVALID;
 	}
+	if (n == 0)
+		return MS_OK;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return io_fail(err_r, path, "open");
 	ms_status_t st = lock_fd(fd, LOCK_EX)
 				 ? io_fail(err_r, path, "flock")
-				 : append_locked(fd, path, e, err_r);
+				 : append_locked(fd, path, es, n, err_r);
 	close(fd); /* releases the lock */
 	return st;
+}
+
+ms_status_t ms_audit_append(const char *path, const ms_audit_entry *e,
+			    char **err_r)
+{
+	return ms_audit_append_batch(path, &e, 1, err_r);
 }
 
 /* ---- reading lines ---- */
@@ -513,12 +548,12 @@ static void against_head(verifier *v)
 			"the head says %" PRIu64 " bytes up to line %" PRIu64
 			", the log has %" PRIu64 " (changed)",
 			v->h.bytes, hn, v->bytes_at_head);
-	else if (n > hn + 1)
+	else if (n > hn + MS_AUDIT_BATCH_MAX)
 		damaged(v, hn + 1,
 			"line %" PRIu64 ": %" PRIu64 " lines after the head's "
 			"last line (inserted)",
 			hn + 1, n - hn);
-	else if (n == hn + 1)
+	else if (n > hn) /* at most one batch: a crash before its head */
 		r->state = MS_AUDIT_HEAD_BEHIND;
 	if (r->state == MS_AUDIT_DAMAGED)
 		return;
@@ -528,11 +563,17 @@ static void against_head(verifier *v)
 			 "line %" PRIu64 ": last line incomplete (crash "
 			 "during append?); the next append repairs it",
 			 n + 1);
-	} else if (r->state == MS_AUDIT_HEAD_BEHIND) {
+	} else if (r->state == MS_AUDIT_HEAD_BEHIND && n == hn + 1) {
 		snprintf(r->message, sizeof r->message,
 			 "line %" PRIu64 ": not yet in the head (crash after "
 			 "append?); the next append repairs it",
 			 n);
+	} else if (r->state == MS_AUDIT_HEAD_BEHIND) {
+		snprintf(r->message, sizeof r->message,
+			 "lines %" PRIu64 "-%" PRIu64 ": not yet in the head "
+			 "(crash after a batch append?); the next append "
+			 "repairs it",
+			 hn + 1, n);
 	}
 }
 

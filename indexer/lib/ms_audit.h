@@ -17,7 +17,10 @@
  * (tmp + fsync + rename + directory fsync) after every append:
  *   mailsift-audit-head 1\nlines N\nbytes B\nlast <hex of line N>\n
  * Appends from every process are serialised by flock(LOCK_EX) on the log;
- * the line is fdatasync'ed before ms_audit_append() returns.
+ * the line is fdatasync'ed before ms_audit_append() returns. A batch
+ * (ms_audit_append_batch: the web console's group commit) takes the lock
+ * once, writes all its lines in one write, syncs once and replaces the
+ * head once: the same lines, chain and head as that many single appends.
  *
  * Crash repair (done by the next append, under the lock): complete lines
  * after the head's end that continue the chain (a crash after the line's
@@ -28,7 +31,8 @@
  * and the new line's prev still comes from the head, so the break stays
  * visible. The library never prints; errors come back in *err_r.
  *
- * Functions: ms_audit_path, ms_audit_append, ms_audit_verify,
+ * Functions: ms_audit_path, ms_audit_append, ms_audit_append_batch,
+ * ms_audit_verify,
  * ms_audit_each, ms_audit_line_format, ms_audit_line_parse,
  * ms_audit_rec_free.
  */
@@ -88,12 +92,33 @@ char *ms_audit_path(const ms_config *cfg);
 ms_status_t ms_audit_append(const char *path, const ms_audit_entry *e,
 			    char **err_r);
 
+/* The most lines one batch may hold; also how far behind the log the head
+ * may be after a crash (lines synced, head not yet replaced) before
+ * verify calls the extra lines inserted rather than HEAD_BEHIND. */
+#define MS_AUDIT_BATCH_MAX 64
+
+/* Appends es[0..n) (borrowed; n = 0: nothing, MS_OK) as n consecutive
+ * lines in that order, under one lock, with one write, one fdatasync and
+ * one head replacement, repairing a crash-cut tail first as
+ * ms_audit_append does (the repair is noted on the batch's first line).
+ * All or nothing for the caller: MS_OK means every line and the new head
+ * are on disk; any error (statuses and *err_r as for ms_audit_append)
+ * holds for the whole batch, and nothing is written when an entry lacks
+ * user or action or n > MS_AUDIT_BATCH_MAX (MS_ERR_INVALID). A write or sync
+ * error may leave a partial batch after the head; the next append repairs it as
+ * a crash (complete lines that continue the chain are kept: they were written,
+ * just not confirmed). ms_audit_append(p, e) is this with n = 1. */
+ms_status_t ms_audit_append_batch(const char *path,
+				  const ms_audit_entry *const *es, size_t n,
+				  char **err_r);
+
 typedef enum ms_audit_state {
 	MS_AUDIT_INTACT = 0,  /* chain and head agree */
 	MS_AUDIT_CRASH_CUT,   /* intact, plus a partial last line (crash
 				 during an append); the next append repairs */
 	MS_AUDIT_HEAD_BEHIND, /* intact, but the head misses the last lines
-				 (crash between line and head); repaired too */
+				 (crash between a batch's lines and its head:
+				 at most MS_AUDIT_BATCH_MAX); repaired too */
 	MS_AUDIT_DAMAGED      /* changed, removed, inserted or cut lines */
 } ms_audit_state;
 

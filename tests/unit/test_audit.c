@@ -9,6 +9,11 @@
  * one line behind are told apart and repaired by the next append; a
  * foreign fragment is kept, not removed; appends from several processes
  * at once lose nothing; I/O errors name the path; ms_audit_each.
+ * Batches (ms_audit_append_batch): mixed with single appends they make
+ * the same chain and head; a crash-cut tail is repaired and noted on the
+ * batch's first line only; a head one whole batch behind (a crash before
+ * the batch's head) is HEAD_BEHIND and repaired, one more line is
+ * damage; a bad entry or too many write nothing.
  * Every test works in its own mkdtemp directory and removes it.
  */
 #include <check.h>
@@ -290,6 +295,41 @@ END_TEST
 
 /* ---- the chain ---- */
 
+/* Checks every line's seq, prev and action against the chain and the
+ * want list ("b0", "search", ...) and that the head ends the log;
+ * the last line's hash goes to last_r. */
+static void chain_is(const char *const *want, size_t n_want,
+		     char last_r[MS_SHA256_HEX])
+{
+	size_t n;
+	char *log = slurp(logpath, &n);
+	char prev[MS_SHA256_HEX] = MS_AUDIT_GENESIS;
+	size_t off = 0;
+	for (size_t k = 0; k < n_want; k++) {
+		const char *nl = memchr(log + off, '\n', n - off);
+		ck_assert_ptr_nonnull(nl);
+		size_t len = (size_t)(nl - (log + off));
+		ms_audit_rec rec;
+		ck_assert_int_eq(ms_audit_line_parse(log + off, len, &rec),
+				 MS_OK);
+		ck_assert_uint_eq(rec.seq, k + 1);
+		ck_assert_str_eq(rec.prev, prev);
+		ck_assert_str_eq(rec.action, want[k]);
+		ms_audit_rec_free(&rec);
+		ms_sha256_hex(log + off, len + 1, prev);
+		off += len + 1;
+	}
+	ck_assert_uint_eq(off, n);
+	char *head = slurp(headpath, &n), text[200];
+	snprintf(text, sizeof text,
+		 "mailsift-audit-head 1\nlines %zu\nbytes %zu\nlast %s\n",
+		 n_want, off, prev);
+	ck_assert_str_eq(head, text);
+	memcpy(last_r, prev, MS_SHA256_HEX);
+	free(head);
+	free(log);
+}
+
 START_TEST(test_chain_links)
 {
 	ms_audit_report r = verify(); /* no log yet: an empty trail */
@@ -301,33 +341,11 @@ START_TEST(test_chain_links)
 	ck_assert_uint_eq(r.lines, 5);
 	ck_assert_uint_eq(r.head_lines, 5);
 	last_repair_is(NULL);
-	size_t n;
-	char *log = slurp(logpath, &n);
-	char prev[MS_SHA256_HEX] = MS_AUDIT_GENESIS;
-	size_t off = 0;
-	for (uint64_t k = 1; k <= 5; k++) {
-		const char *nl = memchr(log + off, '\n', n - off);
-		ck_assert_ptr_nonnull(nl);
-		size_t len = (size_t)(nl - (log + off));
-		ms_audit_rec rec;
-		ck_assert_int_eq(ms_audit_line_parse(log + off, len, &rec),
-				 MS_OK);
-		ck_assert_uint_eq(rec.seq, k);
-		ck_assert_str_eq(rec.prev, prev);
-		ck_assert_str_eq(rec.user, "alice");
-		ms_audit_rec_free(&rec);
-		ms_sha256_hex(log + off, len + 1, prev);
-		off += len + 1;
-	}
-	ck_assert_uint_eq(off, n);
-	ck_assert_str_eq(r.last, prev);
-	char *head = slurp(headpath, &n), want[200];
-	snprintf(want, sizeof want,
-		 "mailsift-audit-head 1\nlines 5\nbytes %zu\nlast %s\n", off,
-		 prev);
-	ck_assert_str_eq(head, want);
-	free(head);
-	free(log);
+	const char *want[] = { "search", "search", "search", "search",
+			       "search" };
+	char last[MS_SHA256_HEX];
+	chain_is(want, 5, last);
+	ck_assert_str_eq(r.last, last);
 }
 END_TEST
 
@@ -538,14 +556,14 @@ START_TEST(test_head_behind_repair)
 }
 END_TEST
 
-/* A head two lines behind is no crash (one append at a time): an old
- * head put back, or lines added by hand. */
+/* A head more than one batch behind is no crash (one append or batch at
+ * a time): an old head put back, or lines added by hand. */
 START_TEST(test_head_rolled_back)
 {
 	append_n(3, "search");
 	size_t n;
 	char *head = slurp(headpath, &n);
-	append_n(2, "show");
+	append_n(MS_AUDIT_BATCH_MAX + 1, "show");
 	spit(headpath, head, n);
 	ms_audit_report r = verify();
 	ck_assert_int_eq(r.state, MS_AUDIT_DAMAGED);
@@ -693,6 +711,135 @@ START_TEST(test_each)
 }
 END_TEST
 
+/* ---- batches ---- */
+
+/* Appends a batch of n entries by user (actions "b0", "b1", ...). */
+static ms_status_t batch_n(size_t n, const char *user, char **err_r)
+{
+	ms_audit_entry e[MS_AUDIT_BATCH_MAX + 1];
+	const ms_audit_entry *es[MS_AUDIT_BATCH_MAX + 1];
+	char act[MS_AUDIT_BATCH_MAX + 1][8];
+	ck_assert_uint_le(n, MS_AUDIT_BATCH_MAX + 1);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(act[i], sizeof act[i], "b%zu", i);
+		e[i] = (ms_audit_entry){ .user = user,
+					 .client = "10.0.0.1",
+					 .action = act[i],
+					 .query = "q",
+					 .matched = i };
+		es[i] = &e[i];
+	}
+	return ms_audit_append_batch(logpath, es, n, err_r);
+}
+
+START_TEST(test_batch_chain)
+{
+	char *err = NULL;
+	ck_assert_int_eq(batch_n(3, "web", &err), MS_OK);
+	ck_assert_ptr_null(err);
+	append_n(1, "search");
+	ck_assert_int_eq(batch_n(1, "web", &err), MS_OK);
+	ck_assert_int_eq(batch_n(MS_AUDIT_BATCH_MAX, "web", &err), MS_OK);
+	append_n(1, "count");
+	const char *want[3 + 1 + 1 + MS_AUDIT_BATCH_MAX + 1];
+	char acts[MS_AUDIT_BATCH_MAX][8];
+	size_t k = 0;
+	want[k++] = "b0", want[k++] = "b1", want[k++] = "b2";
+	want[k++] = "search", want[k++] = "b0";
+	for (size_t i = 0; i < MS_AUDIT_BATCH_MAX; i++) {
+		snprintf(acts[i], sizeof acts[i], "b%zu", i);
+		want[k++] = acts[i];
+	}
+	want[k++] = "count";
+	char last[MS_SHA256_HEX];
+	chain_is(want, k, last);
+	ms_audit_report r = verify();
+	ck_assert_msg(r.state == MS_AUDIT_INTACT, "%s", r.message);
+	ck_assert_uint_eq(r.lines, k);
+	last_repair_is(NULL);
+}
+END_TEST
+
+/* A crash-cut tail before a batch: removed, noted on the batch's first
+ * line and on no other. */
+START_TEST(test_batch_crash_cut)
+{
+	append_n(2, "search");
+	FILE *f = fopen(logpath, "ab");
+	fputs("{\"seq\":3,\"time\":", f);
+	fclose(f);
+	ck_assert_int_eq(verify().state, MS_AUDIT_CRASH_CUT);
+	ck_assert_int_eq(batch_n(4, "web", NULL), MS_OK);
+	ms_audit_report r = verify();
+	ck_assert_msg(r.state == MS_AUDIT_INTACT, "%s", r.message);
+	ck_assert_uint_eq(r.lines, 6);
+	last_repair_is(NULL);
+	size_t n;
+	char *log = slurp(logpath, &n);
+	size_t a = line_start(log, n, 3), b = line_start(log, n, 4);
+	ms_audit_rec rec;
+	ck_assert_int_eq(ms_audit_line_parse(log + a, b - a - 1, &rec), MS_OK);
+	ck_assert_ptr_nonnull(rec.repair);
+	ck_assert_ptr_nonnull(strstr(rec.repair, "removed a partial last"));
+	ms_audit_rec_free(&rec);
+	ck_assert_ptr_null(strstr(log + b, "repair"));
+	free(log);
+}
+END_TEST
+
+/* A crash after a whole batch's fsync, before its head: the head is the
+ * batch's size behind; verify says so, the next append repairs it. */
+START_TEST(test_batch_head_behind)
+{
+	append_n(3, "search");
+	size_t n;
+	char *head = slurp(headpath, &n);
+	ck_assert_int_eq(batch_n(MS_AUDIT_BATCH_MAX, "web", NULL), MS_OK);
+	spit(headpath, head, n);
+	ms_audit_report r = verify();
+	ck_assert_int_eq(r.state, MS_AUDIT_HEAD_BEHIND);
+	ck_assert_uint_eq(r.head_lines, 3);
+	ck_assert_ptr_nonnull(strstr(r.message, "lines 4-"));
+	ck_assert_int_eq(batch_n(2, "web", NULL), MS_OK);
+	r = verify();
+	ck_assert_msg(r.state == MS_AUDIT_INTACT, "%s", r.message);
+	ck_assert_uint_eq(r.lines, 3 + MS_AUDIT_BATCH_MAX + 2);
+	append_n(1, "count");
+	free(head);
+	char want[64];
+	snprintf(want, sizeof want, "head was %d line(s) behind",
+		 MS_AUDIT_BATCH_MAX);
+	head = slurp(logpath, &n);
+	ck_assert_ptr_nonnull(strstr(head, want));
+	free(head);
+}
+END_TEST
+
+/* A bad entry anywhere, or more than MS_AUDIT_BATCH_MAX: nothing
+ * written; n = 0: nothing to do. */
+START_TEST(test_batch_invalid)
+{
+	char *err = NULL;
+	ck_assert_int_eq(ms_audit_append_batch(logpath, NULL, 0, &err), MS_OK);
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(access(logpath, F_OK), -1);
+	ms_audit_entry good = { .user = "u", .action = "search" };
+	ms_audit_entry bad = { .user = "u", .action = "" };
+	const ms_audit_entry *es[] = { &good, &good, &bad };
+	ck_assert_int_eq(ms_audit_append_batch(logpath, es, 3, &err),
+			 MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	ck_assert_int_eq(batch_n(MS_AUDIT_BATCH_MAX + 1, "web", &err),
+			 MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(err, "too large"));
+	free(err);
+	ck_assert_int_eq(access(logpath, F_OK), -1);
+	ck_assert_int_eq(ms_audit_append_batch(logpath, es, 2, NULL), MS_OK);
+	ck_assert_uint_eq(verify().lines, 2);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -719,6 +866,10 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_io_errors);
 	tcase_add_test(tc, test_each);
+	tcase_add_test(tc, test_batch_chain);
+	tcase_add_test(tc, test_batch_crash_cut);
+	tcase_add_test(tc, test_batch_head_behind);
+	tcase_add_test(tc, test_batch_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }
