@@ -192,8 +192,8 @@ $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
 
-# the console's parsers (tests/unit/test_web_*.c) link their web sources
-UNIT_WEB := web/web_form.c web/web_users.c
+# the console's parsers and audit queue (tests/unit/test_web_*.c) link their web sources
+UNIT_WEB := web/web_form.c web/web_users.c web/web_auditq.c
 UNIT_WEB_LIBS = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 $(BUILD)/unit/test_web_%: tests/unit/test_web_%.c $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)

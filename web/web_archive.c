@@ -14,6 +14,7 @@
 #include "ms_audit.h"
 #include "ms_buf.h"
 #include "ms_log.h"
+#include "web_auditq.h"
 
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r)
@@ -170,7 +171,7 @@ int web_audit(const web_req *r, const char *action, const char *query,
 			     .n_ids = ids ? n_ids : 0 };
 	ms_status_t st = MS_ERR_NOMEM;
 	if ((path = ms_audit_path(r->cfg)))
-		st = ms_audit_append(path, &e, &err);
+		st = web_auditq_append(path, &e, &err);
 	if (st)
 		ms_log_error("audit: %s (refusing %s by %s from %s)",
 			     err ? err : ms_status_str(st), action,
