@@ -141,6 +141,8 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	free(ar->w);
 	ms_archive_worker_free(&ar->self);
 	ms_store_close(&ar->store);
+	ms_xdb_close(&ar->reader);
+	free(ar->reader_sig);
 	free(ar->shards_dir);
 	free(ar->locks_dir);
 	free(ar->dir);

@@ -43,6 +43,12 @@ typedef struct ms_archive_opts {
 	 * beside the live one (with its own lock directory "<name>.locks"),
 	 * for ms_archive_swap_shards(); the store is shared. */
 	const char *shards_subdir;
+	/* Keep one reader over all shards open between searches (for a
+	 * long-lived handle, one per thread): each search first lists the
+	 * shards (names and inodes) and reopens the reader if that changed
+	 * (a shard added, dropped or swapped), else moves it to the latest
+	 * commit, so it sees what the fresh reader of a 0 handle would. */
+	int keep_reader;
 } ms_archive_opts;
 
 /* Envelope and scan facts of a message that came through the milter.

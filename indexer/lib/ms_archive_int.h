@@ -45,6 +45,9 @@ struct ms_archive {
 	int *maint_fds;	     /* shard locks held by ms_archive_lock_all */
 	char **maint_names;  /* their shard names (NULL-terminated) */
 	size_t n_maint;
+	ms_xdb *reader;	       /* opts.keep_reader: the kept reader, or NULL */
+	char *reader_sig;      /* the shard listing it was opened on */
+	unsigned reader_opens; /* times it was (re)opened (for tests) */
 	ms_buf err;
 };
 

@@ -4,7 +4,9 @@
  * ms_archive_show, ms_archive_stats_get, ms_hits_size, ms_hits_get,
  * ms_hits_free. A search opens the shards its date range can touch as one
  * Xapian database, and reopens and retries when a writer commits under it
- * (MS_ERR_MODIFIED).
+ * (MS_ERR_MODIFIED). A keep_reader handle instead keeps one reader over
+ * all shards, checked against the shard listing before each search
+ * (shard_sig) and reopened when that changed.
  */
 #include "ms_archive_int.h"
 
@@ -128,7 +130,69 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 	return MS_OK;
 }
 
-/* Runs fn on a fresh reader for q's date range, reopening on MODIFIED. */
+/* The shards now present as text: the shards directory's inode, then
+ * each shard's name and inode (a shard dropped and made again, or a
+ * swapped set, differs). MS_OK with *sig_r (caller frees with free()),
+ * MS_ERR_IO (error set on ar), MS_ERR_NOMEM. */
+static ms_status_t shard_sig(ms_archive *ar, char **sig_r)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct stat sb;
+	ms_buf b = MS_BUF_INIT;
+	if (ms_shard_list(ar->shards_dir, &names, &n))
+		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
+				       ar->shards_dir);
+	ms_status_t st = ms_buf_printf(&b, "%llu",
+				       stat(ar->shards_dir, &sb)
+					       ? 0ULL
+					       : (unsigned long long)sb.st_ino);
+	for (size_t i = 0; i < n && !st; i++) {
+		char *p = NULL;
+		unsigned long long ino = 0;
+		if (asprintf(&p, "%s/%s", ar->shards_dir, names[i]) >= 0 &&
+		    stat(p, &sb) == 0)
+			ino = (unsigned long long)sb.st_ino;
+		free(p);
+		st = ms_buf_printf(&b, " %s:%llu", names[i], ino);
+	}
+	ms_shard_list_free(&names);
+	*sig_r = st ? NULL : ms_buf_steal(&b);
+	ms_buf_free(&b);
+	return st;
+}
+
+static void drop_reader(ms_archive *ar)
+{
+	ms_xdb_close(&ar->reader);
+	free(ar->reader_sig);
+	ar->reader_sig = NULL;
+}
+
+/* The kept reader of a keep_reader handle, brought up to date: reopened
+ * over all shards when the listing changed, else moved to the latest
+ * commit. On error none is kept (the next search opens afresh). */
+static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r)
+{
+	char *sig = NULL;
+	ms_status_t st = shard_sig(ar, &sig);
+	if (!st && ar->reader && strcmp(sig, ar->reader_sig) == 0 &&
+	    ms_xdb_reopen(ar->reader) == MS_OK) {
+		free(sig);
+		*db_r = ar->reader;
+		return MS_OK;
+	}
+	drop_reader(ar);
+	if (!st && !(st = ms_archive_open_reader(ar, INT64_MIN, INT64_MAX,
+						 &ar->reader, &ar->err)))
+		ar->reader_sig = sig, sig = NULL, ar->reader_opens++;
+	free(sig);
+	*db_r = ar->reader;
+	return st;
+}
+
+/* Runs fn on a fresh reader for q's date range (or the kept one),
+ * reopening on MODIFIED. */
 typedef ms_status_t (*reader_fn)(ms_xdb *db, const ms_qnode *q, void *ctx);
 
 static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
@@ -138,7 +202,10 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 	date_bounds(q, &lo, &hi);
 	ms_xdb *db = NULL;
 	ms_buf_reset(&ar->err);
-	ms_status_t st = ms_archive_open_reader(ar, lo, hi, &db, &ar->err);
+	ms_status_t st =
+		ar->opts.keep_reader
+			? kept_reader(ar, &db)
+			: ms_archive_open_reader(ar, lo, hi, &db, &ar->err);
 	for (int i = 0; !st && i < MODIFIED_RETRIES; i++) {
 		st = fn(db, q, ctx);
 		if (st != MS_ERR_MODIFIED || ms_xdb_reopen(db) != MS_OK)
@@ -146,7 +213,10 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 	}
 	if (st && db)
 		ms_archive_fail(ar, st, "%s", ms_xdb_error(db));
-	ms_xdb_close(&db);
+	if (db != ar->reader)
+		ms_xdb_close(&db);
+	else if (st)
+		drop_reader(ar);
 	return st;
 }
 

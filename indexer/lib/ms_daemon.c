@@ -1,14 +1,17 @@
 /* ms_daemon.c - start-up helpers for the programs (see ms_daemon.h):
- * ms_daemon_load_config, ms_daemon_drop_privileges. Diagnostics go
+ * ms_daemon_load_config, ms_daemon_drop_privileges, ms_daemon_raise_nofile.
+ * Diagnostics go
  * through ms_log.
  */
 #include "ms_daemon.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ms_log.h"
@@ -37,4 +40,18 @@ int ms_daemon_drop_privileges(const char *user)
 				    strerror(errno)),
 		       -1;
 	return 0;
+}
+
+unsigned long ms_daemon_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return ULONG_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { rl.rlim_max, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX
+					    : (unsigned long)rl.rlim_cur;
 }

@@ -1,6 +1,7 @@
 /* ms_daemon.h - what the programs (mailsift, mailsift-milter,
  * mailsift-indexd, mailsift-web) share about starting: loading the
- * configuration with a logged error, dropping root privileges.
+ * configuration with a logged error, dropping root privileges, raising
+ * the open files limit.
  */
 #ifndef MS_DAEMON_H
 #define MS_DAEMON_H
@@ -16,5 +17,10 @@ ms_config *ms_daemon_load_config(const char *path);
  * groups and user to those of user. Returns 0, or -1 after logging why
  * (unknown user, setuid failure). */
 int ms_daemon_drop_privileges(const char *user);
+
+/* Raises the soft limit on open files to the hard limit (a refusal keeps
+ * the old one). Returns the soft limit now in force (ULONG_MAX when
+ * unlimited or unknown). */
+unsigned long ms_daemon_raise_nofile(void);
 
 #endif

@@ -1,0 +1,144 @@
+/* test_archive_reader.c - the kept reader of a keep_reader handle
+ * (ms_archive_opts.keep_reader): after each change a writer makes (a
+ * message into an existing shard, a new shard, a shard dropped, a shard
+ * dropped and made again) the next search sees exactly the archive as it
+ * now is, without an error, and the reader is reused only when no shard
+ * came or went. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms_archive_int.h" /* reader, reader_opens: kept or reopened */
+#include "support_util.h"
+
+static char *tmpl, dir[128];
+static ms_archive *w, *rd; /* writer; keep_reader handle */
+
+typedef enum change {
+	NOTHING,
+	ADD_SAME_SHARD,
+	ADD_NEW_SHARD,
+	DROP_SHARD,
+	DROP_AND_REMAKE
+} change;
+
+static const struct {
+	const char *name;
+	change what;
+	const char *q; /* then counted */
+	uint64_t n;
+	int reused; /* the same reader object serves */
+} cases[] = {
+	{ "nothing changed", NOTHING, "*", 1, 1 },
+	{ "added to its shard", ADD_SAME_SHARD, "subject:m2", 1, 1 },
+	{ "added to its shard, all", ADD_SAME_SHARD, "*", 2, 1 },
+	{ "new shard", ADD_NEW_SHARD, "subject:m3", 1, 0 },
+	{ "new shard, all", ADD_NEW_SHARD, "*", 2, 0 },
+	{ "shard dropped", DROP_SHARD, "*", 0, 0 },
+	{ "shard dropped and made again", DROP_AND_REMAKE, "subject:m4", 1, 0 },
+	{ "shard dropped and made again, old gone", DROP_AND_REMAKE,
+	  "subject:m1", 0, 0 },
+};
+
+/* Adds message number i dated day (RFC 5322 date) and commits. */
+static void add(int i, const char *day)
+{
+	char msg[256], id[MS_ARCHIVE_ID_MAX];
+	snprintf(msg, sizeof msg,
+		 "From: a@example.org\nTo: b@example.org\nSubject: m%d\n"
+		 "Date: %s 10:00:00 +0000\nMessage-ID: <m%d@example.org>\n\n"
+		 "body %d\n",
+		 i, day, i, i);
+	ms_add_result res;
+	ck_assert_int_eq(ms_archive_add(w, msg, strlen(msg), NULL, &res, id),
+			 MS_OK);
+	ck_assert_int_eq(ms_archive_commit(w), MS_OK);
+}
+
+static void open_writer(void)
+{
+	ms_archive_opts o = { .dir = dir,
+			      .compression_level = 1,
+			      .writable = 1 };
+	ck_assert_int_eq(ms_archive_open(&o, &w, NULL), MS_OK);
+}
+
+static void setup(void)
+{
+	tmpl = ms_test_tmpdir("test_archive_reader");
+	snprintf(dir, sizeof dir, "%s/a", tmpl);
+	open_writer();
+	add(1, "Fri, 23 Aug 2002");
+	ms_archive_opts o = { .dir = dir,
+			      .compression_level = 1,
+			      .keep_reader = 1 };
+	ck_assert_int_eq(ms_archive_open(&o, &rd, NULL), MS_OK);
+}
+
+static void teardown(void)
+{
+	ms_archive_close(&rd);
+	ms_archive_close(&w);
+	ck_assert_int_eq(ms_test_tmpdir_free(&tmpl), 0);
+}
+
+static uint64_t count(const char *query)
+{
+	ms_qnode *q = NULL;
+	ck_assert_int_eq(ms_query_parse(query, &q, NULL), MS_OK);
+	uint64_t n = 99;
+	ck_assert_msg(ms_archive_count(rd, q, &n) == MS_OK, "%s: %s", query,
+		      ms_archive_error(rd));
+	ms_query_free(&q);
+	return n;
+}
+
+/* Drops shard 2002-08 as expire does (the writer reopened to lock all). */
+static void drop(void)
+{
+	ms_archive_close(&w);
+	open_writer();
+	ck_assert_int_eq(ms_archive_lock_all(w), MS_OK);
+	ck_assert_int_eq(ms_archive_drop_shard(w, "2002-08"), MS_OK);
+	ms_archive_unlock_all(w);
+}
+
+static void make_change(change what)
+{
+	if (what == ADD_SAME_SHARD)
+		add(2, "Sat, 24 Aug 2002");
+	else if (what == ADD_NEW_SHARD)
+		add(3, "Tue, 15 Oct 2002");
+	else if (what == DROP_SHARD || what == DROP_AND_REMAKE)
+		drop();
+	if (what == DROP_AND_REMAKE)
+		add(4, "Sun, 25 Aug 2002");
+}
+
+START_TEST(test_change)
+{
+	ck_assert_uint_eq(count("*"), 1);
+	unsigned before = rd->reader_opens;
+	ck_assert_ptr_nonnull(rd->reader);
+	make_change(cases[_i].what);
+	uint64_t n = count(cases[_i].q);
+	ck_assert_msg(n == cases[_i].n, "%s: %llu hits, want %llu",
+		      cases[_i].name, (unsigned long long)n,
+		      (unsigned long long)cases[_i].n);
+	ck_assert_msg((rd->reader_opens == before) == cases[_i].reused,
+		      "%s: reader %s", cases[_i].name,
+		      cases[_i].reused ? "reopened" : "kept");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("archive_reader");
+	TCase *tc = tcase_create("all");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_change, 0, sizeof cases / sizeof cases[0]);
+	suite_add_tcase(s, tc);
+	return ms_test_run(s);
+}
