@@ -1,10 +1,12 @@
 /* web_archive.c - archive access for the console (web_archive.h).
  *
- * Functions: web_archive_open, web_filter_parse, web_filter_text,
+ * Functions: web_archive_open, web_archive_get, web_archive_put,
+ * web_filter_parse, web_filter_text,
  * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #include "web_archive.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +18,72 @@
 #include "ms_log.h"
 #include "web_auditq.h"
 
+static ms_status_t open_ro(const ms_config *cfg, int keep, ms_archive **ar_r,
+			   char **err_r)
+{
+	ms_archive_opts o = ms_archive_opts_from(cfg, 0);
+	o.keep_reader = keep;
+	return ms_archive_open(&o, ar_r, err_r);
+}
+
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r)
 {
-	ms_archive_opts o = { .dir = cfg->archive_dir,
-			      .shard_by = cfg->archive_shard_by,
-			      .max_text_per_part =
-				      cfg->archive_max_text_per_part,
-			      .compression_level =
-				      (int)cfg->archive_compression_level,
-			      .writable = 0,
-			      .encrypt_key = cfg->archive_encrypt_key };
-	return ms_archive_open(&o, ar_r, err_r);
+	return open_ro(cfg, 0, ar_r, err_r);
+}
+
+/* A worker thread's kept handle and the snapshot (referenced) it is on. */
+typedef struct kept {
+	ms_config *cfg;
+	ms_archive *ar;
+} kept;
+
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+
+/* At thread exit. */
+static void kept_free(void *p)
+{
+	kept *k = p;
+	ms_archive_close(&k->ar);
+	ms_config_unref(&k->cfg);
+	free(k);
+}
+
+static void kept_init(void)
+{
+	if (pthread_key_create(&kept_key, kept_free) != 0)
+		ms_log_fatal("pthread_key_create failed");
+}
+
+ms_status_t web_archive_get(ms_config *cfg, ms_archive **ar_r, char **err_r)
+{
+	pthread_once(&kept_once, kept_init);
+	kept *k = pthread_getspecific(kept_key);
+	*ar_r = NULL;
+	if (err_r)
+		*err_r = NULL;
+	if (k && k->ar && k->cfg == cfg) {
+		*ar_r = k->ar;
+		return MS_OK;
+	}
+	if (!k && (!(k = calloc(1, sizeof *k)) ||
+		   pthread_setspecific(kept_key, k) != 0)) {
+		free(k);
+		return MS_ERR_NOMEM;
+	}
+	ms_archive_close(&k->ar);
+	ms_config_unref(&k->cfg);
+	ms_status_t st = open_ro(cfg, 1, &k->ar, err_r);
+	if (!st)
+		k->cfg = ms_config_ref(cfg);
+	*ar_r = k->ar;
+	return st;
+}
+
+void web_archive_put(ms_archive **ar)
+{
+	*ar = NULL;
 }
 
 static int date_ok(const char *s)

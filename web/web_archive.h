@@ -1,8 +1,10 @@
 /* web_archive.h - the console's way into the archive: a read-only handle
- * per request, every query ANDed with the user's scope, lookups by id
- * inside the scope, and the audit line of every access.
+ * per request (or the worker thread's kept one), every query ANDed with the
+ * user's scope, lookups by id inside the scope, and the audit line of every
+ * access.
  *
- * Functions: web_archive_open, web_filter_parse, web_filter_text,
+ * Functions: web_archive_open, web_archive_get, web_archive_put,
+ * web_filter_parse, web_filter_text,
  * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #ifndef WEB_ARCHIVE_H
@@ -17,6 +19,14 @@
  * frees with free()). Caller closes with ms_archive_close(). */
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r);
+/* The calling thread's kept read-only handle on cfg's archive (opened with
+ * keep_reader, so its shards stay open between requests; reopened when
+ * cfg is another snapshot). For use within one request on this thread,
+ * then given back with web_archive_put(), never closed. Errors as
+ * web_archive_open() (nothing kept: the next call tries again). */
+ms_status_t web_archive_get(ms_config *cfg, ms_archive **ar_r, char **err_r);
+/* Gives back a handle from web_archive_get(): sets *ar to NULL. */
+void web_archive_put(ms_archive **ar);
 
 /* The search form's filters as query terms made by the server. extra
  * points into the struct itself: do not copy one. */

@@ -196,7 +196,7 @@ void web_dash_page(web_req *r, web_resp *rs)
 	ms_hits *inf = NULL;
 	ms_qnode *q = NULL;
 	const char *extra[1] = { "verdict:infected" };
-	if (web_archive_open(r->cfg, &ar, &err)) {
+	if (web_archive_get(r->cfg, &ar, &err)) {
 		free(err);
 		return web_resp_error(rs, 500, "The archive cannot be opened.");
 	}
@@ -209,7 +209,7 @@ void web_dash_page(web_req *r, web_resp *rs)
 	if (web_audit(r, "count", "dashboard", inf ? ms_hits_size(inf) : 0,
 		      NULL, 0) < 0) {
 		ms_hits_free(&inf);
-		ms_archive_close(&ar);
+		web_archive_put(&ar);
 		return web_resp_error(rs, 500,
 				      "The audit trail cannot be "
 				      "written.");
@@ -230,5 +230,5 @@ void web_dash_page(web_req *r, web_resp *rs)
 	virus_table(r, b, inf);
 	web_html_foot(b);
 	ms_hits_free(&inf);
-	ms_archive_close(&ar);
+	web_archive_put(&ar);
 }

@@ -112,6 +112,12 @@ static int daemon_main(ms_config *cfg, int foreground)
 	int pid_fd = open_pidfile(cfg->web_pidfile), rc = 1;
 	ms_mime_init();
 	web_session_init();
+	/* each worker thread keeps the archive's shards open (~4 files each) */
+	unsigned long nofile = ms_daemon_raise_nofile();
+	if (nofile < 4096)
+		ms_log_warn("open files limit %lu: searches may fail with many "
+			    "shards (raise the hard limit)",
+			    nofile);
 	if (sfd >= 0 && ms_daemon_drop_privileges(cfg->web_user) == 0 &&
 	    web_http_start(cfg) == 0) {
 		if (pid_fd >= 0 && dprintf(pid_fd, "%ld\n", (long)getpid()) < 0)

@@ -44,7 +44,7 @@ static unsigned load(web_req *r, const char *id, loaded *l, int parse)
 	char *err = NULL;
 	unsigned status = 0;
 	memset(l, 0, sizeof *l);
-	ms_status_t st = web_archive_open(r->cfg, &ar, &err);
+	ms_status_t st = web_archive_get(r->cfg, &ar, &err);
 	if (!st)
 		st = web_archive_hit(ar, r->user.scope, id, &l->hits);
 	if (!st)
@@ -60,7 +60,7 @@ static unsigned load(web_req *r, const char *id, loaded *l, int parse)
 	if (!status)
 		l->hit = ms_hits_get(l->hits, 0);
 	free(err);
-	ms_archive_close(&ar);
+	web_archive_put(&ar);
 	if (status)
 		loaded_free(l);
 	return status;

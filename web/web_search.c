@@ -68,7 +68,7 @@ static void run(web_req *r, search *s, const char *action)
 					 r->user.scope, &q, &err);
 	if (st) {
 		set_err(s, 400, err ? err : "bad query");
-	} else if ((st = web_archive_open(r->cfg, &ar, &err))) {
+	} else if ((st = web_archive_get(r->cfg, &ar, &err))) {
 		set_err(s, 500, "The archive cannot be opened.");
 	} else if ((st = ms_archive_count(ar, q, &s->count)) ||
 		   (s->limit &&
@@ -83,7 +83,7 @@ static void run(web_req *r, search *s, const char *action)
 	free(aq);
 	free(err);
 	ms_query_free(&q);
-	ms_archive_close(&ar);
+	web_archive_put(&ar);
 	s->ms = ms_clock_ms() - t0;
 }
 
