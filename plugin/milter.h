@@ -136,9 +136,6 @@ typedef enum msm_slot {
 
 /* The soft RLIMIT_NOFILE (ULONG_MAX if unlimited). */
 unsigned long msm_limit_nofile(void);
-/* Raises the soft RLIMIT_NOFILE to the hard one if allowed; returns the
- * soft limit now in force and sets *was_r to the one before. */
-unsigned long msm_limit_raise(unsigned long *was_r);
 /* The connection cap: configured (0 = the default) but at most
  * (nofile - MSM_FD_RESERVE) / MSM_FDS_PER_CONN, at least 1. */
 unsigned msm_limit_connections(unsigned configured, unsigned long nofile);

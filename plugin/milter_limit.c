@@ -1,6 +1,6 @@
 /* milter_limit.c - file descriptors: the limit and the connection cap.
  *
- * Functions: msm_limit_raise, msm_limit_nofile, msm_limit_connections,
+ * Functions: msm_limit_nofile, msm_limit_connections,
  * msm_slot_take, msm_slot_release, msm_limit_log_refusal.
  *
  * libmilter retries a failing accept() at once, without sleeping or
@@ -33,17 +33,6 @@ unsigned long msm_limit_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return ULONG_MAX;
 	return (unsigned long)rl.rlim_cur;
-}
-
-unsigned long msm_limit_raise(unsigned long *was_r)
-{
-	struct rlimit rl;
-	*was_r = msm_limit_nofile();
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl); /* if refused, keep the old */
-	}
-	return msm_limit_nofile();
 }
 
 unsigned msm_limit_connections(unsigned configured, unsigned long nofile)

@@ -120,7 +120,8 @@ static pid_t spawn_worker(void)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	unsigned long was, nofile = msm_limit_raise(&was);
+	unsigned long was = msm_limit_nofile(),
+		      nofile = ms_daemon_raise_nofile();
 	msm_conf *c = NULL;
 	char *err = NULL;
 	if (msm_conf_load(conf_path, &c, &err) != 0)

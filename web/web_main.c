@@ -39,17 +39,6 @@ static int usage(void)
 	return 2;
 }
 
-static ms_config *load_config(void)
-{
-	ms_config *cfg = NULL;
-	char *err = NULL;
-	ms_status_t st = ms_config_load(conf_path, &cfg, &err);
-	if (st)
-		ms_log_error("%s", err ? err : ms_status_str(st));
-	free(err);
-	return cfg;
-}
-
 static void handled_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -74,7 +63,7 @@ static void run(int sfd)
 							    : "SIGINT");
 			return;
 		}
-		ms_config *c = load_config();
+		ms_config *c = ms_daemon_load_config(conf_path);
 		if (!c) {
 			ms_log_error("SIGHUP: configuration not reloaded, "
 				     "keeping the old one");
@@ -156,7 +145,7 @@ int main(int argc, char **argv)
 	int user_cmd = optind < argc && strcmp(argv[optind], "user") == 0;
 	if (optind < argc && !user_cmd)
 		return usage();
-	ms_config *cfg = load_config();
+	ms_config *cfg = ms_daemon_load_config(conf_path);
 	if (!cfg)
 		return 1;
 	int rc = 0;
