@@ -78,7 +78,8 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
-	libmicrohttpd-dev libcrypt-dev libzip-dev chromium chromium-driver python3-selenium
+	libmicrohttpd-dev libcrypt-dev libzip-dev chromium chromium-driver python3-selenium \
+	debhelper lintian libsystemd-dev prometheus man-db
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests web-tests milter-tests imap-tests format \
 	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter valgrind-imap install clean
