@@ -5,7 +5,8 @@
  * ms_spool_write, ms_spool_error, ms_spool_size, ms_spool_fd,
  * ms_spool_sha256, ms_spool_commit, ms_spool_abort; reading:
  * ms_spool_list, ms_spool_names_free, ms_spool_read, ms_spool_entry_free,
- * ms_spool_remove, ms_spool_quarantine, ms_spool_clean_tmp.
+ * ms_spool_remove, ms_spool_quarantine, ms_spool_clean_tmp; the
+ * backlog: ms_spool_backlog.
  *
  * The handle holds only the directory path, so it is thread-safe; every
  * call works on paths (an admin may recreate a subdirectory under a
@@ -437,6 +438,15 @@ static int cmp_named_time(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* 1 if de (in d) is an entry: a regular file not starting with '.';
+ * *st gets its status. */
+static int is_entry(DIR *d, const struct dirent *de, struct stat *st)
+{
+	return de->d_name[0] != '.' &&
+	       fstatat(dirfd(d), de->d_name, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st->st_mode);
+}
+
 /* Collects the regular, non-dot files of d into *v (grown as needed). */
 static ms_status_t scan_dir(DIR *d, named_time **v, size_t *n)
 {
@@ -445,10 +455,7 @@ static ms_status_t scan_dir(DIR *d, named_time **v, size_t *n)
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (de->d_name[0] == '.' ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
-			    0 ||
-		    !S_ISREG(st.st_mode))
+		if (!is_entry(d, de, &st))
 			continue;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -505,6 +512,55 @@ void ms_spool_names_free(char ***names)
 		free(*p);
 	free(*names);
 	*names = NULL;
+}
+
+/* ---- the backlog ---- */
+
+/* Counts the entries of d and finds the oldest mtime (0 when none). */
+static ms_status_t count_dir(DIR *d, uint64_t *n_r, int64_t *oldest_r)
+{
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (!is_entry(d, de, &st)) {
+			errno = 0;
+			continue;
+		}
+		if (*n_r == 0 || (int64_t)st.st_mtime < *oldest_r)
+			*oldest_r = (int64_t)st.st_mtime;
+		(*n_r)++;
+		errno = 0;
+	}
+	return errno ? MS_ERR_IO : MS_OK;
+}
+
+ms_status_t ms_spool_backlog(ms_spool *sp, uint64_t *n_r, int64_t *oldest_r,
+			     char **err_r)
+{
+	uint64_t n = 0;
+	int64_t oldest = 0;
+	*n_r = 0;
+	if (oldest_r)
+		*oldest_r = 0;
+	if (err_r)
+		*err_r = NULL;
+	char *dir = path_join(sp->dir, "new", NULL);
+	if (!dir)
+		return MS_ERR_NOMEM;
+	DIR *d = opendir(dir);
+	ms_status_t st = d ? count_dir(d, &n, &oldest) : MS_ERR_IO;
+	if (st == MS_ERR_IO)
+		set_err(err_r, dir, errno);
+	if (d)
+		closedir(d);
+	free(dir);
+	if (st)
+		return st;
+	*n_r = n;
+	if (oldest_r)
+		*oldest_r = oldest;
+	return MS_OK;
 }
 
 /* ---- reading ---- */

@@ -100,6 +100,14 @@ typedef struct ms_spool_entry {
  * MS_OK *names_r is a NULL-terminated array freed with ms_spool_names_free. */
 ms_status_t ms_spool_list(ms_spool *sp, char ***names_r, size_t *n_r);
 void ms_spool_names_free(char ***names);
+/* The backlog indexd has still to archive: *n_r gets the number of
+ * entries in new/, *oldest_r (if not NULL) the mtime of the oldest one
+ * (seconds since the epoch; 0 when there are none). Reads only; cheap
+ * enough for a metrics scrape or `mailsift doctor`. MS_OK, MS_ERR_IO
+ * (*err_r, if err_r, is "DIR/new: strerror"; caller frees), MS_ERR_NOMEM;
+ * on error *n_r and *oldest_r are 0. */
+ms_status_t ms_spool_backlog(ms_spool *sp, uint64_t *n_r, int64_t *oldest_r,
+			     char **err_r);
 /* Reads entry name from new/. MS_ERR_NOTFOUND if it is gone, MS_ERR_PARSE
  * if it is not a valid entry (no or bad footer, record without the entry's
  * id, size or sha256), MS_ERR_INVALID for a name with '/' or a leading

@@ -508,6 +508,41 @@ START_TEST(test_list_empty)
 }
 END_TEST
 
+/* The backlog counts what ms_spool_list lists and finds the oldest. */
+START_TEST(test_backlog)
+{
+	uint64_t n = 7;
+	int64_t oldest = 7;
+	char *err = NULL;
+	ck_assert_int_eq(ms_spool_backlog(g_sp, &n, &oldest, &err), MS_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(oldest, 0);
+	static const struct {
+		const char *name;
+		time_t mtime;
+	} files[] = { { "c", 300 }, { "a", 200 }, { ".hidden", 50 } };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		spit(sub_path("new", files[i].name), "x", 1);
+		set_mtime(files[i].name, files[i].mtime);
+	}
+	ck_assert_int_eq(mkdir(sub_path("new", "subdir"), 0700), 0);
+	spit(sub_path("tmp", "inprogress"), "x", 1);
+	ck_assert_int_eq(ms_spool_backlog(g_sp, &n, &oldest, NULL), MS_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(oldest, 200);
+	ck_assert_int_eq(ms_spool_backlog(g_sp, &n, NULL, NULL), MS_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(rmdir(sub_path("new", "subdir")), 0);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		ck_assert_int_eq(unlink(sub_path("new", files[i].name)), 0);
+	ck_assert_int_eq(rmdir(sub_path("new", NULL)), 0);
+	ck_assert_int_eq(ms_spool_backlog(g_sp, &n, &oldest, &err), MS_ERR_IO);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_nonnull(strstr(err, "/new: No such file"));
+	free(err);
+}
+END_TEST
+
 START_TEST(test_remove)
 {
 	put_entry("rm1", "abc", 3, 3, NULL);
@@ -570,6 +605,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_read_odd_names);
 	tcase_add_test(tc, test_list_order);
 	tcase_add_test(tc, test_list_empty);
+	tcase_add_test(tc, test_backlog);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_quarantine);
 	suite_add_tcase(s, tc);
