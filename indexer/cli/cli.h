@@ -58,5 +58,8 @@ int cli_export(const ms_config *cfg, int argc, char **argv);
 int cli_audit_cmd(const ms_config *cfg, int argc, char **argv);
 int cli_hold(const ms_config *cfg, int argc, char **argv);
 int cli_expire(const ms_config *cfg, int argc, char **argv);
+/* `mailsift doctor` loads the configuration itself (that is its first
+ * check): conf is its path (cli_doctor.c). */
+int cli_doctor(const char *conf, int argc, char **argv);
 
 #endif

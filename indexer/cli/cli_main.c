@@ -1,7 +1,7 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
  *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
- *            |export|hold|expire|audit ARGS
+ *            |export|hold|expire|audit|doctor ARGS
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors. "mailsift --help"
@@ -50,6 +50,12 @@ static const struct {
 	{ "audit", cli_audit_cmd,
 	  "audit verify          (check the audit trail's hash chain)\n"
 	  "  audit show [--since DATE] [--json]  (print the audit trail)" },
+	{ "doctor", NULL,
+	  "doctor [--postfix-config DIR] [--dovecot-config FILE] [--skip "
+	  "CHECK,...]\n"
+	  "                        (check the set-up: config, spool, archive, "
+	  "clamd,\n"
+	  "                        milter, Postfix, indexd, Dovecot, audit)" },
 };
 
 /* Prints the usage to out; returns rc. */
@@ -96,6 +102,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;
+		if (!commands[i].fn) /* doctor: loading the config is a check */
+			return cli_doctor(conf ? conf : DEFAULT_CONF,
+					  argc - optind, argv + optind);
 		ms_config *cfg =
 			ms_daemon_load_config(conf ? conf : DEFAULT_CONF);
 		if (!cfg)

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, os.environ.get("MAILSIFT_BUILD", "build"))
@@ -95,6 +96,25 @@ def stack(base, cmd, env):
     if p.returncode != 0:
         raise RuntimeError("%s: %s%s" % (cmd, p.stdout, p.stderr))
     return p.stdout
+
+
+def wait_for(cond, secs=90, step=0.5):
+    """True as soon as cond() is, False after secs seconds of it not."""
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def keep_or_remove(work):
+    """Removes a test's temporary directory, or with MAILSIFT_KEEP=1
+    says where it was kept."""
+    if os.environ.get("MAILSIFT_KEEP"):
+        print("kept %s" % work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def free_ports(n):

@@ -43,7 +43,6 @@ import smtplib
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mstest  # noqa: E402
@@ -168,15 +167,6 @@ class Stack:
         return int(out) if rc == 0 else -1
 
 
-def wait_for(cond, secs=90):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def pop3_take_all(st, n):
     """RETR + DELE of every message, QUIT; returns the downloaded bytes."""
     c = poplib.POP3("127.0.0.1", st.pop3, timeout=60)
@@ -267,7 +257,7 @@ def main():
             for raw in sent:
                 T.check(s.sendmail("sender@example.net", ["alice@example.org"], raw) == {}, "SMTP 250")
         n = len(sent)
-        T.check(wait_for(lambda: st.maildir_count() == n and st.archived() == n),
+        T.check(mstest.wait_for(lambda: st.maildir_count() == n and st.archived() == n),
                 "delivered %d and archived %d of %d" % (st.maildir_count(), st.archived(), n))
         got = pop3_take_all(st, n)
         T.check(st.archived() == n, "the archive still has all %d after POP3 deleted them" % n)

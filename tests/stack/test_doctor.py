@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""test_doctor.py - `mailsift doctor` on a private stack, healthy and broken.
+
+The whole stack on loopback (tests/stack/stack.sh, random ports): clamd,
+mailsift-milter, mailsift-indexd, Dovecot loading our FTS plugin (as
+fts = mailsift, mailsift_config = the stack's plugin.conf) and Postfix
+with smtpd_milters and non_smtpd_milters = the milter's socket. One
+message goes through SMTP and is archived (the count writes an audit
+line). Then:
+
+- healthy: `mailsift doctor --postfix-config DIR --dovecot-config FILE
+  --clamd-config FILE` prints only "ok" lines, one per check at least,
+  the closing "0 failed, 0 warnings", and exits 0;
+- broken: clamd stopped, the milter socket removed, smtpd_milters unset
+  (postconf -e), indexd stopped, one byte of the audit log changed: doctor
+  exits 1 and reports each as a FAIL line with its check's name followed
+  by a hint line; the rest stays ok;
+- a plugin.conf that does not parse: one FAIL config line (file:line),
+  exit 1; an unknown option or check name: exit 2.
+MAILSIFT_KEEP=1 keeps the temporary directory.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mstest  # noqa: E402
+
+T = mstest.Test("doctor")
+PLUGIN = os.path.join(mstest.BUILD, "lib21_fts_mailsift_plugin.so")
+CHECKS = ["config", "spool", "archive", "clamd", "signatures", "milter", "postfix",
+          "indexd", "backlog", "dovecot", "audit"]
+
+
+class Stack:
+    def __init__(self, work):
+        self.dir = os.path.join(work, "stack")
+        os.makedirs(self.dir)
+        mods = os.path.join(work, "modules")
+        os.makedirs(mods)
+        os.symlink("/usr/lib/dovecot/modules/lib20_fts_plugin.so",
+                   os.path.join(mods, "lib20_fts_plugin.so"))
+        shutil.copy(PLUGIN, os.path.join(mods, "lib21_fts_mailsift_plugin.so"))
+        self.conf = os.path.join(self.dir, "plugin.conf")
+        self.sock = os.path.join(self.dir, "milter.sock")
+        p = mstest.free_ports(4)
+        self.smtp = p[0]
+        self.env = dict(STACK_SMTP_PORT=str(p[0]), STACK_LMTP_PORT=str(p[1]),
+                        STACK_IMAP_PORT=str(p[2]), STACK_POP3_PORT=str(p[3]),
+                        STACK_USERS="alice bob",
+                        STACK_SMTPD_MILTERS="unix:" + self.sock,
+                        STACK_POSTFIX_EXTRA="non_smtpd_milters = unix:" + self.sock,
+                        STACK_DOVECOT_PLUGIN_DIR=mods,
+                        STACK_DOVECOT_MAIL_PLUGINS="fts fts_mailsift",
+                        STACK_DOVECOT_PLUGIN_CONF="  fts = mailsift\n  mailsift_config = %s\n"
+                                                  % self.conf)
+        self.pf = os.path.join(self.dir, "postfix", "etc")
+        self.dc = os.path.join(self.dir, "dovecot", "dovecot.conf")
+        self.clamd_conf = os.path.join(self.dir, "clamd", "clamd.conf")
+
+    def sh(self, cmd):
+        return mstest.stack(self.dir, cmd, self.env)
+
+    def start(self):
+        self.sh("stack_mailsift_conf 'commit_interval = 1s' && chmod 644 \"$STACK_DIR/plugin.conf\" && "
+                "stack_clamd_start && stack_mailsift_start %s mailsift-milter mailsift-indexd && "
+                "stack_dovecot_start && stack_postfix_start" % mstest.BUILD)
+
+    def stop(self):
+        try:
+            self.sh("stack_mailsift_stop; stack_down")
+        except RuntimeError as e:
+            print("warning: %s" % e)
+
+    def mailsift(self, *args):
+        p = subprocess.run([mstest.MAILSIFT, "-c", self.conf] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return p.returncode, p.stdout, p.stderr
+
+    def doctor(self, *extra):
+        return self.mailsift("doctor", "--postfix-config", self.pf, "--dovecot-config", self.dc,
+                             "--clamd-config", self.clamd_conf, *extra)
+
+
+def verdicts(out):
+    """[(verdict, check, detail, hint or None)] from doctor's output."""
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"^(ok|warn|FAIL) +([a-z]+): (.*)$", line)
+        if m:
+            rows.append([m.group(1), m.group(2), m.group(3), None])
+        elif line.startswith("      hint: ") and rows:
+            rows[-1][3] = line[len("      hint: "):]
+    return rows
+
+
+def send_one(st):
+    msg = os.path.join(st.dir, "hello.eml")
+    with open(msg, "w") as f:
+        f.write("From: bob@example.org\nTo: alice@example.org\nSubject: doctor hello\n"
+                "Message-ID: <doctor-1@example.org>\n\nhello\n")
+    out = st.sh('stack_send bob@example.org alice@example.org "%s"' % msg)
+    T.check(out.startswith("250"), "message accepted: %r" % out)
+    T.check(mstest.wait_for(lambda: st.mailsift("count", "id:doctor-1@example.org")[1].strip() == "1"),
+            "message archived")
+
+
+def healthy(st):
+    rc, out, err = st.doctor()
+    rows = verdicts(out)
+    T.check(rc == 0, "healthy: exit 0, got %d: %s%s" % (rc, out, err))
+    T.check(rows and all(r[0] == "ok" for r in rows), "healthy: every line ok:\n" + out)
+    T.check(set(CHECKS) <= {r[1] for r in rows}, "healthy: every check reported:\n" + out)
+    T.check(out.rstrip().endswith("0 failed, 0 warnings"), "healthy: closing line:\n" + out)
+    T.check(any(r[1] == "milter" and "handshake (protocol 6" in r[2] for r in rows),
+            "healthy: the milter answered OPTNEG:\n" + out)
+    T.check(any(r[1] == "postfix" and r[2].startswith("smtpd_milters = unix:" + st.sock)
+                for r in rows), "healthy: smtpd_milters named:\n" + out)
+    print(out, end="")
+
+
+def break_it(st):
+    st.sh("stack_clamd_stop")
+    os.unlink(st.sock)
+    subprocess.run(["postconf", "-c", st.pf, "-e", "smtpd_milters ="], check=True)
+    st.sh('stack_kill_pidfile "$STACK_DIR/indexd.pid" 20 mailsift-indexd; '
+          'stack_kill_pidfile "$STACK_DIR/mailsift-indexd.bg.pid" 20 mailsift-indexd; '
+          'echo 999999 > "$STACK_DIR/indexd.pid"')
+    log = os.path.join(st.dir, "archive", "audit.log")
+    data = bytearray(open(log, "rb").read())
+    data[data.index(b'"action":"') + 10] ^= 0x20  # count -> Count
+    open(log, "wb").write(bytes(data))
+
+
+def broken(st):
+    rc, out, err = st.doctor()
+    print(out, end="")
+    rows = verdicts(out)
+    T.check(rc == 1, "broken: exit 1, got %d (%s)" % (rc, err))
+    want = {"clamd": "connect", "milter": "No such file", "postfix": "smtpd_milters = ''",
+            "indexd": "not running", "audit": "DAMAGED"}
+    for check, detail in want.items():
+        hit = [r for r in rows if r[0] == "FAIL" and r[1] == check and detail in r[2]]
+        T.check(hit, "broken: FAIL %s (%s):\n%s" % (check, detail, out))
+        T.check(hit and hit[0][3], "broken: %s has a hint" % check)
+    fails = {r[1] for r in rows if r[0] == "FAIL"}
+    T.check(fails == set(want), "broken: only those fail: %s" % sorted(fails))
+    T.check(any(r[1] == "dovecot" and r[0] == "ok" for r in rows), "broken: dovecot still ok")
+    T.check(re.search(r"^5 failed, \d+ warnings$", out, re.M), "broken: closing line")
+
+
+def bad_input(st, work):
+    bad = os.path.join(work, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[milter]\nsocket = unix:/x\nnonsense = 1\n")
+    p = subprocess.run([mstest.MAILSIFT, "-c", bad, "doctor"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    rows = verdicts(p.stdout)
+    T.check(p.returncode == 1 and len(rows) == 1 and rows[0][:2] == ["FAIL", "config"]
+            and (bad + ":3:") in rows[0][2] and rows[0][3], "bad config: %s" % p.stdout)
+    for args in (["--nonsense"], ["--skip", "nothing"], ["--backlog", "x"], ["extra"]):
+        rc, out, err = st.mailsift("doctor", *args)
+        T.check(rc == 2 and "usage: mailsift doctor" in err, "usage error for %s: %d %s" % (args, rc, err))
+
+
+def main():
+    need = [mstest.MAILSIFT, PLUGIN] + [os.path.join(mstest.BUILD, n)
+                                        for n in ("mailsift-milter", "mailsift-indexd")]
+    missing = [n for n in need if not os.path.exists(n)]
+    if missing:
+        T.check(False, "not built: %s" % missing)
+        T.done()
+    work = tempfile.mkdtemp(prefix="mailsift-doctor-")
+    os.chmod(work, 0o755)
+    st = Stack(work)
+    try:
+        st.start()
+        send_one(st)
+        healthy(st)
+        break_it(st)
+        broken(st)
+        bad_input(st, work)
+    except RuntimeError as e:
+        T.check(False, str(e))
+    finally:
+        st.stop()
+        mstest.keep_or_remove(work)
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
