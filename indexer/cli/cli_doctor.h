@@ -13,7 +13,9 @@
 #ifndef CLI_DOCTOR_H
 #define CLI_DOCTOR_H
 
+#include <pwd.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "ms_buf.h"
 #include "ms_config.h"
@@ -48,6 +50,14 @@ void doc_report(doctor *d, doc_verdict v, const char *check, const char *hint,
  * (reset first; lines starting with "NAME: warning:" dropped). Returns
  * the exit status, 127 when it could not be run, -1 when killed. */
 int doc_run(char *const argv[], ms_buf *out);
+
+/* 1 if the user pw may access the file st describes with want (a mask of
+ * 4 read, 2 write, 1 search/execute), by the owner, group or other bits
+ * that apply to them (root: always). */
+int doc_user_may(const struct passwd *pw, const struct stat *st, unsigned want);
+
+/* "owner USER:GROUP, mode 0NNN" of st into buf (n bytes); returns buf. */
+const char *doc_owner(const struct stat *st, char *buf, size_t n);
 
 /* cli_doctor_local.c */
 void doc_check_spool(doctor *d);

@@ -8,6 +8,7 @@
  * doc_check_backlog, doc_check_audit.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -23,41 +24,6 @@
 #include "ms_spool.h"
 
 /* ---- directories ---- */
-
-/* 1 if user (a passwd entry) may write the directory st describes. */
-static int may_write(const struct passwd *pw, const struct stat *st)
-{
-	if (pw->pw_uid == 0 || (pw->pw_uid == st->st_uid && st->st_mode & 0200))
-		return 1;
-	if (!(st->st_mode & 0020))
-		return 0;
-	gid_t groups[256];
-	int n = 256;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == st->st_gid)
-			return 1;
-	return 0;
-}
-
-static const char *user_name(uid_t uid, char *buf, size_t n)
-{
-	struct passwd *pw = getpwuid(uid);
-	if (pw)
-		return pw->pw_name;
-	snprintf(buf, n, "%u", (unsigned)uid);
-	return buf;
-}
-
-static const char *group_name(gid_t gid, char *buf, size_t n)
-{
-	struct group *gr = getgrgid(gid);
-	if (gr)
-		return gr->gr_name;
-	snprintf(buf, n, "%u", (unsigned)gid);
-	return buf;
-}
 
 /* Checks one directory; 0 when fine, else -1 after a FAIL line. */
 static int check_one_dir(doctor *d, const char *check, const char *dir,
@@ -84,17 +50,14 @@ static int check_one_dir(doctor *d, const char *check, const char *dir,
 	}
 	for (; *users; users++) {
 		struct passwd *pw = getpwnam(*users);
-		char ub[16], gb[16];
-		if (!pw || !may_write(pw, &st)) {
+		char own[160];
+		if (!pw || !doc_user_may(pw, &st, 03)) {
 			doc_report(d, DOC_FAIL, check,
 				   "chown the directory to the daemon user "
 				   "(or give a group they share g+w)",
-				   "%s: %s %s (owner %s:%s, mode %04o)", dir,
-				   *users,
+				   "%s: %s %s (%s)", dir, *users,
 				   pw ? "cannot write it" : "is no user here",
-				   user_name(st.st_uid, ub, sizeof ub),
-				   group_name(st.st_gid, gb, sizeof gb),
-				   (unsigned)(st.st_mode & 07777));
+				   doc_owner(&st, own, sizeof own));
 			return -1;
 		}
 	}
@@ -106,16 +69,14 @@ static void dir_ok(doctor *d, const char *check, const char *dir,
 		   const char *const *users, const char *what)
 {
 	struct stat st;
-	char ub[16], gb[16], who[160] = "";
+	char own[160], who[160] = "";
 	if (stat(dir, &st) < 0)
 		return;
 	for (const char *const *u = users; *u; u++)
 		snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s",
 			 u == users ? "" : ", ", *u);
-	doc_report(d, DOC_OK, check, NULL, "%s%s (owner %s:%s, mode %04o)%s%s",
-		   dir, what, user_name(st.st_uid, ub, sizeof ub),
-		   group_name(st.st_gid, gb, sizeof gb),
-		   (unsigned)(st.st_mode & 07777),
+	doc_report(d, DOC_OK, check, NULL, "%s%s (%s)%s%s", dir, what,
+		   doc_owner(&st, own, sizeof own),
 		   *users ? ", writable by " : " (no daemon user set)", who);
 }
 
@@ -186,6 +147,35 @@ static char proc_state(long pid)
 	return rp && rp[1] == ' ' ? rp[2] : 0;
 }
 
+/* Without a pidfile: a process named mailsift-indexd, found in /proc. */
+static void find_by_name(doctor *d, const char *hint)
+{
+	DIR *dd = opendir("/proc");
+	struct dirent *de;
+	long pid = 0;
+	while (dd && !pid && (de = readdir(dd)) != NULL) {
+		char comm[64], *end;
+		long p = strtol(de->d_name, &end, 10);
+		if (p <= 0 || *end)
+			continue;
+		proc_comm(p, comm, sizeof comm);
+		if (!strcmp(comm, "mailsift-indexd") && proc_state(p) != 'Z')
+			pid = p;
+	}
+	if (dd)
+		closedir(dd);
+	if (pid) {
+		d->indexd_up = 1;
+		doc_report(d, DOC_OK, "indexd", NULL,
+			   "running (pid %ld, found by name: no [indexd] "
+			   "pidfile set)",
+			   pid);
+	} else
+		doc_report(d, DOC_FAIL, "indexd", hint,
+			   "no mailsift-indexd process (and no [indexd] "
+			   "pidfile set)");
+}
+
 /* Reads the pid from file; 0 and a FAIL line when there is none. */
 static long read_pid(doctor *d, const char *file, const char *hint)
 {
@@ -211,11 +201,7 @@ void doc_check_indexd(doctor *d)
 	const char *hint = "start mailsift-indexd (systemctl start "
 			   "mailsift-indexd); its log says why it stopped";
 	if (!*file) {
-		doc_report(d, DOC_WARN, "indexd",
-			   "set [indexd] pidfile (as the daemon's unit does) "
-			   "so that doctor can find it",
-			   "no [indexd] pidfile set: cannot tell whether "
-			   "mailsift-indexd runs");
+		find_by_name(d, hint);
 		return;
 	}
 	long pid = read_pid(d, file, hint);

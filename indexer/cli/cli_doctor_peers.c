@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,37 @@ void doc_check_signatures(doctor *d)
 
 /* ---- the milter ---- */
 
+/* 1 after a FAIL line when the user postfix (if there is one) cannot
+ * connect to the unix socket path: search on every directory above it,
+ * write on the socket. */
+static int postfix_blocked(doctor *d, const char *path)
+{
+	struct passwd *pw = getpwnam("postfix");
+	char p[4096], own[160];
+	struct stat st;
+	const char *what = NULL;
+	if (!pw || strlen(path) >= sizeof p)
+		return 0;
+	strcpy(p, path);
+	for (char *sl = p; !what && (sl = strchr(sl + 1, '/')) != NULL;) {
+		*sl = '\0';
+		if (stat(p, &st) == 0 && !doc_user_may(pw, &st, 01))
+			what = "search";
+		else
+			*sl = '/';
+	}
+	if (!what && stat(p, &st) == 0 && !doc_user_may(pw, &st, 02))
+		what = "write to";
+	if (!what)
+		return 0;
+	doc_report(d, DOC_FAIL, "milter",
+		   "let Postfix reach the socket: adduser postfix mailsift "
+		   "(the socket's group), then restart Postfix",
+		   "user postfix cannot %s %s (%s)", what, p,
+		   doc_owner(&st, own, sizeof own));
+	return 1;
+}
+
 void doc_check_milter(doctor *d)
 {
 	const char *sock = d->cfg->milter_socket;
@@ -156,6 +188,8 @@ void doc_check_milter(doctor *d)
 			   path);
 		return;
 	}
+	if (local && postfix_blocked(d, path))
+		return;
 	ms_milter_optneg r;
 	char *err = NULL;
 	ms_status_t s = ms_milter_probe(sock, d->timeout_ms, &r, &err);

@@ -1,10 +1,11 @@
 /* cli_doctor_util.c - the report lines of `mailsift doctor` and the
  * runner of the programs it asks (postconf, doveconf).
  *
- * Functions: doc_report, doc_run.
+ * Functions: doc_report, doc_run, doc_user_may, doc_owner.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,4 +90,43 @@ int doc_run(char *const argv[], ms_buf *out)
 	const char *base = strrchr(argv[0], '/');
 	drop_warnings(out, base ? base + 1 : argv[0]);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* 1 if pw is in group gid (primary or supplementary). */
+static int in_group(const struct passwd *pw, gid_t gid)
+{
+	gid_t groups[256];
+	int n = 256;
+	if (pw->pw_gid == gid)
+		return 1;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+int doc_user_may(const struct passwd *pw, const struct stat *st, unsigned want)
+{
+	unsigned m = (unsigned)st->st_mode;
+	if (pw->pw_uid == 0)
+		return 1;
+	if (pw->pw_uid == st->st_uid)
+		return ((m >> 6) & want) == want;
+	if (in_group(pw, st->st_gid))
+		return ((m >> 3) & want) == want;
+	return (m & want) == want;
+}
+
+const char *doc_owner(const struct stat *st, char *buf, size_t n)
+{
+	struct passwd *pw = getpwuid(st->st_uid);
+	struct group *gr = getgrgid(st->st_gid);
+	char u[16], g[16];
+	snprintf(u, sizeof u, "%u", (unsigned)st->st_uid);
+	snprintf(g, sizeof g, "%u", (unsigned)st->st_gid);
+	snprintf(buf, n, "owner %s:%s, mode %04o", pw ? pw->pw_name : u,
+		 gr ? gr->gr_name : g, (unsigned)(st->st_mode & 07777));
+	return buf;
 }

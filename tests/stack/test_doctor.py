@@ -15,6 +15,8 @@ line). Then:
   (postconf -e), indexd stopped, one byte of the audit log changed: doctor
   exits 1 and reports each as a FAIL line with its check's name followed
   by a hint line; the rest stays ok;
+- a milter socket in a directory the user postfix cannot search, and a
+  socket whose listener answers like a web server: FAIL milter each;
 - a plugin.conf that does not parse: one FAIL config line (file:line),
   exit 1; an unknown option or check name: exit 2.
 MAILSIFT_KEEP=1 keeps the temporary directory.
@@ -152,6 +154,39 @@ def broken(st):
     T.check(re.search(r"^5 failed, \d+ warnings$", out, re.M), "broken: closing line")
 
 
+def odd_milters(st, work):
+    """A socket Postfix cannot reach, and one that is not a milter."""
+    import socket
+    import threading
+    private = os.path.join(work, "private")
+    os.makedirs(private, mode=0o700)
+    cases = [(os.path.join(private, "m.sock"), "user postfix cannot search " + private),
+             (os.path.join(work, "http.sock"), "not a milter")]
+    for path, want in cases:
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        os.chmod(path, 0o777)
+        srv.listen(1)
+
+        def answer(srv=srv):
+            c, _ = srv.accept()
+            c.recv(100)
+            c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+            c.close()
+        th = threading.Thread(target=answer, daemon=True)
+        th.start()
+        conf = os.path.join(work, "odd.conf")
+        with open(conf, "w") as f:
+            f.write(open(st.conf).read().replace("socket = unix:" + st.sock, "socket = unix:" + path))
+        p = subprocess.run([mstest.MAILSIFT, "-c", conf, "doctor", "--timeout", "3", "--skip",
+                            "spool,archive,clamd,signatures,postfix,indexd,backlog,dovecot,audit"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        rows = [r for r in verdicts(p.stdout) if r[1] == "milter"]
+        T.check(p.returncode == 1 and rows and rows[0][0] == "FAIL" and want in rows[0][2]
+                and rows[0][3], "odd milter %s: %s" % (want, p.stdout))
+        srv.close()
+
+
 def bad_input(st, work):
     bad = os.path.join(work, "bad.conf")
     with open(bad, "w") as f:
@@ -182,6 +217,7 @@ def main():
         healthy(st)
         break_it(st)
         broken(st)
+        odd_milters(st, work)
         bad_input(st, work)
     except RuntimeError as e:
         T.check(False, str(e))
