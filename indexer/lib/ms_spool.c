@@ -1,19 +1,24 @@
 /* ms_spool.c - the durable spool between the milter and indexd (see
- * ms_spool.h for the layout and the entry format).
+ * ms_spool.h for the layout, ms_spool_int.h for the segment format).
  *
  * Functions: ms_spool_open, ms_spool_close; writing: ms_spool_begin,
  * ms_spool_write, ms_spool_error, ms_spool_size, ms_spool_fd,
  * ms_spool_sha256, ms_spool_commit, ms_spool_abort; reading:
- * ms_spool_list, ms_spool_names_free, ms_spool_read, ms_spool_entry_free,
+ * ms_spool_list, ms_spool_poll, ms_spool_names_free, ms_spool_read,
  * ms_spool_remove, ms_spool_quarantine, ms_spool_clean_tmp; the
  * backlog: ms_spool_backlog.
  *
- * The handle holds only the directory path, so it is thread-safe; every
+ * A message being written is an unnamed file in tmp/ (O_TMPFILE: a crash
+ * leaves nothing behind) and, while it fits, also a copy in the writer's
+ * buffer; the commit appends it to a segment (ms_spool_seg.c: group
+ * commit). Reading handles segment entries (names "SEGMENT/OFFSET",
+ * ms_spool_scan.c) and legacy entry files in new/ (from earlier versions
+ * or tests), which are read, removed and quarantined here as before. Every
  * call works on paths (an admin may recreate a subdirectory under a
- * running daemon). Diagnostics are one line, "path: strerror" or
- * "path: what is wrong".
+ * running daemon). Diagnostics are one line, "path: strerror" or "path:
+ * what is wrong".
  */
-#include "ms_spool.h"
+#include "ms_spool_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,20 +40,18 @@
 #define LEN_DIGITS 12
 #define LEN_MAX	   999999999999ULL /* 12 decimal digits */
 
-struct ms_spool {
-	char *dir;
-};
-
 struct ms_spool_writer {
 	ms_spool *sp;
-	char *tmp_path;
+	char *tmp_path; /* tmp/ (the file has no name) */
 	char id[MS_SPOOL_ID_MAX + 1];
 	int fd;
 	uint64_t size;	 /* message bytes accepted */
 	ms_sha256 *hash; /* NULL once final */
+	uint32_t crc;	 /* CRC-32 of the message */
 	char hex[MS_SHA256_HEX];
-	char *buf; /* WBUF_SIZE bytes */
-	size_t blen;
+	char *buf;	  /* WBUF_SIZE bytes: the last blen of the message */
+	size_t blen;	  /* (all of it while blen == size) */
+	size_t wrote;	  /* of buf, bytes already in the file */
 	ms_status_t fail; /* sticky error */
 	char err[512];
 };
@@ -62,42 +65,10 @@ static void set_err(char **err_r, const char *path, int e)
 		*err_r = NULL;
 }
 
-static char *path_join(const char *a, const char *b, const char *c)
-{
-	char *p = NULL;
-	if (asprintf(&p, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "") < 0)
-		return NULL;
-	return p;
-}
-
-/* Entry ids: 1..MS_SPOOL_ID_MAX of [A-Za-z0-9_-]. */
-static int id_ok(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-	if (n == 0 || n > MS_SPOOL_ID_MAX)
-		return 0;
-	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			  "0123456789-_") == n;
-}
-
-/* Names a reader accepts (anything a writer or an admin may have put in
- * new/): not empty, no '/', not a dot file, fits a file name. */
-static int name_ok(const char *name)
-{
-	return name && name[0] && name[0] != '.' && !strchr(name, '/') &&
-	       strlen(name) < 240;
-}
-
-/* fsyncs directory path; 0 or an errno. */
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int e = fsync(fd) < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
+#define path_join ms_spool_path
+#define sync_dir  ms_spool_sync_dir
+#define id_ok	  ms_spool_id_ok
+#define name_ok	  ms_spool_name_ok
 
 /* mkdir -p path (mode 0770, umask applies); 0 or an errno. */
 static int mkdirs(char *path)
@@ -122,9 +93,24 @@ static int mkdirs(char *path)
 
 /* ---- open / close ---- */
 
+/* This boot's id (segments written in it trust only commit entries), or
+ * "" when unknown. */
+static void read_boot_id(char out[MS_SEG_BOOT + 1])
+{
+	out[0] = '\0';
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t k = read(fd, out, MS_SEG_BOOT);
+	close(fd);
+	out[k > 0 ? k : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
 ms_status_t ms_spool_open(const char *dir, ms_spool **sp_r, char **err_r)
 {
-	static const char *const subs[] = { "", "/tmp", "/new", "/bad" };
+	static const char *const subs[] = { "", "/tmp", "/new", "/bad",
+					    "/seg" };
 	*sp_r = NULL;
 	if (err_r)
 		*err_r = NULL;
@@ -133,6 +119,10 @@ ms_status_t ms_spool_open(const char *dir, ms_spool **sp_r, char **err_r)
 		free(sp);
 		return MS_ERR_NOMEM;
 	}
+	pthread_mutex_init(&sp->mu, NULL);
+	pthread_mutex_init(&sp->rmu, NULL);
+	pthread_cond_init(&sp->cv, NULL);
+	read_boot_id(sp->boot);
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		char *p = NULL;
 		if (asprintf(&p, "%s%s", dir, subs[i]) < 0) {
@@ -156,6 +146,11 @@ void ms_spool_close(ms_spool **sp)
 {
 	if (!sp || !*sp)
 		return;
+	ms_seg_close_writer(*sp);
+	ms_seg_close_readers(*sp);
+	pthread_mutex_destroy(&(*sp)->mu);
+	pthread_mutex_destroy(&(*sp)->rmu);
+	pthread_cond_destroy(&(*sp)->cv);
 	free((*sp)->dir);
 	free(*sp);
 	*sp = NULL;
@@ -191,22 +186,26 @@ static ms_status_t w_raw(ms_spool_writer *w, const char *p, size_t n)
 	return MS_OK;
 }
 
+/* Writes the buffered bytes not yet in the file; the buffer keeps them. */
 static ms_status_t w_flush(ms_spool_writer *w)
 {
 	if (w->fail)
 		return w->fail;
-	ms_status_t st = w_raw(w, w->buf, w->blen);
-	w->blen = 0;
+	ms_status_t st = w_raw(w, w->buf + w->wrote, w->blen - w->wrote);
+	w->wrote = w->blen;
 	return st;
 }
 
-/* Buffered append of bytes (message, record or footer). */
+/* Buffered append of message bytes. */
 static ms_status_t w_put(ms_spool_writer *w, const void *p, size_t n)
 {
 	if (w->fail)
 		return w->fail;
-	if (w->blen + n > WBUF_SIZE && w_flush(w))
-		return w->fail;
+	if (w->blen + n > WBUF_SIZE) {
+		if (w_flush(w))
+			return w->fail;
+		w->blen = w->wrote = 0;
+	}
 	if (n >= WBUF_SIZE)
 		return w_raw(w, p, n);
 	memcpy(w->buf + w->blen, p, n);
@@ -227,6 +226,24 @@ static void writer_free(ms_spool_writer *w)
 	free(w);
 }
 
+/* An unnamed file in dir (a named one, unlinked at once, where the file
+ * system has no O_TMPFILE); -1 with errno. */
+static int open_tmp(const char *dir)
+{
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0660);
+	if (fd >= 0 ||
+	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	char *p = NULL;
+	if (asprintf(&p, "%s/.msgXXXXXX", dir) < 0)
+		return errno = ENOMEM, -1;
+	fd = mkostemp(p, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(p);
+	free(p);
+	return fd;
+}
+
 ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
 			   char **err_r)
 {
@@ -245,7 +262,7 @@ ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
 	w->fd = -1;
 	w->sp = sp;
 	strcpy(w->id, id);
-	w->tmp_path = path_join(sp->dir, "tmp", id);
+	w->tmp_path = path_join(sp->dir, "tmp", NULL);
 	w->buf = malloc(WBUF_SIZE);
 	w->hash = ms_sha256_new();
 	if (!w->tmp_path || !w->buf || !w->hash) {
@@ -254,7 +271,7 @@ ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
 		writer_free(w);
 		return st;
 	}
-	w->fd = open(w->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+	w->fd = open_tmp(w->tmp_path);
 	if (w->fd < 0) {
 		set_err(err_r, w->tmp_path, errno);
 		writer_free(w);
@@ -278,6 +295,7 @@ ms_status_t ms_spool_write(ms_spool_writer *w, const void *p, size_t n)
 	}
 	if (ms_sha256_update(w->hash, p, n))
 		return MS_ERR_CRYPTO;
+	w->crc = ms_seg_crc(w->crc, p, n);
 	w->size += n;
 	return w_put(w, p, n);
 }
@@ -336,53 +354,24 @@ static ms_status_t build_record(ms_spool_writer *w, const ms_envelope *env,
 	return MS_OK;
 }
 
-/* Appends record and footer, flushes, fsyncs and closes the file. */
-static ms_status_t write_tail(ms_spool_writer *w, const ms_envelope *env)
+/* Appends the entry (message and record) to a segment and waits until
+ * it is flushed (group commit). */
+static ms_status_t append(ms_spool_writer *w, const ms_envelope *env,
+			  char **err_r)
 {
 	ms_buf rec = MS_BUF_INIT;
 	ms_status_t st = build_record(w, env, &rec);
-	char foot[MS_SPOOL_FOOTER + 1];
-	if (!st && rec.len > LEN_MAX)
+	if (!st && rec.len > MS_SEG_REC_MAX)
 		st = MS_ERR_LIMIT;
-	if (!st) {
-		snprintf(foot, sizeof foot, "%s%012" PRIu64 "%012zu", MAGIC,
-			 w->size, rec.len);
-		if (w_put(w, rec.data, rec.len) ||
-		    w_put(w, foot, MS_SPOOL_FOOTER) || w_flush(w))
-			st = w->fail;
-	}
+	int in_mem = w->blen == w->size;
+	if (!st && !in_mem && w_flush(w))
+		st = w->fail;
+	if (!st)
+		st = ms_seg_append(w->sp, w->fd, in_mem ? w->buf : NULL,
+				   w->size, w->crc, rec.data, rec.len, err_r);
+	else if (w->fail && err_r)
+		*err_r = strdup(w->err);
 	ms_buf_free(&rec);
-	if (st)
-		return st;
-	if (fsync(w->fd) < 0)
-		return w_fail(w, MS_ERR_IO, errno);
-	int fd = w->fd;
-	w->fd = -1;
-	if (close(fd) < 0)
-		return w_fail(w, MS_ERR_IO, errno);
-	return MS_OK;
-}
-
-/* Renames tmp/<id> to new/<id> and fsyncs new/; on a failed directory
- * sync the entry is taken back out of new/. */
-static ms_status_t publish(ms_spool_writer *w, char **err_r)
-{
-	char *new_dir = path_join(w->sp->dir, "new", NULL);
-	char *new_path = path_join(w->sp->dir, "new", w->id);
-	ms_status_t st = MS_OK;
-	int e;
-	if (!new_dir || !new_path) {
-		st = MS_ERR_NOMEM;
-	} else if (rename(w->tmp_path, new_path) < 0) {
-		set_err(err_r, new_path, errno);
-		st = MS_ERR_IO;
-	} else if ((e = sync_dir(new_dir)) != 0) {
-		set_err(err_r, new_dir, e);
-		unlink(new_path);
-		st = MS_ERR_IO;
-	}
-	free(new_dir);
-	free(new_path);
 	return st;
 }
 
@@ -400,14 +389,11 @@ ms_status_t ms_spool_commit(ms_spool_writer **wp, const ms_envelope *env,
 		if (err_r && asprintf(err_r, "%s: envelope id %.64s differs",
 				      w->tmp_path, env->id) < 0)
 			*err_r = NULL;
-	} else if ((st = ms_spool_sha256(w, hex)) == MS_OK &&
-		   (st = write_tail(w, env)) == MS_OK) {
-		st = publish(w, err_r);
+	} else if ((st = ms_spool_sha256(w, hex)) == MS_OK) {
+		st = append(w, env, err_r);
 	} else if (w->fail && err_r) {
 		*err_r = strdup(w->err);
 	}
-	if (st)
-		unlink(w->tmp_path);
 	writer_free(w);
 	return st;
 }
@@ -416,7 +402,6 @@ void ms_spool_abort(ms_spool_writer **wp)
 {
 	if (!wp || !*wp)
 		return;
-	unlink((*wp)->tmp_path);
 	writer_free(*wp);
 	*wp = NULL;
 }
@@ -472,7 +457,8 @@ static ms_status_t scan_dir(DIR *d, named_time **v, size_t *n)
 	return errno ? MS_ERR_IO : MS_OK;
 }
 
-ms_status_t ms_spool_list(ms_spool *sp, char ***names_r, size_t *n_r)
+/* The legacy entry files of new/, oldest first. */
+static ms_status_t list_files(ms_spool *sp, char ***names_r, size_t *n_r)
 {
 	*names_r = NULL;
 	*n_r = 0;
@@ -502,6 +488,34 @@ ms_status_t ms_spool_list(ms_spool *sp, char ***names_r, size_t *n_r)
 	*names_r = names;
 	*n_r = n;
 	return MS_OK;
+}
+
+ms_status_t ms_spool_list(ms_spool *sp, char ***names_r, size_t *n_r)
+{
+	ms_status_t st = list_files(sp, names_r, n_r);
+	size_t cap = *n_r + 1;
+	if (!st)
+		st = ms_seg_list(sp, 0, names_r, n_r, &cap);
+	if (st) {
+		ms_spool_names_free(names_r);
+		*n_r = 0;
+	}
+	return st;
+}
+
+ms_status_t ms_spool_poll(ms_spool *sp, char ***names_r, size_t *n_r)
+{
+	size_t cap = 0;
+	*names_r = NULL;
+	*n_r = 0;
+	ms_status_t st = ms_seg_list(sp, 1, names_r, n_r, &cap);
+	if (!st && !*names_r && !(*names_r = calloc(1, sizeof **names_r)))
+		st = MS_ERR_NOMEM;
+	if (st) {
+		ms_spool_names_free(names_r);
+		*n_r = 0;
+	}
+	return st;
 }
 
 void ms_spool_names_free(char ***names)
@@ -557,24 +571,14 @@ ms_status_t ms_spool_backlog(ms_spool *sp, uint64_t *n_r, int64_t *oldest_r,
 	free(dir);
 	if (st)
 		return st;
+	ms_seg_backlog(sp, &n, &oldest);
 	*n_r = n;
 	if (oldest_r)
 		*oldest_r = oldest;
 	return MS_OK;
 }
 
-/* ---- reading ---- */
-
-typedef struct entry_priv {
-	ms_spool_entry e;
-	void *map;
-	size_t map_len;
-	char *rec;	    /* private copy of the record; env points here */
-	const char **rcpts; /* env.rcpts */
-	size_t rcpt_cap;
-	const char *size; /* "size" as recorded */
-	int nomem;
-} entry_priv;
+/* ---- reading legacy entry files ---- */
 
 /* Parses n decimal digits (exactly) at p into *v; 0 if not digits. */
 static int parse_digits(const char *p, size_t n, uint64_t *v)
@@ -588,92 +592,25 @@ static int parse_digits(const char *p, size_t n, uint64_t *v)
 	return 1;
 }
 
-static void add_rcpt(entry_priv *p, const char *v)
+/* Validates the footer of the mapped file; sets *ml and *rl. */
+static const char *check_footer(const char *map, size_t len, uint64_t *ml,
+				uint64_t *rl)
 {
-	ms_envelope *env = &p->e.env;
-	if (env->n_rcpts == p->rcpt_cap) {
-		size_t cap = p->rcpt_cap ? 2 * p->rcpt_cap : 8;
-		const char **nv = reallocarray(p->rcpts, cap, sizeof *nv);
-		if (!nv) {
-			p->nomem = 1;
-			return;
-		}
-		p->rcpts = nv;
-		p->rcpt_cap = cap;
-		env->rcpts = nv;
-	}
-	p->rcpts[env->n_rcpts++] = v;
-}
-
-/* ms_record_fn: one envelope line. Empty values stay NULL. */
-static void on_field(const char *k, const char *v, void *ctx)
-{
-	entry_priv *p = ctx;
-	ms_envelope *env = &p->e.env;
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-		{ "id", offsetof(ms_envelope, id) },
-		{ "sender", offsetof(ms_envelope, sender) },
-		{ "qid", offsetof(ms_envelope, queue_id) },
-		{ "client", offsetof(ms_envelope, client) },
-		{ "helo", offsetof(ms_envelope, helo) },
-		{ "auth", offsetof(ms_envelope, auth_user) },
-		{ "verdict", offsetof(ms_envelope, verdict) },
-		{ "virus", offsetof(ms_envelope, virus) },
-	};
-	if (strcmp(k, "rcpt") == 0) {
-		add_rcpt(p, v);
-	} else if (strcmp(k, "time") == 0) {
-		env->time = strtoll(v, NULL, 10);
-	} else if (strcmp(k, "size") == 0) {
-		p->size = v;
-	} else if (strcmp(k, "sha256") == 0) {
-		p->e.sha256 = v;
-	} else {
-		for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-			if (strcmp(k, strs[i].key) == 0 && v[0])
-				*(const char **)((char *)env + strs[i].off) = v;
-	}
-}
-
-/* Validates the footer of the mapped file; sets msg_len and *rec_len. */
-static const char *check_footer(entry_priv *p, size_t *rec_len)
-{
-	const char *f = (const char *)p->map + p->map_len - MS_SPOOL_FOOTER;
-	uint64_t ml, rl;
+	const char *f = map + len - MS_SPOOL_FOOTER;
 	if (memcmp(f, MAGIC, MAGIC_LEN) != 0)
 		return "no spool footer (incomplete entry)";
-	if (!parse_digits(f + MAGIC_LEN, LEN_DIGITS, &ml) ||
-	    !parse_digits(f + MAGIC_LEN + LEN_DIGITS, LEN_DIGITS, &rl))
+	if (!parse_digits(f + MAGIC_LEN, LEN_DIGITS, ml) ||
+	    !parse_digits(f + MAGIC_LEN + LEN_DIGITS, LEN_DIGITS, rl))
 		return "malformed spool footer";
-	if (ml + rl + MS_SPOOL_FOOTER != p->map_len)
+	if (*ml + *rl + MS_SPOOL_FOOTER != len)
 		return "footer lengths do not match the file size";
-	p->e.msg = p->map;
-	p->e.msg_len = (size_t)ml;
-	*rec_len = (size_t)rl;
 	return NULL;
 }
 
-/* Checks what the record must say about the entry. */
-static const char *check_record(entry_priv *p)
-{
-	char want[24];
-	snprintf(want, sizeof want, "%zu", p->e.msg_len);
-	if (!p->e.env.id || strcmp(p->e.env.id, p->e.name) != 0)
-		return "envelope id does not match the entry name";
-	if (!p->size || strcmp(p->size, want) != 0)
-		return "envelope size does not match the message";
-	if (!p->e.sha256 || strlen(p->e.sha256) != MS_SHA256_HEX - 1 ||
-	    strspn(p->e.sha256, "0123456789abcdef") != MS_SHA256_HEX - 1)
-		return "envelope has no valid sha256";
-	return NULL;
-}
-
-/* Maps the file, validates it and parses the record. Returns NULL or a
+/* Maps the file, validates it and makes the entry. Returns NULL or a
  * static reason; *st_r is the status. */
-static const char *load_entry(entry_priv *p, int fd, ms_status_t *st_r)
+static const char *load_entry(const char *name, int fd, ms_spool_entry **e_r,
+			      ms_status_t *st_r)
 {
 	struct stat st;
 	*st_r = MS_ERR_PARSE;
@@ -685,31 +622,45 @@ static const char *load_entry(entry_priv *p, int fd, ms_status_t *st_r)
 		return "not a regular file";
 	if ((uint64_t)st.st_size < MS_SPOOL_FOOTER)
 		return "too short for a spool footer (incomplete entry)";
-	p->map_len = (size_t)st.st_size;
-	p->map = mmap(NULL, p->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p->map == MAP_FAILED) {
-		p->map = NULL;
+	size_t len = (size_t)st.st_size;
+	char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
 		*st_r = MS_ERR_IO;
 		return strerror(errno);
 	}
-	size_t rec_len;
-	const char *why = check_footer(p, &rec_len);
-	if (why)
+	uint64_t ml, rl;
+	const char *why = check_footer(map, len, &ml, &rl);
+	if (why) {
+		munmap(map, len);
 		return why;
-	if (!(p->rec = malloc(rec_len + 1))) {
-		*st_r = MS_ERR_NOMEM;
-		return "out of memory";
 	}
-	memcpy(p->rec, p->e.msg + p->e.msg_len, rec_len);
-	p->rec[rec_len] = '\0';
-	ms_record_parse(p->rec, rec_len, on_field, p);
-	if (p->nomem) {
-		*st_r = MS_ERR_NOMEM;
-		return "out of memory";
+	*st_r = ms_spool_entry_make(name, map, (size_t)ml, map + ml, (size_t)rl,
+				    1, map, len, e_r, &why);
+	return *st_r ? why : NULL;
+}
+
+static ms_status_t read_file(ms_spool *sp, const char *name,
+			     ms_spool_entry **e_r, char **err_r)
+{
+	if (!name_ok(name))
+		return MS_ERR_INVALID;
+	char *path = path_join(sp->dir, "new", name);
+	if (!path)
+		return MS_ERR_NOMEM;
+	ms_status_t st;
+	const char *why = NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		st = errno == ENOENT ? MS_ERR_NOTFOUND : MS_ERR_IO;
+		why = strerror(errno);
+	} else {
+		why = load_entry(name, fd, e_r, &st);
+		close(fd);
 	}
-	if ((why = check_record(p)) == NULL)
-		*st_r = MS_OK;
-	return why;
+	if (st && err_r && asprintf(err_r, "%s: %s", path, why) < 0)
+		*err_r = NULL;
+	free(path);
+	return st;
 }
 
 ms_status_t ms_spool_read(ms_spool *sp, const char *name, ms_spool_entry **e_r,
@@ -718,58 +669,21 @@ ms_status_t ms_spool_read(ms_spool *sp, const char *name, ms_spool_entry **e_r,
 	*e_r = NULL;
 	if (err_r)
 		*err_r = NULL;
-	if (!name_ok(name))
-		return MS_ERR_INVALID;
-	entry_priv *p = calloc(1, sizeof *p);
-	char *path = path_join(sp->dir, "new", name);
-	if (p)
-		p->e.priv = p;
-	if (!p || !path || !(p->e.name = strdup(name))) {
-		ms_spool_entry *e = p ? &p->e : NULL;
-		ms_spool_entry_free(&e);
-		free(path);
-		return MS_ERR_NOMEM;
-	}
-	ms_status_t st;
-	const char *why = NULL;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		st = errno == ENOENT ? MS_ERR_NOTFOUND : MS_ERR_IO;
-		why = strerror(errno);
-	} else {
-		why = load_entry(p, fd, &st);
-		close(fd);
-	}
-	if (st && err_r && asprintf(err_r, "%s: %s", path, why) < 0)
-		*err_r = NULL;
-	free(path);
-	if (st) {
-		ms_spool_entry *e = &p->e;
-		ms_spool_entry_free(&e);
-		return st;
-	}
-	*e_r = &p->e;
-	return MS_OK;
-}
-
-void ms_spool_entry_free(ms_spool_entry **e)
-{
-	if (!e || !*e)
-		return;
-	entry_priv *p = (*e)->priv;
-	if (p->map)
-		munmap(p->map, p->map_len);
-	free(p->rec);
-	free(p->rcpts);
-	free(p->e.name);
-	free(p);
-	*e = NULL;
+	char seg[MS_SEG_NAME_MAX];
+	uint64_t off;
+	if (ms_seg_name_parse(name, seg, &off))
+		return ms_seg_read(sp, name, e_r, err_r);
+	return read_file(sp, name, e_r, err_r);
 }
 
 /* ---- removing ---- */
 
 ms_status_t ms_spool_remove(ms_spool *sp, const char *name, int sync)
 {
+	char seg[MS_SEG_NAME_MAX];
+	uint64_t off;
+	if (ms_seg_name_parse(name, seg, &off))
+		return ms_seg_remove(sp, name, sync);
 	if (!name_ok(name))
 		return MS_ERR_INVALID;
 	char *dir = path_join(sp->dir, "new", NULL);
@@ -802,6 +716,10 @@ static ms_status_t write_why(const char *path, const char *reason)
 ms_status_t ms_spool_quarantine(ms_spool *sp, const char *name,
 				const char *reason)
 {
+	char seg[MS_SEG_NAME_MAX];
+	uint64_t off;
+	if (ms_seg_name_parse(name, seg, &off))
+		return ms_seg_quarantine(sp, name, reason);
 	if (!name_ok(name))
 		return MS_ERR_INVALID;
 	char *from = path_join(sp->dir, "new", name);

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, os.environ.get("MAILSIFT_BUILD", "build"))
@@ -82,6 +83,111 @@ def spool_entry(spool, eid, msg, fields):
     with open(path, "wb") as f:
         f.write(msg + r + b"MSSPOOL1" + b"%012d%012d" % (len(msg), len(r)))
     os.rename(path, os.path.join(spool, "new", eid))
+
+
+def _u32(b, i):
+    return int.from_bytes(b[i:i + 4], "little")
+
+
+def _u64(b, i):
+    return int.from_bytes(b[i:i + 8], "little")
+
+
+def boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def spool_segment(path):
+    """The entries of a spool segment (format: indexer/lib/ms_spool_int.h),
+    read independently of the C code: a list of dicts (off, msg, rec (the
+    envelope as (key, value) pairs), ready (a commit entry covers it; after
+    a reboot every intact entry), done (before NAME.done's mark), crc_ok).
+    None if path is not a segment."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 64 or data[:8] != b"MSSPSEG1" or zlib.crc32(data[:60]) != _u32(data, 60):
+        return None
+    boot = data[8:48].rstrip(b"\0").decode("ascii", "replace")
+    strict = bool(boot) and boot == boot_id()
+    try:
+        with open(path + ".done") as f:
+            done = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        done = 0
+    off, proven, out = max(64, done), 0, []  # the space before the mark may be a hole
+    while off + 32 <= len(data):
+        h = data[off:off + 32]
+        if h[:4] != b"MSE1" or zlib.crc32(h[:28]) != _u32(h, 28):
+            break
+        kind, mlen, rlen, crc = _u32(h, 4), _u64(h, 8), _u32(h, 16), _u32(h, 20)
+        end = off + 32 + mlen + rlen
+        if end > len(data):
+            break
+        payload = data[off + 32:end]
+        ok = zlib.crc32(payload) == crc
+        if kind == 2:
+            if not ok:
+                break
+            proven = max(proven, _u64(payload, 0))
+        elif kind == 1:
+            if not ok and not strict:
+                break  # a torn tail after a reboot
+            rec = [tuple(l.split("\t", 1)) for l in payload[mlen:].decode("utf-8", "replace").splitlines()
+                   if "\t" in l]
+            out.append(dict(off=off, end=end, msg=payload[:mlen], rec=rec, crc_ok=ok, done=off < done))
+        else:
+            break
+        off = end
+    for e in out:
+        e["ready"] = not strict or e["end"] <= proven
+    return out
+
+
+def spool_entries(spool, pending_only=True):
+    """Every message entry of the spool: legacy files in new/ and the ready
+    entries of the segments in seg/ (only those not yet archived when
+    pending_only). A list of dicts (name, id, msg, rec, problem)."""
+    res = []
+    new = os.path.join(spool, "new")
+    for name in sorted(os.listdir(new)) if os.path.isdir(new) else []:
+        if name.startswith("."):
+            continue
+        with open(os.path.join(new, name), "rb") as f:
+            data = f.read()
+        foot, problem, msg, rec = data[-32:], None, b"", []
+        if len(data) < 32 or foot[:8] != b"MSSPOOL1" or not foot[8:].isdigit():
+            problem = "no footer"
+        else:
+            mlen, rlen = int(foot[8:20]), int(foot[20:32])
+            if mlen + rlen + 32 != len(data):
+                problem = "sizes %d+%d+32 != %d" % (mlen, rlen, len(data))
+            msg = data[:mlen]
+            rec = [tuple(l.split("\t", 1)) for l in data[mlen:mlen + rlen].decode("utf-8", "replace").splitlines()
+                   if "\t" in l]
+        res.append(dict(name=name, id=dict(rec).get("id"), msg=msg, rec=rec, problem=problem))
+    segdir = os.path.join(spool, "seg")
+    for seg in sorted(os.listdir(segdir)) if os.path.isdir(segdir) else []:
+        if seg.startswith(".") or seg.endswith(".done"):
+            continue
+        ents = spool_segment(os.path.join(segdir, seg))
+        if ents is None:
+            res.append(dict(name=seg, id=None, msg=b"", rec=[], problem="not a segment"))
+            continue
+        for e in ents:
+            if not e["ready"] or (pending_only and e["done"]):
+                continue
+            res.append(dict(name="%s/%d" % (seg, e["off"]), id=dict(e["rec"]).get("id"), msg=e["msg"],
+                            rec=e["rec"], problem=None if e["crc_ok"] else "checksum"))
+    return res
+
+
+def spool_backlog(spool):
+    """How many entries wait to be archived (see spool_entries)."""
+    return len(spool_entries(spool))
 
 
 STACK_SH = os.path.join(ROOT, "tests", "stack", "stack.sh")

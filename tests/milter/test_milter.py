@@ -142,20 +142,15 @@ class Milter:
             return f.read().splitlines()
 
     def entries(self):
-        d = os.path.join(self.spool, "new")
-        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+        """The ids of the spool's entries (segment entries a commit covers)."""
+        return sorted(e["id"] or e["name"] for e in mstest.spool_entries(self.spool))
 
     def envelope(self, ident):
-        """The envelope record of spool entry ident as a list of (key, value)."""
-        with open(os.path.join(self.spool, "new", ident), "rb") as f:
-            data = f.read()
-        footer = data[-32:]
-        if not footer.startswith(b"MSSPOOL1"):
-            return None, None
-        mlen, rlen = int(footer[8:20]), int(footer[20:32])
-        rec = data[mlen:mlen + rlen].decode()
-        pairs = [tuple(l.split("\t", 1)) for l in rec.splitlines() if "\t" in l]
-        return data[:mlen], pairs
+        """Spool entry ident: (message, envelope record as (key, value) pairs)."""
+        for e in mstest.spool_entries(self.spool):
+            if e["id"] == ident and not e["problem"]:
+                return e["msg"], e["rec"]
+        return None, None
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -588,9 +583,9 @@ mt.disconnect(conn)''' % (lua_str(m.sock), clean_message()))
 
 
 def case_spool_unwritable(m):
-    new = os.path.join(m.spool, "new")
-    shutil.rmtree(new)
-    with open(new, "w") as f:
+    seg = os.path.join(m.spool, "seg")  # where the milter's segments go
+    shutil.rmtree(seg)
+    with open(seg, "w") as f:
         f.write("not a directory\n")
     case_tempfail(m, "spool-unwritable", text=CANNOT_STORE)
     tmp = os.listdir(os.path.join(m.spool, "tmp"))

@@ -9,7 +9,7 @@ retried; the final reply code of each is recorded. While they flow,
 indexd is SIGKILLed 20 times at random moments (restarted right after
 each kill) and the milter at least 3 times (supervisor and worker child
 both, then restarted; meanwhile Postfix tempfails with 451 because
-milter_default_action = tempfail). At the end (spool/new empty, indexd
+milter_default_action = tempfail). At the end (spool drained, indexd
 stopped with SIGTERM): every message that got 250 is in the archive
 exactly once, none other more than once, nothing in spool/bad, and
 `mailsift verify` is clean. Prints the 250/451 counts and kill counts,
@@ -191,6 +191,10 @@ class Daemons:
         self.indexd = None
         return rc
 
+    def pending(self):
+        """The spool entries waiting to be archived (segments and new/)."""
+        return [e["name"] for e in mstest.spool_entries(self.spool)]
+
     def files(self, sub):
         try:
             return [f for f in os.listdir(os.path.join(self.spool, sub)) if not f.startswith(".")]
@@ -339,8 +343,8 @@ def check_archive(dm, snd, kills):
 
 
 def finish(dm):
-    T.check(wait_for(lambda: not dm.files("new"), 120, 0.2),
-            "spool/new drained (left: %d)" % len(dm.files("new")))
+    T.check(wait_for(lambda: not dm.pending(), 120, 0.2),
+            "spool drained (left: %d)" % len(dm.pending()))
     time.sleep(0.5)
     rc = dm.indexd_stop()
     T.check(rc == 0, "indexd stopped by SIGTERM with status 0 (got %s)" % rc)

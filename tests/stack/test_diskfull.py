@@ -5,7 +5,8 @@ The spool is a 2 MB tmpfs; a private clamd and Postfix (tests/stack/
 stack.sh, discard delivery) pass mail to mailsift-milter. With indexd
 stopped, 200 KB messages are sent until the milter answers 451 4.7.1
 ("cannot store the message"); then: every message that got 250 is an
-intact spool entry (footer, sizes, recorded SHA-256, body as sent), no
+intact spool entry (framing and checksums, sizes, recorded SHA-256,
+body as sent), no
 partial file is left in spool/tmp, the milter (supervisor and the same
 worker) is still alive. Then indexd starts, drains the spool into an
 archive on the normal disk, more messages get 250 again, and at the end
@@ -51,21 +52,16 @@ def make_msg(i, rnd):
     return head + body, body
 
 
-def parse_entry(path):
-    """Returns (message-id, body, problem) of a spool entry file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    foot = data[-32:]
-    if len(data) < 32 or foot[:8] != b"MSSPOOL1" or not foot[8:].isdigit():
-        return None, None, "no footer"
-    mlen, rlen = int(foot[8:20]), int(foot[20:32])
-    if mlen + rlen + 32 != len(data):
-        return None, None, "sizes %d+%d+32 != %d" % (mlen, rlen, len(data))
-    msg = data[:mlen]
-    rec = dict(l.split("\t", 1) for l in data[mlen:mlen + rlen].decode().splitlines() if "\t" in l)
+def parse_entry(e):
+    """Returns (message-id, body, problem) of a spool entry (mstest.spool_entries:
+    framing and checksums already checked there)."""
+    if e["problem"]:
+        return None, None, e["problem"]
+    msg = e["msg"]
+    rec = dict(e["rec"])
     if rec.get("sha256") != hashlib.sha256(msg).hexdigest():
         return None, None, "sha256 mismatch"
-    if rec.get("id") != os.path.basename(path) or rec.get("size") != str(mlen):
+    if not rec.get("id") or rec.get("size") != str(len(msg)):
         return None, None, "record id/size wrong: %r" % rec
     head, _, body = msg.partition(b"\r\n\r\n")
     m = re.search(rb"(?im)^Message-ID:\s*(<[^>]*>)", head)
@@ -101,8 +97,9 @@ def check_full(dm, sent, first, pids):
     T.check(not bad_codes, "only 250 or 451: %s" % bad_codes)
     T.check(not dm.files("tmp"), "no partial files in spool/tmp: %s" % dm.files("tmp"))
     seen = collections.Counter()
-    for name in dm.files("new"):
-        mid, body, why = parse_entry(os.path.join(dm.spool, "new", name))
+    for e in mstest.spool_entries(dm.spool):
+        name = e["name"]
+        mid, body, why = parse_entry(e)
         T.check(why is None, "spool entry %s intact: %s" % (name, why))
         if why is None:
             seen[mid] += 1
@@ -129,8 +126,8 @@ def spool_used_kb(spool):
 
 def recover(st, dm, rnd, sent):
     dm.indexd_start()
-    T.check(wait_for(lambda: not dm.files("new"), 60, 0.1),
-            "indexd drained the full spool (left %d)" % len(dm.files("new")))
+    T.check(wait_for(lambda: not dm.pending(), 60, 0.1),
+            "indexd drained the full spool (left %d)" % len(dm.pending()))
     used = spool_used_kb(dm.spool)
     T.check(used < 100, "space freed once drained (%d KB still used: a descriptor of a "
             "removed spool file kept open?)" % used)
@@ -141,7 +138,7 @@ def recover(st, dm, rnd, sent):
         sent["<full-%d@test>" % i] = (code, text, body)
         codes.append(code if code == 250 else "%d %s" % (code, text))
     T.check(codes == [250] * RECOVERY, "after draining, new messages get 250: %s" % codes)
-    T.check(wait_for(lambda: not dm.files("new"), 60, 0.1), "spool/new drained again")
+    T.check(wait_for(lambda: not dm.pending(), 60, 0.1), "spool drained again")
     rc = dm.indexd_stop()
     T.check(rc == 0, "indexd stopped by SIGTERM with status 0 (got %s)" % rc)
 

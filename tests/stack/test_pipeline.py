@@ -86,11 +86,11 @@ def eicar_message(i):
 
 
 def wait_drained(spool, ms, timeout=120):
-    """Waits until spool/new is empty and the archive count is stable."""
+    """Waits until the spool is drained and the archive count is stable."""
     end = time.time() + timeout
     last = None
     while time.time() < end:
-        left = os.listdir(os.path.join(spool, "new")) if os.path.isdir(os.path.join(spool, "new")) else []
+        left = mstest.spool_entries(spool)
         _, out, _ = ms.run("count", "*")
         if not left and out == last:
             return True
