@@ -91,21 +91,32 @@ static void daemon_users(const char *a, const char *b, const char *users[3])
 	users[n] = NULL;
 }
 
+/* The spool: its directory, and those of its subdirectories (ms_spool.h:
+ * seg/, tmp/, new/, bad/) that exist; the daemons make missing ones. */
 void doc_check_spool(doctor *d)
 {
 	const char *users[3];
 	daemon_users(d->cfg->milter_user, d->cfg->indexd_user, users);
-	static const char *const subs[] = { "", "/tmp", "/new" };
+	static const char *const subs[] = { "", "/seg", "/tmp", "/new",
+					    "/bad" };
 	const char *hint = "create it writable by the milter's and indexd's "
 			   "user, e.g. install -d -o mailsift -g mailsift "
-			   "-m 0770 DIR DIR/tmp DIR/new";
-	for (size_t i = 0; i < 3; i++) {
+			   "-m 0770 DIR";
+	char with[64] = "";
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		char p[4096];
+		struct stat st;
 		snprintf(p, sizeof p, "%s%s", d->cfg->spool_dir, subs[i]);
+		if (i > 0 && stat(p, &st) < 0 && errno == ENOENT)
+			continue;
 		if (check_one_dir(d, "spool", p, users, hint) < 0)
 			return;
+		if (i > 0)
+			snprintf(with + strlen(with),
+				 sizeof with - strlen(with), "%s%s/",
+				 *with ? " " : " with ", subs[i] + 1);
 	}
-	dir_ok(d, "spool", d->cfg->spool_dir, users, " with tmp/ and new/");
+	dir_ok(d, "spool", d->cfg->spool_dir, users, with);
 }
 
 void doc_check_archive(doctor *d)

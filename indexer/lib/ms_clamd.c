@@ -89,8 +89,8 @@ int ms_clamd_version_parse(const char *reply, unsigned long *db_r,
 		return -1;
 	struct tm tm = { .tm_isdst = -1 };
 	const char *rest = strptime(s2 + 1, "%a %b %d %H:%M:%S %Y", &tm);
-	if (!rest || *rest != '\0')
-		return -1;
+	if (!rest || *rest != '\0' || tm.tm_year < 100)
+		return -1; /* a database is younger than 2000 */
 	time_t t = mktime(&tm);
 	if (t == (time_t)-1)
 		return -1;

@@ -104,6 +104,16 @@ static int parse_port_at(const char *s, target *t, int v6)
 	       copy_part(t->host, sizeof t->host, h, strlen(h));
 }
 
+/* 0 if t->port is a port number (1..65535). */
+static int port_ok(const target *t)
+{
+	char *end;
+	long p = strtol(t->port, &end, 10);
+	if (t->port[0] < '0' || t->port[0] > '9' || *end)
+		return -1;
+	return p > 0 && p < 65536 ? 0 : -1;
+}
+
 static int parse_target(const char *ep, target *t)
 {
 	memset(t, 0, sizeof *t);
@@ -111,13 +121,16 @@ static int parse_target(const char *ep, target *t)
 		t->path = strchr(ep, ':') + 1;
 		return *t->path ? 0 : -1;
 	}
+	int r;
 	if (!strncmp(ep, "inet6:", 6))
-		return parse_port_at(ep + 6, t, 1);
-	if (strncmp(ep, "inet:", 5) != 0)
+		r = parse_port_at(ep + 6, t, 1);
+	else if (strncmp(ep, "inet:", 5) != 0)
 		return -1;
-	ep += 5;
-	return strchr(ep, '@') || !strchr(ep, ':') ? parse_port_at(ep, t, 0)
-						   : parse_host_port(ep, t);
+	else if (strchr(ep + 5, '@') || !strchr(ep + 5, ':'))
+		r = parse_port_at(ep + 5, t, 0);
+	else
+		r = parse_host_port(ep + 5, t);
+	return r ? r : port_ok(t);
 }
 
 /* ---- connecting ---- */
@@ -192,7 +205,7 @@ int ms_sock_connect(const char *endpoint, unsigned timeout_ms, char **err_r)
 	if (err_r)
 		*err_r = NULL;
 	target t;
-	if (parse_target(endpoint, &t) < 0) {
+	if (parse_target(endpoint, &t) != 0) {
 		set_err(err_r, endpoint,
 			"bad endpoint (want unix:PATH, inet:HOST:PORT or "
 			"inet:PORT@HOST)",

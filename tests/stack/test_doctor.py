@@ -14,7 +14,8 @@ line). Then:
 - broken: clamd stopped, the milter socket removed, smtpd_milters unset
   (postconf -e), indexd stopped, one byte of the audit log changed: doctor
   exits 1 and reports each as a FAIL line with its check's name followed
-  by a hint line; the rest stays ok;
+  by a hint line; the rest stays ok, but for a spool entry left waiting
+  (--backlog 0: a backlog warning);
 - a milter socket in a directory the user postfix cannot search, and a
   socket whose listener answers like a web server: FAIL milter each;
 - a plugin.conf that does not parse: one FAIL config line (file:line),
@@ -131,6 +132,9 @@ def break_it(st):
     st.sh('stack_kill_pidfile "$STACK_DIR/indexd.pid" 20 mailsift-indexd; '
           'stack_kill_pidfile "$STACK_DIR/mailsift-indexd.bg.pid" 20 mailsift-indexd; '
           'echo 999999 > "$STACK_DIR/indexd.pid"')
+    mstest.spool_entry(os.path.join(st.dir, "spool"), "doctorbacklog1",
+                       b"From: a@example.org\r\nSubject: waiting\r\n\r\nhi\r\n",
+                       [("id", "doctorbacklog1"), ("sender", "a@example.org")])
     log = os.path.join(st.dir, "archive", "audit.log")
     data = bytearray(open(log, "rb").read())
     data[data.index(b'"action":"') + 10] ^= 0x20  # count -> Count
@@ -138,7 +142,7 @@ def break_it(st):
 
 
 def broken(st):
-    rc, out, err = st.doctor()
+    rc, out, err = st.doctor("--backlog", "0")
     print(out, end="")
     rows = verdicts(out)
     T.check(rc == 1, "broken: exit 1, got %d (%s)" % (rc, err))
@@ -151,6 +155,8 @@ def broken(st):
     fails = {r[1] for r in rows if r[0] == "FAIL"}
     T.check(fails == set(want), "broken: only those fail: %s" % sorted(fails))
     T.check(any(r[1] == "dovecot" and r[0] == "ok" for r in rows), "broken: dovecot still ok")
+    T.check([r for r in rows if r[:2] == ["warn", "backlog"] and r[2].startswith("1 spool entries")
+             and r[3] and "mailsift-indexd" in r[3]], "broken: the waiting entry is a backlog warning")
     T.check(re.search(r"^5 failed, \d+ warnings$", out, re.M), "broken: closing line")
 
 
