@@ -1,7 +1,9 @@
 /* cli_doctor_conf.c - the checks of `mailsift doctor` on Postfix's and
  * Dovecot's settings, read with their own tools (postconf -h, doveconf
- * -h; -c for a private instance): smtpd_milters and non_smtpd_milters
- * name the [milter] socket, milter_default_action is tempfail,
+ * -h, -F; -c for a private instance): smtpd_milters and non_smtpd_milters
+ * name the [milter] socket (as a chrooted smtpd sees it: Debian's
+ * master.cf chroots smtpd in the queue directory), milter_default_action
+ * is tempfail,
  * milter_protocol is 6; Dovecot's mail_plugins load fts_mailsift from
  * mail_plugin_dir, plugin/fts is mailsift, plugin/mailsift_config is
  * this plugin.conf.
@@ -90,20 +92,43 @@ static int same_file(const char *a, const char *b)
 
 /* ---- Postfix ---- */
 
-/* 1 if the Postfix milter entry e (unix:PATH, PATH relative to qdir, or
- * inet:HOST:PORT) is the milter socket sock ([milter] syntax). */
-static int entry_is(const char *e, const char *sock, const char *qdir)
+static int is_unix(const char *sock)
+{
+	return !strncmp(sock, "unix:", 5) || !strncmp(sock, "local:", 6);
+}
+
+/* 1 if path is below the directory dir. */
+static int under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return n && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* Where Postfix finds a unix socket path: relative paths under its
+ * queue directory qdir, absolute ones there too when smtpd is chrooted. */
+static void postfix_path(const char *p, const char *qdir, int chroot,
+			 char *full, size_t n)
+{
+	if (*p == '/' && !chroot)
+		snprintf(full, n, "%s", p);
+	else
+		snprintf(full, n, "%s/%s", qdir, p + (*p == '/'));
+}
+
+/* 1 if the Postfix milter entry e (unix:PATH or inet:HOST:PORT) is the
+ * milter socket sock ([milter] syntax). */
+static int entry_is(const char *e, const char *sock, const char *qdir,
+		    int chroot)
 {
 	const char *path = strchr(sock, ':') + 1;
-	if (!strncmp(sock, "unix:", 5) || !strncmp(sock, "local:", 6)) {
+	if (is_unix(sock)) {
 		const char *p = !strncmp(e, "unix:", 5)	   ? e + 5
 				: !strncmp(e, "local:", 6) ? e + 6
 							   : NULL;
 		char full[4096];
 		if (!p)
 			return 0;
-		snprintf(full, sizeof full, "%s%s%s", *p == '/' ? "" : qdir,
-			 *p == '/' ? "" : "/", p);
+		postfix_path(p, qdir, chroot, full, sizeof full);
 		return same_file(full, path);
 	}
 	char port[32] = "", host[256] = "";
@@ -119,24 +144,28 @@ static int entry_is(const char *e, const char *sock, const char *qdir)
 }
 
 /* 1 if the milter list (commas, spaces, { } groups) names the socket. */
-static int list_names(const char *list, const char *sock, const char *qdir)
+static int list_names(const char *list, const char *sock, const char *qdir,
+		      int chroot)
 {
 	char *copy = strdup(list), *save = NULL;
 	int found = 0;
 	for (char *t = copy ? strtok_r(copy, " ,\t{}", &save) : NULL;
 	     t && !found; t = strtok_r(NULL, " ,\t{}", &save))
-		found = entry_is(t, sock, qdir);
+		found = entry_is(t, sock, qdir, chroot);
 	free(copy);
 	return found;
 }
 
-/* The [milter] socket as Postfix writes it, into buf. */
-static const char *postfix_form(const char *sock, char *buf, size_t n)
+/* The [milter] socket as Postfix writes it, into buf: inside the chroot
+ * (qdir) when smtpd is chrooted and the socket is there. */
+static const char *postfix_form(const char *sock, const char *qdir, int chroot,
+				char *buf, size_t n)
 {
 	const char *p = strchr(sock, ':') + 1;
 	char port[32] = "", host[256] = "127.0.0.1";
-	if (!strncmp(sock, "unix:", 5) || !strncmp(sock, "local:", 6))
-		snprintf(buf, n, "unix:%s", p);
+	if (is_unix(sock))
+		snprintf(buf, n, "unix:%s",
+			 chroot && under(p, qdir) ? p + strlen(qdir) : p);
 	else if (sscanf(p, "%31[^@]@%255s", port, host) >= 1)
 		snprintf(buf, n, "inet:%s:%s", host, port);
 	else
@@ -144,24 +173,67 @@ static const char *postfix_form(const char *sock, char *buf, size_t n)
 	return buf;
 }
 
-static void postfix_milters(doctor *d, char **v, const char *want)
+/* 1 if a master.cf service running smtpd is chrooted: postconf -F has
+ * "NAME/TYPE/command = smtpd ..." and "NAME/TYPE/chroot = y". */
+static int smtpd_chrooted(doctor *d)
 {
-	const char *sock = d->cfg->milter_socket;
-	char hint[1024];
-	snprintf(hint, sizeof hint,
-		 "postconf -e 'smtpd_milters = %s' && postfix reload", want);
-	if (list_names(v[0], sock, v[4]))
-		doc_report(d, DOC_OK, "postfix", NULL,
-			   "smtpd_milters = %s names the milter", v[0]);
+	const char *argv[5] = { "postconf", "-F", NULL, NULL, NULL };
+	if (d->postfix_dir) {
+		argv[1] = "-c";
+		argv[2] = d->postfix_dir;
+		argv[3] = "-F";
+	}
+	ms_buf out = MS_BUF_INIT, all = MS_BUF_INIT, key = MS_BUF_INIT;
+	int chroot = 0;
+	if (doc_run((char *const *)argv, &out) == 0 &&
+	    ms_buf_printf(&all, "\n%s\n", out.data ? out.data : "") == MS_OK)
+		for (const char *l = all.data;
+		     !chroot &&
+		     (l = strstr(l + 1, "/command = smtpd")) != NULL;) {
+			const char *start = l;
+			while (start[-1] != '\n')
+				start--;
+			ms_buf_reset(&key);
+			if (ms_buf_printf(&key, "\n%.*s/chroot = y\n",
+					  (int)(l - start), start) == MS_OK)
+				chroot = strstr(all.data, key.data) != NULL;
+		}
+	ms_buf_free(&out);
+	ms_buf_free(&all);
+	ms_buf_free(&key);
+	return chroot;
+}
+
+static void postfix_milters(doctor *d, char **v, int chroot)
+{
+	const char *sock = d->cfg->milter_socket, *qdir = v[4];
+	char hint[1024], want[600];
+	postfix_form(sock, qdir, chroot, want, sizeof want);
+	if (chroot && is_unix(sock) && !under(strchr(sock, ':') + 1, qdir))
+		snprintf(hint, sizeof hint,
+			 "smtpd runs chrooted in %s and cannot see %s: set "
+			 "the chroot column of its master.cf line to n "
+			 "(postconf -F smtp/inet/chroot=n && postfix reload), "
+			 "or put [milter] socket under %s",
+			 qdir, want + 5, qdir);
 	else
-		doc_report(d, DOC_FAIL, "postfix", hint,
-			   "smtpd_milters = '%s' does not name the milter (%s)",
-			   v[0], want);
+		snprintf(hint, sizeof hint,
+			 "postconf -e 'smtpd_milters = %s' && postfix reload",
+			 want);
+	if (list_names(v[0], sock, qdir, chroot))
+		doc_report(d, DOC_OK, "postfix", NULL,
+			   "smtpd_milters = %s names the milter%s", v[0],
+			   chroot ? " (smtpd chrooted)" : "");
+	else
+		doc_report(
+			d, DOC_FAIL, "postfix", hint,
+			"smtpd_milters = '%s' does not name the milter (%s%s)",
+			v[0], want, chroot ? " in smtpd's chroot" : "");
 	snprintf(hint, sizeof hint,
 		 "postconf -e 'non_smtpd_milters = %s' (mail from sendmail "
 		 "and postdrop is then scanned and archived too)",
 		 want);
-	if (list_names(v[1], sock, v[4]))
+	if (list_names(v[1], sock, qdir, chroot))
 		doc_report(d, DOC_OK, "postfix", NULL,
 			   "non_smtpd_milters = %s names the milter", v[1]);
 	else
@@ -194,13 +266,12 @@ void doc_check_postfix(doctor *d)
 		"milter_protocol", "queue_directory",	NULL
 	};
 	ms_buf out = MS_BUF_INIT;
-	char *v[5], want[600];
+	char *v[5];
 	if (ask(d, "postfix", "postconf", d->postfix_dir, NULL, names, &out, v,
 		5,
 		"install Postfix, or give --postfix-config DIR (the "
 		"directory of its main.cf), or --skip postfix") == 0) {
-		postfix_form(d->cfg->milter_socket, want, sizeof want);
-		postfix_milters(d, v, want);
+		postfix_milters(d, v, smtpd_chrooted(d));
 		postfix_actions(d, v);
 	}
 	ms_buf_free(&out);

@@ -18,6 +18,8 @@ line). Then:
   (--backlog 0: a backlog warning);
 - a milter socket in a directory the user postfix cannot search, and a
   socket whose listener answers like a web server: FAIL milter each;
+- smtpd chrooted in master.cf (Debian's default), where the socket's path
+  is out of its reach: FAIL postfix, with the chroot in the hint;
 - a plugin.conf that does not parse: one FAIL config line (file:line),
   exit 1; an unknown option or check name: exit 2.
 MAILSIFT_KEEP=1 keeps the temporary directory.
@@ -193,6 +195,19 @@ def odd_milters(st, work):
         srv.close()
 
 
+def chrooted(st, work):
+    """smtpd chrooted (as in Debian's master.cf) cannot see the socket."""
+    pf = os.path.join(work, "pf-chroot")
+    shutil.copytree(st.pf, pf)
+    subprocess.run(["postconf", "-c", pf, "-e", "smtpd_milters = unix:" + st.sock], check=True)
+    subprocess.run(["postconf", "-c", pf, "-F", "127.0.0.1:%d/inet/chroot=y" % st.smtp], check=True)
+    rc, out, err = st.mailsift("doctor", "--postfix-config", pf, "--skip",
+                               "spool,archive,clamd,signatures,milter,indexd,backlog,dovecot,audit")
+    rows = [r for r in verdicts(out) if r[1] == "postfix" and r[0] == "FAIL"]
+    T.check(rc == 1 and rows and "smtpd's chroot" in rows[0][2] and "chroot column" in rows[0][3],
+            "chrooted smtpd: %s%s" % (out, err))
+
+
 def bad_input(st, work):
     bad = os.path.join(work, "bad.conf")
     with open(bad, "w") as f:
@@ -224,6 +239,7 @@ def main():
         break_it(st)
         broken(st)
         odd_milters(st, work)
+        chrooted(st, work)
         bad_input(st, work)
     except RuntimeError as e:
         T.check(False, str(e))
