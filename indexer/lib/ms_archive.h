@@ -146,13 +146,16 @@ ms_status_t ms_archive_commit(ms_archive *ar);
  * is about half the size. Errors as ms_archive_commit(), plus MS_ERR_IO. */
 ms_status_t ms_archive_compact(ms_archive *ar, unsigned min_percent);
 
-/* Searches with a parsed query, newest first; at most limit hits (0 = all).
- * On MS_OK *hits_r is freed with ms_hits_free(). */
+/* Searches with a parsed query, newest first; at most limit hits (0 = all)
+ * and the exact number of all matches (ms_hits_total: no second query
+ * needed for a count). On MS_OK *hits_r is freed with ms_hits_free(). */
 ms_status_t ms_archive_search(ms_archive *ar, const ms_qnode *q, size_t limit,
 			      ms_hits **hits_r);
 /* Exact number of messages matching q. */
 ms_status_t ms_archive_count(ms_archive *ar, const ms_qnode *q, uint64_t *n_r);
 size_t ms_hits_size(const ms_hits *h);
+/* The number of messages matching the search's query (>= ms_hits_size). */
+uint64_t ms_hits_total(const ms_hits *h);
 const ms_hit *ms_hits_get(const ms_hits *h, size_t i);
 void ms_hits_free(ms_hits **h);
 

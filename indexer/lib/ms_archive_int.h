@@ -19,6 +19,10 @@
 
 #define MS_ARCHIVE_LOCK ".archive.lock" /* in the locks directory */
 
+/* The kept reader's view of the shards (ms_archive_sig.c): one block,
+ * freed with free(). */
+typedef struct ms_reader_sig ms_reader_sig;
+
 /* A shard this handle has written to; db is NULL while it is closed. */
 typedef struct ms_wshard {
 	char name[MS_SHARD_NAME_MAX];
@@ -45,11 +49,25 @@ struct ms_archive {
 	int *maint_fds;	     /* shard locks held by ms_archive_lock_all */
 	char **maint_names;  /* their shard names (NULL-terminated) */
 	size_t n_maint;
-	ms_xdb *reader;	       /* opts.keep_reader: the kept reader, or NULL */
-	char *reader_sig;      /* the shard listing it was opened on */
-	unsigned reader_opens; /* times it was (re)opened (for tests) */
+	ms_xdb *reader; /* opts.keep_reader: the kept reader, or NULL */
+	ms_reader_sig *reader_sig; /* the shards when last checked (free()) */
+	unsigned reader_opens;	   /* times it was (re)opened (for tests) */
+	unsigned reader_checks;	   /* full checks: listed and stat'ed */
 	ms_buf err;
 };
+
+/* Lists ar's shards and stats them (the full check). MS_OK with *sig_r,
+ * MS_ERR_IO (error set on ar), MS_ERR_NOMEM. */
+ms_status_t ms_archive_sig_take(ms_archive *ar, ms_reader_sig **sig_r);
+/* 1 if sig is settled and a stat of its files (no listing: a few
+ * microseconds a shard) shows no commit, shard added, dropped or swapped
+ * since it was taken; 0 if the full check is needed (sig NULL, not
+ * settled, or anything differs or cannot be stat'ed). */
+int ms_archive_sig_unchanged(const ms_archive *ar, const ms_reader_sig *sig);
+/* 1 if a and b (either may be NULL: 0) hold the same shards (names and
+ * directories), so a reader opened on a can be moved to the latest commit
+ * instead of opened again. */
+int ms_archive_sig_same_shards(const ms_reader_sig *a, const ms_reader_sig *b);
 
 /* A message prepared by a worker for ms_archive_insert(). */
 struct ms_prep {

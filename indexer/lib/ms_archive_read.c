@@ -1,12 +1,13 @@
 /* ms_archive_read.c - reading the archive: search, count, show, stats.
  *
  * Functions: ms_archive_open_reader, ms_archive_search, ms_archive_count,
- * ms_archive_show, ms_archive_stats_get, ms_hits_size, ms_hits_get,
- * ms_hits_free. A search opens the shards its date range can touch as one
- * Xapian database, and reopens and retries when a writer commits under it
- * (MS_ERR_MODIFIED). A keep_reader handle instead keeps one reader over
- * all shards, checked against the shard listing before each search
- * (shard_sig) and reopened when that changed.
+ * ms_archive_show, ms_archive_stats_get, ms_hits_size, ms_hits_total,
+ * ms_hits_get, ms_hits_free. A search opens the shards its date range can touch
+ * as one Xapian database, and reopens and retries when a writer commits under
+ * it (MS_ERR_MODIFIED). A keep_reader handle instead keeps one reader over all
+ * shards, checked before each search (kept_reader, ms_archive_sig.c): kept
+ * while a stat of the shards shows no change, moved to the latest commit or
+ * reopened when it does.
  */
 #include "ms_archive_int.h"
 
@@ -25,6 +26,7 @@ struct ms_hits {
 	ms_hit *v;
 	char **blobs;
 	size_t n;
+	uint64_t total; /* every match of the query */
 };
 
 /* Narrows [lo, hi] by date ranges that every match must satisfy. */
@@ -126,40 +128,9 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 		hit->sender = hit->rcpts = hit->queue_id = hit->client = "";
 		ms_record_parse(h->blobs[i], len, hit_field, hit);
 	}
+	h->total = ms_xresults_total(res);
 	*hits_r = h;
 	return MS_OK;
-}
-
-/* The shards now present as text: the shards directory's inode, then
- * each shard's name and inode (a shard dropped and made again, or a
- * swapped set, differs). MS_OK with *sig_r (caller frees with free()),
- * MS_ERR_IO (error set on ar), MS_ERR_NOMEM. */
-static ms_status_t shard_sig(ms_archive *ar, char **sig_r)
-{
-	char **names = NULL;
-	size_t n = 0;
-	struct stat sb;
-	ms_buf b = MS_BUF_INIT;
-	if (ms_shard_list(ar->shards_dir, &names, &n))
-		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
-				       ar->shards_dir);
-	ms_status_t st = ms_buf_printf(&b, "%llu",
-				       stat(ar->shards_dir, &sb)
-					       ? 0ULL
-					       : (unsigned long long)sb.st_ino);
-	for (size_t i = 0; i < n && !st; i++) {
-		char *p = NULL;
-		unsigned long long ino = 0;
-		if (asprintf(&p, "%s/%s", ar->shards_dir, names[i]) >= 0 &&
-		    stat(p, &sb) == 0)
-			ino = (unsigned long long)sb.st_ino;
-		free(p);
-		st = ms_buf_printf(&b, " %s:%llu", names[i], ino);
-	}
-	ms_shard_list_free(&names);
-	*sig_r = st ? NULL : ms_buf_steal(&b);
-	ms_buf_free(&b);
-	return st;
 }
 
 static void drop_reader(ms_archive *ar)
@@ -169,17 +140,24 @@ static void drop_reader(ms_archive *ar)
 	ar->reader_sig = NULL;
 }
 
-/* The kept reader of a keep_reader handle, brought up to date: reopened
- * over all shards when the listing changed, else moved to the latest
- * commit. On error none is kept (the next search opens afresh). */
+/* The kept reader of a keep_reader handle, brought up to date: kept as
+ * it is when a stat of the shards shows nothing changed since the last
+ * check (ms_archive_sig_unchanged), else (the full check) moved to the
+ * latest commit when the same shards are there, else opened again over
+ * all shards. On error none is kept (the next search opens afresh). */
 static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r)
 {
-	char *sig = NULL;
-	ms_status_t st = shard_sig(ar, &sig);
-	if (!st && ar->reader && strcmp(sig, ar->reader_sig) == 0 &&
+	*db_r = ar->reader;
+	if (ar->reader && ms_archive_sig_unchanged(ar, ar->reader_sig))
+		return MS_OK;
+	ms_reader_sig *sig = NULL;
+	ms_status_t st = ms_archive_sig_take(ar, &sig);
+	ar->reader_checks++;
+	if (!st && ar->reader &&
+	    ms_archive_sig_same_shards(sig, ar->reader_sig) &&
 	    ms_xdb_reopen(ar->reader) == MS_OK) {
-		free(sig);
-		*db_r = ar->reader;
+		free(ar->reader_sig);
+		ar->reader_sig = sig;
 		return MS_OK;
 	}
 	drop_reader(ar);
@@ -259,6 +237,11 @@ ms_status_t ms_archive_count(ms_archive *ar, const ms_qnode *q, uint64_t *n_r)
 size_t ms_hits_size(const ms_hits *h)
 {
 	return h ? h->n : 0;
+}
+
+uint64_t ms_hits_total(const ms_hits *h)
+{
+	return h ? h->total : 0;
 }
 
 const ms_hit *ms_hits_get(const ms_hits *h, size_t i)

@@ -5,7 +5,8 @@
  * ms_xdb_close, ms_xdb_error, ms_xdoc_new, ms_xdoc_free, ms_xdoc_add_text,
  * ms_xdoc_add_term, ms_xdoc_set_value, ms_xdoc_set_data, ms_xdb_replace,
  * ms_xdb_delete, ms_xdb_has_term, ms_xdb_commit, ms_xdb_doccount,
- * ms_xdb_search, ms_xdb_count, ms_xresults_size, ms_xresults_data,
+ * ms_xdb_search, ms_xdb_count, ms_xresults_size, ms_xresults_total,
+ * ms_xresults_data,
  * ms_xresults_free, ms_xdb_each, ms_xdb_check, ms_xdb_compact.
  *
  * Every entry point runs its body through guard(), the one place where
@@ -55,6 +56,7 @@ struct ms_xdoc {
 
 struct ms_xresults {
 	std::vector<std::string> data;
+	uint64_t total = 0; /* every match, not only the page */
 };
 
 /* ---- the one exception -> status mapping ---- */
@@ -358,6 +360,16 @@ extern "C" ms_status_t ms_xdb_doccount(ms_xdb *db, uint64_t *n_r)
 
 /* ---- searching ---- */
 
+/* The exact number of matches of enq, whose mset ms checked at least all
+ * documents (normally exact already; else every match is looked at). */
+static Xapian::doccount
+exact_total(Xapian::Enquire &enq, const Xapian::MSet &ms, Xapian::doccount all)
+{
+	if (ms.get_matches_lower_bound() == ms.get_matches_upper_bound())
+		return ms.get_matches_lower_bound();
+	return enq.get_mset(0, all, all).get_matches_lower_bound();
+}
+
 /* An Enquire for q, unweighted (results are ordered by value). */
 static Xapian::Enquire enquire(ms_xdb *db, const ms_qnode *q)
 {
@@ -376,10 +388,13 @@ extern "C" ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q,
 		Xapian::Enquire enq = enquire(db, q);
 		enq.set_sort_by_value(MS_SLOT_DATE, true);
 		enq.set_docid_order(Xapian::Enquire::DESCENDING);
-		Xapian::doccount max =
-			limit ? clamp_count(limit) : db->db.get_doccount();
-		Xapian::MSet ms = enq.get_mset(clamp_count(offset), max);
+		Xapian::doccount all = db->db.get_doccount();
+		Xapian::doccount max = limit ? clamp_count(limit) : all;
+		/* sorting by date looks at every match anyway: checking them
+		 * all makes the total exact at no extra cost */
+		Xapian::MSet ms = enq.get_mset(clamp_count(offset), max, all);
 		std::unique_ptr<ms_xresults> res(new ms_xresults);
+		res->total = exact_total(enq, ms, all);
 		res->data.reserve(ms.size());
 		for (Xapian::MSetIterator it = ms.begin(); it != ms.end(); ++it)
 			res->data.push_back(it.get_document().get_data());
@@ -400,11 +415,7 @@ extern "C" ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q,
 		}
 		Xapian::Enquire enq = enquire(db, q);
 		/* checking every candidate makes the estimate exact */
-		Xapian::MSet ms = enq.get_mset(0, 0, all);
-		if (ms.get_matches_lower_bound() !=
-		    ms.get_matches_upper_bound())
-			ms = enq.get_mset(0, all, all);
-		*n_r = ms.get_matches_lower_bound();
+		*n_r = exact_total(enq, enq.get_mset(0, 0, all), all);
 		return MS_OK;
 	});
 }
@@ -412,6 +423,11 @@ extern "C" ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q,
 extern "C" size_t ms_xresults_size(const ms_xresults *res)
 {
 	return res ? res->data.size() : 0;
+}
+
+extern "C" uint64_t ms_xresults_total(const ms_xresults *res)
+{
+	return res ? res->total : 0;
 }
 
 extern "C" const char *ms_xresults_data(const ms_xresults *res, size_t i,

@@ -100,6 +100,9 @@ ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q, size_t offset,
 ms_status_t ms_xdb_count(ms_xdb *db, const ms_qnode *q, uint64_t *n_r);
 
 size_t ms_xresults_size(const ms_xresults *res);
+/* The exact number of documents matching the query of ms_xdb_search()
+ * (every one, not only those skipped or returned). */
+uint64_t ms_xresults_total(const ms_xresults *res);
 /* Data blob of hit i (0-based); *len_r gets its length. Owned by res. */
 const char *ms_xresults_data(const ms_xresults *res, size_t i, size_t *len_r);
 void ms_xresults_free(ms_xresults **res);

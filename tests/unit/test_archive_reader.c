@@ -3,11 +3,15 @@
  * message into an existing shard, a new shard, a shard dropped, a shard
  * dropped and made again) the next search sees exactly the archive as it
  * now is, without an error, and the reader is reused only when no shard
- * came or went. */
+ * came or went. The same again from a settled check (the files' times over
+ * a second old), where a search that finds the files as they were skips
+ * the listing and the reopen: the change must still be seen by the next
+ * search, and with nothing changed no full check runs. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ms_archive_int.h" /* reader, reader_opens: kept or reopened */
 #include "support_util.h"
@@ -116,19 +120,43 @@ static void make_change(change what)
 		add(4, "Sun, 25 Aug 2002");
 }
 
+/* Makes case i's change, then checks the next search's count and whether
+ * the reader was reused (opens: reader_opens before the change). */
+static void change_and_check(int i, unsigned opens, const char *how)
+{
+	make_change(cases[i].what);
+	uint64_t n = count(cases[i].q);
+	ck_assert_msg(n == cases[i].n, "%s%s: %llu hits, want %llu",
+		      cases[i].name, how, (unsigned long long)n,
+		      (unsigned long long)cases[i].n);
+	ck_assert_msg((rd->reader_opens == opens) == cases[i].reused,
+		      "%s%s: reader %s", cases[i].name, how,
+		      cases[i].reused ? "reopened" : "kept");
+}
+
 START_TEST(test_change)
 {
 	ck_assert_uint_eq(count("*"), 1);
-	unsigned before = rd->reader_opens;
 	ck_assert_ptr_nonnull(rd->reader);
-	make_change(cases[_i].what);
-	uint64_t n = count(cases[_i].q);
-	ck_assert_msg(n == cases[_i].n, "%s: %llu hits, want %llu",
-		      cases[_i].name, (unsigned long long)n,
-		      (unsigned long long)cases[_i].n);
-	ck_assert_msg((rd->reader_opens == before) == cases[_i].reused,
-		      "%s: reader %s", cases[_i].name,
-		      cases[_i].reused ? "reopened" : "kept");
+	change_and_check(_i, rd->reader_opens, "");
+}
+END_TEST
+
+/* As test_change, from a settled check of an unchanged archive. */
+START_TEST(test_change_settled)
+{
+	ck_assert_uint_eq(count("*"), 1);
+	usleep(1200 * 1000); /* the files' times are now over a second old */
+	ck_assert_uint_eq(count("*"), 1); /* the full check: now settled */
+	unsigned checks = rd->reader_checks;
+	ck_assert_uint_eq(count("*"), 1);
+	ck_assert_msg(rd->reader_checks == checks,
+		      "a settled, unchanged archive was checked again");
+	change_and_check(_i, rd->reader_opens, " (settled)");
+	ck_assert_msg((rd->reader_checks == checks) ==
+			      (cases[_i].what == NOTHING),
+		      "%s (settled): %u full checks", cases[_i].name,
+		      rd->reader_checks - checks);
 }
 END_TEST
 
@@ -139,6 +167,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_change, 0, sizeof cases / sizeof cases[0]);
+	tcase_add_loop_test(tc, test_change_settled, 0,
+			    sizeof cases / sizeof cases[0]);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
