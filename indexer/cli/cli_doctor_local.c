@@ -25,6 +25,10 @@
 
 /* ---- directories ---- */
 
+/* The spool directory and its subdirectories (ms_spool.h). */
+static const char *const subs[] = { "", "/seg", "/tmp", "/new", "/bad" };
+#define N_SUBS (sizeof subs / sizeof subs[0])
+
 /* Checks one directory; 0 when fine, else -1 after a FAIL line. */
 static int check_one_dir(doctor *d, const char *check, const char *dir,
 			 const char *const *users, const char *mkhint)
@@ -97,13 +101,11 @@ void doc_check_spool(doctor *d)
 {
 	const char *users[3];
 	daemon_users(d->cfg->milter_user, d->cfg->indexd_user, users);
-	static const char *const subs[] = { "", "/seg", "/tmp", "/new",
-					    "/bad" };
 	const char *hint = "create it writable by the milter's and indexd's "
 			   "user, e.g. install -d -o mailsift -g mailsift "
 			   "-m 0770 DIR";
 	char with[64] = "";
-	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+	for (size_t i = 0; i < N_SUBS; i++) {
 		char p[4096];
 		struct stat st;
 		snprintf(p, sizeof p, "%s%s", d->cfg->spool_dir, subs[i]);
@@ -243,10 +245,17 @@ void doc_check_backlog(doctor *d)
 	uint64_t n = 0;
 	int64_t oldest = 0;
 	struct stat st;
-	if (stat(d->cfg->spool_dir, &st) < 0) {
-		doc_report(d, DOC_WARN, "backlog", "see the spool check",
-			   "not checked: no spool");
-		return;
+	/* ms_spool_open makes what is missing (as root: wrong owner) */
+	for (size_t i = 0; i < N_SUBS; i++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s%s", d->cfg->spool_dir, subs[i]);
+		if (stat(p, &st) < 0) {
+			doc_report(d, DOC_WARN, "backlog",
+				   "the milter and indexd make the spool's "
+				   "directories when they start",
+				   "not checked: %s: %s", p, strerror(errno));
+			return;
+		}
 	}
 	ms_status_t s = ms_spool_open(d->cfg->spool_dir, &sp, &err);
 	if (!s)

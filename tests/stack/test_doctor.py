@@ -20,6 +20,7 @@ line). Then:
   socket whose listener answers like a web server: FAIL milter each;
 - smtpd chrooted in master.cf (Debian's default), where the socket's path
   is out of its reach: FAIL postfix, with the chroot in the hint;
+- doctor changes nothing (an empty spool stays empty, no archive appears);
 - a plugin.conf that does not parse: one FAIL config line (file:line),
   exit 1; an unknown option or check name: exit 2.
 MAILSIFT_KEEP=1 keeps the temporary directory.
@@ -208,6 +209,24 @@ def chrooted(st, work):
             "chrooted smtpd: %s%s" % (out, err))
 
 
+def read_only(st, work):
+    """doctor changes nothing: an empty spool stays empty, no archive or
+    audit log appears."""
+    spool, archive = os.path.join(work, "ro-spool"), os.path.join(work, "ro-archive")
+    os.makedirs(spool)
+    conf = os.path.join(work, "ro.conf")
+    with open(conf, "w") as f:
+        f.write("[spool]\ndir = %s\n[archive]\ndir = %s\n" % (spool, archive))
+    p = subprocess.run([mstest.MAILSIFT, "-c", conf, "doctor", "--skip",
+                        "clamd,signatures,milter,postfix,indexd,dovecot"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rows = verdicts(p.stdout)
+    T.check(p.returncode == 1 and ["FAIL", "archive"] in [r[:2] for r in rows]
+            and ["warn", "backlog"] in [r[:2] for r in rows], "read-only run: %s" % p.stdout)
+    T.check(os.listdir(spool) == [] and not os.path.exists(archive),
+            "doctor made nothing: %s" % os.listdir(spool))
+
+
 def bad_input(st, work):
     bad = os.path.join(work, "bad.conf")
     with open(bad, "w") as f:
@@ -240,6 +259,7 @@ def main():
         broken(st)
         odd_milters(st, work)
         chrooted(st, work)
+        read_only(st, work)
         bad_input(st, work)
     except RuntimeError as e:
         T.check(False, str(e))
