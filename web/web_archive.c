@@ -1,7 +1,7 @@
 /* web_archive.c - archive access for the console (web_archive.h).
  *
  * Functions: web_archive_open, web_archive_get, web_archive_put,
- * web_filter_parse, web_filter_text,
+ * web_archive_drop_all, web_filter_parse, web_filter_text,
  * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #include "web_archive.h"
@@ -32,58 +32,108 @@ ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 	return open_ro(cfg, 0, ar_r, err_r);
 }
 
-/* A worker thread's kept handle and the snapshot (referenced) it is on. */
+/* A kept handle and the snapshot (referenced) it was opened on. */
 typedef struct kept {
 	ms_config *cfg;
 	ms_archive *ar;
+	struct kept *next;
 } kept;
 
-static pthread_key_t kept_key;
-static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static kept *idle, *lent; /* under pool_mu: free ones, ones in use */
+static unsigned n_lent;	  /* under pool_mu */
 
-/* At thread exit. */
-static void kept_free(void *p)
+static void kept_free(kept *k)
 {
-	kept *k = p;
+	if (!k)
+		return;
 	ms_archive_close(&k->ar);
 	ms_config_unref(&k->cfg);
 	free(k);
 }
 
-static void kept_init(void)
+/* Waits until fewer than WEB_READERS are lent; counts one more lent and
+ * returns an idle one (NULL: none, the caller makes one). */
+static kept *take(void)
 {
-	if (pthread_key_create(&kept_key, kept_free) != 0)
-		ms_log_fatal("pthread_key_create failed");
+	pthread_mutex_lock(&pool_mu);
+	while (n_lent >= WEB_READERS)
+		pthread_cond_wait(&pool_cv, &pool_mu);
+	kept *k = idle;
+	if (k)
+		idle = k->next;
+	n_lent++;
+	pthread_mutex_unlock(&pool_mu);
+	return k;
+}
+
+/* Counts one less lent; k (NULL: none) becomes idle. */
+static void give_back(kept *k)
+{
+	pthread_mutex_lock(&pool_mu);
+	if (k) {
+		k->next = idle;
+		idle = k;
+	}
+	n_lent--;
+	pthread_cond_signal(&pool_cv);
+	pthread_mutex_unlock(&pool_mu);
 }
 
 ms_status_t web_archive_get(ms_config *cfg, ms_archive **ar_r, char **err_r)
 {
-	pthread_once(&kept_once, kept_init);
-	kept *k = pthread_getspecific(kept_key);
+	kept *k = take();
 	*ar_r = NULL;
 	if (err_r)
 		*err_r = NULL;
-	if (k && k->ar && k->cfg == cfg) {
-		*ar_r = k->ar;
-		return MS_OK;
-	}
-	if (!k && (!(k = calloc(1, sizeof *k)) ||
-		   pthread_setspecific(kept_key, k) != 0)) {
-		free(k);
-		return MS_ERR_NOMEM;
-	}
-	ms_archive_close(&k->ar);
-	ms_config_unref(&k->cfg);
-	ms_status_t st = open_ro(cfg, 1, &k->ar, err_r);
-	if (!st)
+	if (k && k->cfg != cfg) /* opened before a reload */
+		kept_free(k), k = NULL;
+	ms_status_t st = k ? MS_OK : MS_ERR_NOMEM;
+	if (!k && (k = calloc(1, sizeof *k)) &&
+	    !(st = open_ro(cfg, 1, &k->ar, err_r)))
 		k->cfg = ms_config_ref(cfg);
+	if (st) {
+		kept_free(k);
+		give_back(NULL);
+		return st;
+	}
 	*ar_r = k->ar;
-	return st;
+	pthread_mutex_lock(&pool_mu);
+	k->next = lent;
+	lent = k;
+	pthread_mutex_unlock(&pool_mu);
+	return MS_OK;
 }
 
 void web_archive_put(ms_archive **ar)
 {
+	kept *k = NULL;
+	if (!*ar)
+		return;
+	pthread_mutex_lock(&pool_mu);
+	for (kept **pp = &lent; *pp; pp = &(*pp)->next)
+		if ((*pp)->ar == *ar) {
+			k = *pp;
+			*pp = k->next;
+			break;
+		}
+	pthread_mutex_unlock(&pool_mu);
+	give_back(k);
 	*ar = NULL;
+}
+
+void web_archive_drop_all(void)
+{
+	pthread_mutex_lock(&pool_mu);
+	kept *k = idle;
+	idle = NULL;
+	pthread_mutex_unlock(&pool_mu);
+	while (k) {
+		kept *next = k->next;
+		kept_free(k);
+		k = next;
+	}
 }
 
 static int date_ok(const char *s)

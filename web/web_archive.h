@@ -1,10 +1,10 @@
 /* web_archive.h - the console's way into the archive: a read-only handle
- * per request (or the worker thread's kept one), every query ANDed with the
+ * per request (or a kept one from the pool), every query ANDed with the
  * user's scope, lookups by id inside the scope, and the audit line of every
  * access.
  *
  * Functions: web_archive_open, web_archive_get, web_archive_put,
- * web_filter_parse, web_filter_text,
+ * web_archive_drop_all, web_filter_parse, web_filter_text,
  * web_query_build, web_scope_text, web_archive_hit, web_audit.
  */
 #ifndef WEB_ARCHIVE_H
@@ -19,14 +19,22 @@
  * frees with free()). Caller closes with ms_archive_close(). */
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r);
-/* The calling thread's kept read-only handle on cfg's archive (opened with
- * keep_reader, so its shards stay open between requests; reopened when
- * cfg is another snapshot). For use within one request on this thread,
- * then given back with web_archive_put(), never closed. Errors as
- * web_archive_open() (nothing kept: the next call tries again). */
+/* Most handles lent at once (web_archive_get waits for one beyond); each
+ * keeps about four files per shard open. */
+#define WEB_READERS 16
+
+/* A kept read-only handle on cfg's archive (opened with keep_reader, so
+ * its shards stay open between requests) from the console's pool, for
+ * this request only: given back with web_archive_put(), never closed.
+ * Waits while WEB_READERS are lent. A kept handle opened on another
+ * configuration snapshot (before a reload) is closed and a new one
+ * opened. Errors as web_archive_open() (nothing lent: put is a no-op). */
 ms_status_t web_archive_get(ms_config *cfg, ms_archive **ar_r, char **err_r);
-/* Gives back a handle from web_archive_get(): sets *ar to NULL. */
+/* Gives back a handle from web_archive_get() (NULL: nothing) to the pool
+ * and sets *ar to NULL. The results it gave (ms_hits) stay valid. */
 void web_archive_put(ms_archive **ar);
+/* Closes the pool's idle handles (at shutdown, once no request runs). */
+void web_archive_drop_all(void);
 
 /* The search form's filters as query terms made by the server. extra
  * points into the struct itself: do not copy one. */

@@ -17,6 +17,7 @@
 #include "ms_clock.h"
 #include "ms_log.h"
 #include "web.h"
+#include "web_archive.h"
 #include "web_form.h"
 #include "web_resp.h"
 #include "web_route.h"
@@ -266,16 +267,16 @@ int web_http_start(ms_config *cfg)
 	if (load_tls(cfg) < 0)
 		return -1;
 	web_http_set_config(cfg);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			 MHD_USE_ERROR_LOG | (use_tls ? MHD_USE_TLS : 0) |
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	daemon_h = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)WEB_THREADS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT, 512u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, NULL,
+		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)WEB_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		use_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert,
 		MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_END);
 	if (!daemon_h)
@@ -290,6 +291,7 @@ void web_http_stop(void)
 	if (daemon_h)
 		MHD_stop_daemon(daemon_h);
 	daemon_h = NULL;
+	web_archive_drop_all();
 	pthread_mutex_lock(&cfg_mu);
 	ms_config_unref(&cur_cfg);
 	pthread_mutex_unlock(&cfg_mu);

@@ -1,7 +1,8 @@
 /* web_search.c - the search page and the search/count API (web_pages.h).
  *
  * Functions: web_search_page, web_search_api, web_count_api; file-local
- * run (query + scope + filters -> count and one page of hits, audited),
+ * query (the count and the page in one search), fetch (query + scope +
+ * filters -> count and one page of hits), run (fetch, then the audit),
  * filters, form, addr_cell, hit_row, search_link, page_link,
  * search_actions (export links, the hold form), results.
  *
@@ -57,33 +58,52 @@ static void set_err(search *s, unsigned status, const char *msg)
 	s->err = strdup(msg);
 }
 
-/* Runs s (q, extra, offset, limit set) for r; fills count and hits. */
+/* One query for the count and, when s->limit, the page (the count is the
+ * search's total: one pass over the archive). */
+static ms_status_t query(ms_archive *ar, const ms_qnode *q, search *s)
+{
+	if (!s->limit)
+		return ms_archive_count(ar, q, &s->count);
+	ms_status_t st =
+		ms_archive_search(ar, q, s->offset + s->limit, &s->hits);
+	s->count = st ? 0 : ms_hits_total(s->hits);
+	return st;
+}
+
+/* Fills s's count and hits for r (no audit yet); on error s->status and
+ * s->err say why. The handle goes back before the audit: the hits are
+ * copies. */
+static ms_status_t fetch(web_req *r, search *s)
+{
+	ms_qnode *q = NULL;
+	ms_archive *ar = NULL;
+	char *err = NULL;
+	ms_status_t st = web_query_build(s->q, s->f.extra, s->f.n_extra,
+					 r->user.scope, &q, &err);
+	if (st)
+		set_err(s, 400, err ? err : "bad query");
+	else if ((st = web_archive_get(r->cfg, &ar, &err)))
+		set_err(s, 500, "The archive cannot be opened.");
+	else if ((st = query(ar, q, s)))
+		set_err(s, 500, ms_archive_error(ar));
+	web_archive_put(&ar);
+	free(err);
+	ms_query_free(&q);
+	return st;
+}
+
+/* Runs s (q, extra, offset, limit set) for r; fills count and hits and
+ * audits the search (no line on disk: no result). */
 static void run(web_req *r, search *s, const char *action)
 {
 	int64_t t0 = ms_clock_ms();
-	ms_qnode *q = NULL;
-	ms_archive *ar = NULL;
-	char *err = NULL, *aq = NULL;
-	ms_status_t st = web_query_build(s->q, s->f.extra, s->f.n_extra,
-					 r->user.scope, &q, &err);
-	if (st) {
-		set_err(s, 400, err ? err : "bad query");
-	} else if ((st = web_archive_get(r->cfg, &ar, &err))) {
-		set_err(s, 500, "The archive cannot be opened.");
-	} else if ((st = ms_archive_count(ar, q, &s->count)) ||
-		   (s->limit &&
-		    (st = ms_archive_search(ar, q, s->offset + s->limit,
-					    &s->hits)))) {
-		set_err(s, 500, ms_archive_error(ar));
-	} else if (!(aq = web_filter_text(s->q, &s->f)) ||
-		   web_audit(r, action, aq, s->count, NULL, 0) < 0) {
+	char *aq = NULL;
+	if (!fetch(r, s) && (!(aq = web_filter_text(s->q, &s->f)) ||
+			     web_audit(r, action, aq, s->count, NULL, 0) < 0)) {
 		ms_hits_free(&s->hits);
 		set_err(s, 500, "The audit trail cannot be written.");
 	}
 	free(aq);
-	free(err);
-	ms_query_free(&q);
-	web_archive_put(&ar);
 	s->ms = ms_clock_ms() - t0;
 }
 
