@@ -319,11 +319,16 @@ bench-compliance: deps
 	$(MAKE) $(BUILD)/mailsift
 	@tests/bench/bench-compliance.sh $(BUILD)
 
-# mailsift-web: 50 sessions searching corpus A for 60 s (SESSIONS, SECONDS)
+# mailsift-web: 50 sessions searching corpus A for 60 s (SESSIONS, SECONDS;
+# CLIENT=c, python or both), the load from tests/bench/web_load.c
 .PHONY: bench-web
 bench-web: deps
-	$(MAKE) $(BUILD)/mailsift $(BUILD)/mailsift-web
+	$(MAKE) $(BUILD)/mailsift $(BUILD)/mailsift-web $(BUILD)/web_load
 	@MAILSIFT_BUILD=$(BUILD) tests/bench/bench-web.py
+
+$(BUILD)/web_load: tests/bench/web_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/mailsift
