@@ -14,18 +14,23 @@
 #   make bench-web  the console: 50 sessions searching for 60 s, p50/p95 latency
 #   make valgrind-milter / valgrind-imap  the milter suite / the IMAP backend
 #                   (doveadm index, lookups, expunge, rescan, optimize) under valgrind
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (SYSTEMD_UNITDIR, DOVECOT_MODULEDIR)
+#   make deb        Debian packages into $(BUILD)/deb (dpkg-buildpackage, debian/)
+#   make deb-tests  build, install, run and purge the packages (tests/deb)
 #   make format     clang-format every source file in place
+#   make man        man/plugin.conf.5 from plugin.conf; every page checked for warnings
 #   V=1             show the full compiler command lines
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSTEMD_UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DOVECOT_MODULEDIR ?= $(PREFIX)/lib/dovecot/modules
 BUILD   ?= build
 FUZZ_SECONDS ?= 300
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
-PKGS    := gmime-3.0 libxml-2.0 openssl zlib
+PKGS    := gmime-3.0 libxml-2.0 openssl zlib libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -35,9 +40,9 @@ XAPIAN_LIBS     = $(shell xapian-config --libs 2>/dev/null)
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CXXFLAGS ?= -O2 -g
-ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib -Iplugin $(PKG_CFLAGS) $(CFLAGS)
-ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CXXFLAGS)
-LIBS     = $(PKG_LIBS) $(XAPIAN_LIBS) -lstdc++ -lm -lpthread
+ALL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib -Iplugin $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -fvisibility=hidden -Iindexer/lib $(PKG_CFLAGS) $(XAPIAN_CXXFLAGS) $(CPPFLAGS) $(CXXFLAGS)
+LIBS     = $(PKG_LIBS) $(XAPIAN_LIBS) -lstdc++ -lm -lpthread $(LDFLAGS)
 
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -48,11 +53,18 @@ INDEXD_C := $(sort $(wildcard indexer/indexd/indexd_*.c))
 # the web console (libmicrohttpd; passwords hashed by libxcrypt; export zips by libzip)
 WEB_C    := $(sort $(wildcard web/web_*.c))
 WEB_PKGS := libmicrohttpd libxcrypt libzip
+# every daemon serves its Prometheus metrics with libmicrohttpd (ms_metrics_http.c)
+METRICS_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+# the attachment text extractor, a program of its own so that hostile documents
+# are parsed outside indexd (PDF by poppler-glib, ZIP by libzip, seccomp filter)
+EXTRACT_C := $(sort $(wildcard indexer/extract/extract_*.c))
+EXTRACT_PKGS := poppler-glib libzip libseccomp
+EXTRACT_OBJ := $(EXTRACT_C:%.c=$(BUILD)/obj/%.o)
 # the Dovecot plugin: its own sources plus the library parts it uses, all -fPIC
 IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
 IMAP_LIB := indexer/lib/ms_schema.c indexer/lib/ms_buf.c indexer/lib/ms_status.c \
-	indexer/lib/ms_config.c indexer/lib/ms_config_table.c \
+	indexer/lib/ms_config.c indexer/lib/ms_config_table.c indexer/lib/ms_addr.c \
 	indexer/lib/ms_retention.c indexer/lib/ms_query.c indexer/lib/ms_token.c
 IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)
@@ -79,13 +91,15 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
 	libmicrohttpd-dev libcrypt-dev libzip-dev chromium chromium-driver python3-selenium \
-	debhelper lintian libsystemd-dev prometheus man-db
+	debhelper lintian libsystemd-dev prometheus man-db mandoc \
+	libpoppler-glib-dev libseccomp-dev qpdf python3-docx python3-openpyxl python3-odf \
+	python-odf-doc libtasn1-doc
 
 .PHONY: all deps check unit unit-asan fuzz-brief fuzz cli-tests indexd-tests web-tests milter-tests imap-tests format \
 	format-check run stop bench-index bench-imap bench-milter bench-pipeline valgrind-milter valgrind-imap install clean
 
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO) \
-	$(BUILD)/mailsift-web
+	$(BUILD)/mailsift-web $(BUILD)/mailsift-extract
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -125,11 +139,23 @@ $(BUILD)/libmsmilter.a: $(MILTER_OBJ)
 
 $(BUILD)/mailsift-milter: $(BUILD)/obj/$(MILTER_MAIN:.c=.o) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
-	$(Q)$(CC) -o $@ $^ -lmilter $(LIBS)
+	$(Q)$(CC) -o $@ $^ -lmilter $(METRICS_LIBS) $(LIBS)
 
 $(BUILD)/mailsift-indexd: $(INDEXD_OBJ) $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
-	$(Q)$(CC) -o $@ $^ $(LIBS)
+	$(Q)$(CC) -o $@ $^ $(METRICS_LIBS) $(LIBS)
+
+$(BUILD)/obj/indexer/extract/%.o: indexer/extract/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(EXTRACT_PKGS) 2>/dev/null) -MMD -MP -c $< -o $@
+
+# the installed helper's path, for programs that find none beside themselves
+$(BUILD)/obj/indexer/lib/ms_extract.o: CFLAGS += -DMS_EXTRACT_LIBEXEC='"$(PREFIX)/lib/mailsift/mailsift-extract"'
+
+$(BUILD)/mailsift-extract: $(EXTRACT_OBJ) $(BUILD)/libmailsift.a
+	@echo "  LINK    $@"
+	$(Q)$(CC) -Wl,--as-needed -o $@ $^ $(shell pkg-config --libs $(EXTRACT_PKGS) 2>/dev/null) $(LIBS)
 
 $(BUILD)/obj/web/%.o: web/%.c
 	@mkdir -p $(dir $@)
@@ -157,7 +183,7 @@ $(BUILD)/pic/imap-ext/%.o: imap-ext/%.cc
 
 $(PLUGIN_SO): $(IMAP_OBJ)
 	@echo "  LINK    $@"
-	$(Q)$(CXX) -shared -o $@ $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0)
+	$(Q)$(CXX) -shared -o $@ $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
 
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c
@@ -186,12 +212,12 @@ UNIT_IMAP := imap-ext/fts-mailsift-terms.c
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LIBS)
 
 $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LIBS)
 
 # the console's parsers and audit queue (tests/unit/test_web_*.c) link their web sources
 UNIT_WEB := web/web_form.c web/web_users.c web/web_auditq.c
@@ -199,12 +225,15 @@ UNIT_WEB_LIBS = $(shell pkg-config --libs libxcrypt 2>/dev/null)
 $(BUILD)/unit/test_web_%: tests/unit/test_web_%.c $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(METRICS_LIBS) $(LIBS)
 
 $(BUILD)/asan/unit/test_web_%: tests/unit/test_web_%.c $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iweb -o $@ $< $(UNIT_SUPPORT) $(UNIT_WEB) $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) $(UNIT_WEB_LIBS) $(METRICS_LIBS) $(LIBS)
+
+# the extraction client's tests run the real extractor
+$(BUILD)/unit/test_extract $(BUILD)/asan/unit/test_extract: $(BUILD)/mailsift-extract
 
 unit: $(UNITS:%=$(BUILD)/unit/%)
 	@tests/run-unit.sh $(BUILD)/unit $(UNITS)
@@ -222,7 +251,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
 	  -fsanitize=fuzzer-no-link,address,undefined -c $$f -o $(BUILD)/fuzz/obj/$$(basename $$f .cc).o || exit 1; done
 	clang++ -x c -std=c11 -D_GNU_SOURCE -Iindexer/lib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -c $< -o $(BUILD)/fuzz/$*.o
-	clang++ -fsanitize=fuzzer,address,undefined -o $@ $(BUILD)/fuzz/$*.o $(BUILD)/fuzz/obj/*.o $(LIBS)
+	clang++ -fsanitize=fuzzer,address,undefined -o $@ $(BUILD)/fuzz/$*.o $(BUILD)/fuzz/obj/*.o $(METRICS_LIBS) $(LIBS)
 
 # the web console's parsers of request input (form, query string, cookie)
 $(BUILD)/fuzz/fuzz_web_form: tests/fuzz/fuzz_web_form.c web/web_form.c web/web_form.h
@@ -230,12 +259,24 @@ $(BUILD)/fuzz/fuzz_web_form: tests/fuzz/fuzz_web_form.c web/web_form.c web/web_f
 	clang -std=c11 -D_GNU_SOURCE -Iweb -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o $@ tests/fuzz/fuzz_web_form.c web/web_form.c
 
-fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-web
+# the answers mailsift doctor parses (a milter's SMFIC_OPTNEG, clamd's VERSION)
+PROBE_C := indexer/lib/ms_milter_probe.c indexer/lib/ms_clamd.c indexer/lib/ms_sock.c indexer/lib/ms_clock.c
+$(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c $(PROBE_C)
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -Iindexer/lib -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ tests/fuzz/fuzz_probe.c $(PROBE_C)
+
+fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fuzz_xmltext $(BUILD)/fuzz/fuzz_probe
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-web $(BUILD)/fuzz/corpus-xml
 	$(BUILD)/fuzz/fuzz_mime -max_total_time=30 -rss_limit_mb=1024 -max_len=65536 \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
 	$(BUILD)/fuzz/fuzz_web_form -max_total_time=10 -rss_limit_mb=1024 -max_len=8192 \
 	  $(BUILD)/fuzz/corpus-web 2>&1 | tail -3
+	$(BUILD)/fuzz/fuzz_xmltext -max_total_time=20 -rss_limit_mb=1024 -max_len=65536 \
+	  $(BUILD)/fuzz/corpus-xml tests/fuzz/seeds-xml 2>&1 | tail -3
+	@mkdir -p $(BUILD)/fuzz/corpus-probe
+	$(BUILD)/fuzz/fuzz_probe -max_total_time=5 -rss_limit_mb=1024 -max_len=512 \
+	  $(BUILD)/fuzz/corpus-probe 2>&1 | tail -3
 
 fuzz: $(BUILD)/fuzz/fuzz_mime
 	@mkdir -p $(BUILD)/fuzz/corpus
@@ -243,10 +284,10 @@ fuzz: $(BUILD)/fuzz/fuzz_mime
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds
 
 # ---- command, milter and full-stack tests (real servers on loopback) ----
-cli-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
+cli-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd $(BUILD)/mailsift-extract
 	@tests/run-shell.sh $(BUILD) tests/cli/test_*
 
-indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd
+indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd $(BUILD)/mailsift-extract
 	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
 
 web-tests: $(BUILD)/mailsift $(BUILD)/mailsift-web
@@ -255,22 +296,41 @@ web-tests: $(BUILD)/mailsift $(BUILD)/mailsift-web
 imap-tests: $(PLUGIN_SO) $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/imap/test_*
 
-milter-tests: $(BUILD)/mailsift-milter
+milter-tests: $(BUILD)/mailsift-milter $(BUILD)/mailsift $(BUILD)/mailsift-indexd $(BUILD)/mailsift-web
 	@tests/run-shell.sh $(BUILD) tests/milter/test_* tests/stack/test_*
 
 format-check:
-	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) \
+	@clang-format --dry-run --Werror $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) $(EXTRACT_C) indexer/*/*.h $(UNIT_C) \
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) \
 	  $(wildcard plugin/*.c plugin/*.h) $(WEB_C) $(wildcard web/*.h) \
 	  && echo "format: ok"
-	@python3 tests/tools/layers.py indexer/lib indexer/cli indexer/indexd plugin imap-ext web
+	@python3 tests/tools/layers.py indexer/lib indexer/cli indexer/indexd indexer/extract plugin imap-ext web
 
 format:
 	clang-format -i $(LIB_C) $(LIB_CXX) $(CLI_C) $(INDEXD_C) indexer/*/*.h $(UNIT_C) $(wildcard plugin/*.c plugin/*.h) \
 	  $(IMAP_C) $(IMAP_CXX) $(wildcard imap-ext/*.h) $(WEB_C) $(wildcard web/*.h)
 
+# man pages: plugin.conf.5 is made from the sample plugin.conf (rewritten only
+# when it changes); then every page must render without a warning
+# (tests/cli/test_man.py checks the same, and that nothing drifted)
+MAN_PAGES = $(sort $(wildcard man/*.[1-8]))
+.PHONY: man
+man: man/plugin.conf.5
+	@for p in $(MAN_PAGES); do \
+	  w=$$( { LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l -E UTF-8 $$p >/dev/null; \
+	    groff -man -ww -z $$p; ! command -v mandoc >/dev/null || mandoc -Tlint $$p; } 2>&1); \
+	  [ -z "$$w" ] || { echo "$$p: $$w"; exit 1; }; \
+	done; echo "man: $(words $(MAN_PAGES)) pages, no warnings"
+
+man/plugin.conf.5: plugin.conf man/gen-plugin-conf.py
+	@mkdir -p $(BUILD)
+	@python3 man/gen-plugin-conf.py plugin.conf $(BUILD)/plugin.conf.5.tmp
+	@cmp -s $(BUILD)/plugin.conf.5.tmp $@ && rm $(BUILD)/plugin.conf.5.tmp || \
+	  { mv $(BUILD)/plugin.conf.5.tmp $@ && echo "  GEN     $@"; }
+
 check: deps
 	$(MAKE) all
+	$(MAKE) man
 	$(MAKE) format-check
 	$(MAKE) unit
 	$(MAKE) unit-asan
@@ -337,9 +397,37 @@ install: all
 	install -m 755 $(BUILD)/mailsift-milter $(DESTDIR)$(PREFIX)/sbin/mailsift-milter
 	install -m 755 $(BUILD)/mailsift-indexd $(DESTDIR)$(PREFIX)/sbin/mailsift-indexd
 	install -m 755 $(BUILD)/mailsift-web $(DESTDIR)$(PREFIX)/sbin/mailsift-web
-	install -d $(DESTDIR)$(PREFIX)/lib/dovecot/modules
-	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/dovecot/modules/
+	install -d $(DESTDIR)$(PREFIX)/lib/mailsift
+	install -m 755 $(BUILD)/mailsift-extract $(DESTDIR)$(PREFIX)/lib/mailsift/mailsift-extract
+	install -d $(DESTDIR)$(DOVECOT_MODULEDIR)
+	install -m 644 $(PLUGIN_SO) $(DESTDIR)$(DOVECOT_MODULEDIR)/
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR)
+	for u in systemd/*.service.in; do \
+	  sed 's,@sbindir@,$(PREFIX)/sbin,g' $$u >$(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u .in) && \
+	  chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u .in) || exit 1; done
+	for m in $(wildcard man/*.[1-8]); do \
+	  install -D -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$(basename $$m) || exit 1; done
+
+# ---- Debian packages (debian/) and their install test ----
+# dpkg-buildpackage builds in $(BUILD)/deb-obj (its clean step removes only
+# that) and leaves the .deb, .buildinfo and .changes files in $(BUILD)/deb;
+# one package build at a time per tree (flock on debian/)
+.PHONY: deb deb-tests
+DEB_OUT = $(abspath $(BUILD)/deb)
+deb:
+	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	@echo "  DEB     $(DEB_OUT) (log: $(BUILD)/deb-build.log)"
+	$(Q)n=$(DEB_OUT)/mailsift_$$(dpkg-parsechangelog -S Version)_$$(dpkg --print-architecture); \
+	flock debian env MAILSIFT_DEB_OBJ=$(BUILD)/deb-obj MAILSIFT_DEB_OUT=$(DEB_OUT) \
+	  dpkg-buildpackage -us -uc -b --buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+	  --buildinfo-file=$$n.buildinfo --changes-file=$$n.changes \
+	  >$(BUILD)/deb-build.log 2>&1 || { tail -n 30 $(BUILD)/deb-build.log; exit 1; }
+	@ls $(DEB_OUT)
+
+# (the test runs make deb itself; the developer build reads the kept archive)
+deb-tests: $(BUILD)/mailsift
+	@tests/run-shell.sh $(BUILD) tests/deb/test_*
 
 clean:
 	rm -rf $(BUILD)

@@ -5,10 +5,13 @@
  * line (date, id, from, subject), or with json one JSON object per line
  * (id, message_id, date, date_unix, from, to, cc, subject, size, sha256,
  * and for mail that came through the milter verdict, virus, sender, rcpts,
- * queue_id).
+ * queue_id; attachments: a list of {name, type, size, extracted, reason}
+ * with extracted yes, no, failed or encrypted, reason when there is one).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -28,6 +31,47 @@ void cli_json_field(ms_buf *b, const char *key, const char *value)
 	ms_json_string(b, value);
 }
 
+/* Splits one attachments line into its n tab-separated parts (in place;
+ * missing parts are ""). */
+static void split_tabs(char *line, char **part, int n)
+{
+	for (int i = 0; i < n; i++) {
+		part[i] = line;
+		char *tab = line ? strchr(line, '\t') : NULL;
+		if (tab)
+			*tab = '\0';
+		line = tab ? tab + 1 : NULL;
+		if (!part[i])
+			part[i] = "";
+	}
+}
+
+/* The "attachments" list from the hit's lines (see ms_hit). */
+static void json_attachments(ms_buf *b, const char *lines)
+{
+	char *copy = strdup(lines), *save = NULL;
+	int first = 1;
+	ms_buf_puts(b, ",\"attachments\":[");
+	for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char *p[5];
+		split_tabs(l, p, 5);
+		const char *state = strcmp(p[0], "none") == 0 ? "no" : p[0];
+		ms_buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
+		ms_json_string(b, p[3]);
+		cli_json_field(b, "type", p[2]);
+		ms_buf_printf(b, ",\"size\":%" PRIu64,
+			      (uint64_t)strtoull(p[1], NULL, 10));
+		cli_json_field(b, "extracted", state);
+		if (*p[4])
+			cli_json_field(b, "reason", p[4]);
+		ms_buf_putc(b, '}');
+		first = 0;
+	}
+	ms_buf_putc(b, ']');
+	free(copy);
+}
+
 static void print_json(const ms_hit *h)
 {
 	char date[32];
@@ -44,6 +88,7 @@ static void print_json(const ms_hit *h)
 	cli_json_field(&b, "subject", h->subject);
 	ms_buf_printf(&b, ",\"size\":%" PRIu64, h->size);
 	cli_json_field(&b, "sha256", h->sha256);
+	json_attachments(&b, h->attachments);
 	if (*h->verdict) {
 		cli_json_field(&b, "verdict", h->verdict);
 		cli_json_field(&b, "virus", h->virus);

@@ -94,6 +94,19 @@ ms_archive_opts ms_archive_opts_from(const ms_config *cfg, int writable)
 		.compression_level = (int)cfg->archive_compression_level,
 		.writable = writable,
 		.encrypt_key = cfg->archive_encrypt_key,
+		.extract = {
+			.enabled = cfg->archive_extract,
+			.types = cfg->archive_extract_types,
+			.helper = cfg->archive_extract_helper,
+			.max_size = cfg->archive_extract_max_size,
+			.max_text = cfg->archive_extract_max_text,
+			.memory = cfg->archive_extract_memory,
+			.zip_max = cfg->archive_extract_zip_max,
+			.cpu = cfg->archive_extract_cpu,
+			.timeout = cfg->archive_extract_timeout,
+			.zip_depth = cfg->archive_extract_zip_depth,
+			.zip_ratio = cfg->archive_extract_zip_ratio,
+		},
 	};
 	return o;
 }
@@ -118,6 +131,7 @@ ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 	ar->opts.encrypt_key = NULL; /* borrowed: read once, below */
 	ar->opts.shards_subdir = NULL;
 	ar->mime.max_text_per_part = opts->max_text_per_part;
+	ar->mime.extract = &ar->opts.extract;
 	ms_mime_init();
 	ms_status_t st = open_dirs(ar, opts->encrypt_key, err_r);
 	if (!st && (st = ms_archive_worker_new(ar, &ar->self)) && err_r)

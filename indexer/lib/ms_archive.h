@@ -24,6 +24,7 @@
 
 #include "ms_buf.h"
 #include "ms_config.h" /* ms_shard_by */
+#include "ms_extract.h"
 #include "ms_hash.h"
 #include "ms_query.h"
 #include "ms_status.h"
@@ -49,6 +50,9 @@ typedef struct ms_archive_opts {
 	 * (a shard added, dropped or swapped), else moves it to the latest
 	 * commit, so it sees what the fresh reader of a 0 handle would. */
 	int keep_reader;
+	/* Attachment text extraction (ms_extract.h); strings borrowed like
+	 * the others. A zero struct: none. */
+	ms_extract_opts extract;
 } ms_archive_opts;
 
 /* Envelope and scan facts of a message that came through the milter.
@@ -79,6 +83,10 @@ typedef enum ms_add_result {
 typedef struct ms_hit {
 	const char *id, *message_id, *from, *to, *cc, *subject, *sha256;
 	const char *verdict, *virus, *sender, *rcpts, *queue_id, *client;
+	/* One line per attachment: "STATE\tSIZE\tTYPE\tNAME\tREASON"
+	 * (STATE an ms_extract_state_name; tabs and newlines in the parts
+	 * were made spaces). */
+	const char *attachments;
 	int64_t date;
 	uint64_t size;
 } ms_hit;

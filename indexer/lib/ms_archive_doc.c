@@ -3,7 +3,11 @@
  * and size values, and the data record that search results print.
  *
  * Functions: ms_archive_build. Record keys: id mid date from to cc subj
- * size sha sender rcpts qid client verdict virus.
+ * size sha sender rcpts qid client verdict virus atts.
+ *
+ * Attachments: name, type and extracted text under attachment: (a free
+ * text field), and one extract: term per attachment with its state
+ * (yes, failed, encrypted, none; none is also "no").
  */
 #include "ms_archive_int.h"
 
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ms_extract.h"
 #include "ms_record.h"
 #include "ms_schema.h"
 #include "ms_token.h"
@@ -95,6 +100,23 @@ static int ascii_runs(const ms_buf *body)
 	return 1;
 }
 
+/* An attachment's name, type, text and extraction state. */
+static ms_status_t add_attachment(ms_xdoc *xd, const ms_attachment *a)
+{
+	const char *prefix = prefix_of("attachment");
+	ms_status_t st = add_text(xd, "attachment", a->name);
+	st = st ? st : add_text(xd, "attachment", a->type);
+	if (!st && a->text_len)
+		st = ms_xdoc_add_text(xd, prefix, a->text, a->text_len);
+	st = st ? st
+		: add_exact(xd, "extract",
+			    ms_extract_state_name(
+				    (ms_extract_state)a->extracted));
+	if (!st && a->extracted == MS_EXTRACT_NONE)
+		st = add_exact(xd, "extract", "no");
+	return st;
+}
+
 /* Header fields of the message. */
 static ms_status_t add_message_terms(ms_xdoc *xd, const ms_doc *doc)
 {
@@ -110,11 +132,8 @@ static ms_status_t add_message_terms(ms_xdoc *xd, const ms_doc *doc)
 	if (!st && doc->body.len)
 		st = ms_xdoc_add_text(xd, prefix_of("body"), doc->body.data,
 				      doc->body.len);
-	for (size_t i = 0; i < doc->n_att && !st; i++) {
-		st = add_text(xd, "attachment", doc->att[i].name);
-		if (!st)
-			st = add_text(xd, "attachment", doc->att[i].type);
-	}
+	for (size_t i = 0; i < doc->n_att && !st; i++)
+		st = add_attachment(xd, &doc->att[i]);
 	if (!st && doc->message_id)
 		st = ms_xdoc_add_term(xd, MS_PREFIX_MSGID, doc->message_id);
 	if (!st && doc->truncated == 0 && ascii_runs(&doc->body))
@@ -163,6 +182,42 @@ static ms_status_t put_rcpts(ms_buf *rec, const ms_envelope *env)
 	return st;
 }
 
+/* Appends s to b with tabs and line ends made spaces. */
+static ms_status_t put_flat(ms_buf *b, const char *s, size_t max)
+{
+	size_t n = s ? strnlen(s, max) : 0;
+	size_t at = b->len;
+	ms_status_t st = ms_buf_append(b, s ? s : "", n);
+	for (size_t i = at; !st && i < b->len; i++)
+		if (b->data[i] == '\t' || b->data[i] == '\n' ||
+		    b->data[i] == '\r')
+			b->data[i] = ' ';
+	return st;
+}
+
+/* "atts": one line per attachment (see ms_hit.attachments). */
+static ms_status_t put_atts(ms_buf *rec, const ms_doc *doc)
+{
+	ms_buf s = MS_BUF_INIT;
+	ms_status_t st = MS_OK;
+	for (size_t i = 0; i < doc->n_att && !st; i++) {
+		const ms_attachment *a = &doc->att[i];
+		st = ms_buf_printf(
+			&s, "%s%s\t%" PRIu64 "\t", i ? "\n" : "",
+			ms_extract_state_name((ms_extract_state)a->extracted),
+			a->size);
+		st = st ? st : put_flat(&s, a->type, RECORD_FIELD_MAX);
+		st = st ? st : ms_buf_putc(&s, '\t');
+		st = st ? st : put_flat(&s, a->name, RECORD_FIELD_MAX);
+		st = st ? st : ms_buf_putc(&s, '\t');
+		st = st ? st : put_flat(&s, a->reason, RECORD_FIELD_MAX);
+	}
+	if (!st && doc->n_att)
+		st = ms_record_put(rec, "atts", s.data);
+	ms_buf_free(&s);
+	return st;
+}
+
 static ms_status_t build_record(ms_buf *rec, const ms_doc *doc,
 				const ms_envelope *env, const char *id,
 				size_t size, const char *sha)
@@ -183,6 +238,7 @@ static ms_status_t build_record(ms_buf *rec, const ms_doc *doc,
 	st = st ? st
 		: ms_record_putn(rec, "subj", subj,
 				 strnlen(subj, RECORD_FIELD_MAX));
+	st = st ? st : put_atts(rec, doc);
 	if (st || !env)
 		return st;
 	st = ms_record_put(rec, "sender", env->sender);

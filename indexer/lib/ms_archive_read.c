@@ -94,6 +94,7 @@ static void hit_field(const char *key, const char *value, void *ctx)
 		{ "rcpts", offsetof(ms_hit, rcpts) },
 		{ "qid", offsetof(ms_hit, queue_id) },
 		{ "client", offsetof(ms_hit, client) },
+		{ "atts", offsetof(ms_hit, attachments) },
 	};
 	if (strcmp(key, "date") == 0)
 		h->date = strtoll(value, NULL, 10);
@@ -126,6 +127,7 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 		hit->id = hit->message_id = hit->from = hit->to = hit->cc = "";
 		hit->subject = hit->sha256 = hit->verdict = hit->virus = "";
 		hit->sender = hit->rcpts = hit->queue_id = hit->client = "";
+		hit->attachments = "";
 		ms_record_parse(h->blobs[i], len, hit_field, hit);
 	}
 	h->total = ms_xresults_total(res);

@@ -414,10 +414,14 @@ static ms_status_t set_string(ms_config *cfg, const ms_config_param *p,
 static ms_status_t list_item(const ms_config_param *p, char *item,
 			     const char *base, ms_buf *items, ms_buf *err)
 {
+	ms_status_t st;
+	if (!(p->flags & MS_CF_CLAMD) && p->check &&
+	    (st = checked(p, item, err)) != MS_OK)
+		return st;
 	if (!(p->flags & MS_CF_CLAMD))
 		return ms_buf_append(items, item, strlen(item) + 1);
 	char *v = NULL;
-	ms_status_t st = endpoint(item, p->flags, base, &v);
+	st = endpoint(item, p->flags, base, &v);
 	if (st == MS_ERR_CONFIG)
 		return bad_value(err, p, item, want_endpoint(p->flags));
 	if (st == MS_OK)

@@ -72,6 +72,7 @@ typedef struct ms_config {
 	uint64_t milter_max_message_size; /* 0 = unlimited */
 	unsigned milter_timeout;
 	unsigned milter_max_connections; /* 0 = from the descriptor limit */
+	char *milter_metrics;		 /* "HOST:PORT" (ms_addr.h); "" = off */
 	/* [scanner] */
 	char **scanner_clamd; /* "unix:/path" or "inet:host:port"; >= 1 */
 	unsigned scanner_connect_timeout;
@@ -93,12 +94,24 @@ typedef struct ms_config {
 	uint64_t archive_max_text_per_part;
 	unsigned archive_compression_level;
 	bool archive_keep_infected;
-	char *archive_encrypt_key; /* "" = no encryption */
+	char *archive_encrypt_key;    /* "" = no encryption */
+	bool archive_extract;	      /* attachment text extraction */
+	char **archive_extract_types; /* names of ms_extract_types() */
+	char *archive_extract_helper; /* "" = beside the program */
+	uint64_t archive_extract_max_size;
+	uint64_t archive_extract_max_text;
+	uint64_t archive_extract_memory;
+	unsigned archive_extract_cpu;
+	unsigned archive_extract_timeout;
+	unsigned archive_extract_zip_depth;
+	unsigned archive_extract_zip_ratio;
+	uint64_t archive_extract_zip_max;
 	/* [indexd] */
 	unsigned indexd_batch_size;
 	unsigned indexd_commit_interval;
 	char *indexd_user;
 	char *indexd_pidfile;
+	char *indexd_metrics; /* "HOST:PORT" (ms_addr.h); "" = off */
 	/* [imap] */
 	bool imap_archive_reuse;
 	unsigned imap_batch_size;
@@ -116,6 +129,7 @@ typedef struct ms_config {
 	unsigned web_session_idle; /* seconds */
 	char *web_tls_cert;	   /* "" = plain HTTP */
 	char *web_tls_key;
+	char *web_metrics; /* "HOST:PORT" (ms_addr.h); "" = off */
 } ms_config;
 
 /* ---- the parameter table ---- */
@@ -150,7 +164,8 @@ typedef struct ms_config_param {
 	const char *const *choices; /* enum: NULL-terminated names */
 	size_t offset;		    /* of the member in ms_config */
 	const char *doc;	    /* one line for people */
-	/* string, lines: checks a value (each line) after parsing;
+	/* string, lines, list: checks a value (each line or item) after
+	 * parsing;
 	 * MS_OK, or MS_ERR_CONFIG with what is wanted appended to why.
 	 * NULL = no check. */
 	ms_status_t (*check)(const char *value, ms_buf *why);

@@ -7,6 +7,8 @@
  * top of the repository must list the same keys with the same defaults.
  */
 #include "ms_config.h"
+#include "ms_addr.h"	  /* the check of the metrics addresses */
+#include "ms_extract.h"	  /* the check of extract_types */
 #include "ms_retention.h" /* the checks of [retention] */
 
 #include <assert.h>
@@ -25,6 +27,16 @@ static const char *const on_infected[] = { "reject", "quarantine", "discard",
 					   "tag", NULL };
 static const char *const on_failure[] = { "tempfail", "accept", NULL };
 static const char *const shard_by[] = { "month", "year", "none", NULL };
+
+/* extract_types: each item a format name. */
+static ms_status_t extract_type_check(const char *v, ms_buf *why)
+{
+	const char *bad = ms_extract_types_check(v);
+	if (!bad)
+		return MS_OK;
+	ms_buf_puts(why, bad);
+	return MS_ERR_CONFIG;
+}
 
 static const char *const sections[] = { "milter", "scanner",   "policy",
 					"spool",  "archive",   "indexd",
@@ -62,6 +74,8 @@ static const ms_config_param params[] = {
 	P(milter, max_connections, MS_CT_UINT, 0, "0", 0, 1000000, NULL,
 	  "connections served at once; more are tempfailed (0: sized from "
 	  "the descriptor limit)"),
+	PC(milter, metrics, MS_CT_STRING, 0, "", ms_addr_check_optional,
+	   "HOST:PORT serving Prometheus metrics at /metrics (empty: off)"),
 
 	P(scanner, clamd, MS_CT_LIST, MS_CF_CLAMD, "unix:/run/clamav/clamd.ctl",
 	  0, 0, NULL, "clamd endpoints, tried in order"),
@@ -105,6 +119,31 @@ static const ms_config_param params[] = {
 	  "archive infected messages too"),
 	P(archive, encrypt_key, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "AES-256 key file for encryption at rest (empty: off)"),
+	P(archive, extract, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
+	  "index the text inside attachments (PDF, Office, ODF, ZIP, JSON)"),
+	PC(archive, extract_types, MS_CT_LIST, MS_CF_EMPTY_OK,
+	   "pdf, docx, xlsx, pptx, odt, ods, odp, zip, json",
+	   extract_type_check, "attachment formats whose text is extracted"),
+	P(archive, extract_helper, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
+	  "the extractor program (empty: mailsift-extract beside the program, "
+	  "else the installed one)"),
+	P(archive, extract_max_size, MS_CT_SIZE, 0, "32M", 1 * KB, 1 * GB, NULL,
+	  "larger attachments are not extracted (extract:failed)"),
+	P(archive, extract_max_text, MS_CT_SIZE, 0, "1M", 1 * KB, 1 * GB, NULL,
+	  "text indexed per attachment at most"),
+	P(archive, extract_memory, MS_CT_SIZE, 0, "512M", 64 * MB, 16 * GB,
+	  NULL, "address space of the extractor process"),
+	P(archive, extract_cpu, MS_CT_DURATION, 0, "10s", 1, 3600, NULL,
+	  "CPU time of the extractor process per attachment"),
+	P(archive, extract_timeout, MS_CT_DURATION, 0, "30s", 1, 3600, NULL,
+	  "wall time per attachment before the extractor is killed"),
+	P(archive, extract_zip_depth, MS_CT_UINT, 0, "3", 0, 32, NULL,
+	  "ZIP archives inside ZIP archives followed this deep"),
+	P(archive, extract_zip_ratio, MS_CT_UINT, 0, "100", 0, 100000, NULL,
+	  "a ZIP member expanding more than this many times is a zip bomb "
+	  "(0: no ratio check)"),
+	P(archive, extract_zip_max, MS_CT_SIZE, 0, "256M", 1 * MB, 16 * GB,
+	  NULL, "bytes uncompressed from one attachment's ZIP at most"),
 
 	P(indexd, batch_size, MS_CT_UINT, 0, "1000", 1, 100000, NULL,
 	  "messages per Xapian commit at most"),
@@ -114,6 +153,8 @@ static const ms_config_param params[] = {
 	  "user to run as after start (empty: do not change)"),
 	P(indexd, pidfile, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "file to write the process id to (empty: none)"),
+	PC(indexd, metrics, MS_CT_STRING, 0, "", ms_addr_check_optional,
+	   "HOST:PORT serving Prometheus metrics at /metrics (empty: off)"),
 
 	P(imap, archive_reuse, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
 	  "reuse archive terms for messages delivered to the user"),
@@ -144,6 +185,8 @@ static const ms_config_param params[] = {
 	  "PEM certificate chain for HTTPS (empty: plain HTTP)"),
 	P(web, tls_key, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "PEM private key for HTTPS (empty: plain HTTP)"),
+	PC(web, metrics, MS_CT_STRING, 0, "", ms_addr_check_optional,
+	   "HOST:PORT serving Prometheus metrics at /metrics (empty: off)"),
 };
 
 const ms_config_param *ms_config_params(size_t *n_r)

@@ -37,6 +37,8 @@ void ms_doc_free(ms_doc **doc)
 	for (size_t i = 0; i < d->n_att; i++) {
 		free(d->att[i].name);
 		free(d->att[i].type);
+		free(d->att[i].reason);
+		free(d->att[i].text);
 	}
 	free(d->att);
 	free(d);

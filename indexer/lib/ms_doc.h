@@ -28,8 +28,13 @@ enum { MS_ADDR_FROM, MS_ADDR_TO, MS_ADDR_CC, MS_ADDR_BCC, MS_ADDR_N };
 
 /* One attachment (a non-text part, or any part with a file name). */
 typedef struct ms_attachment {
-	char *name; /* decoded file name (RFC 2047 / RFC 2231), or NULL */
-	char *type; /* lower-case MIME type, e.g. "application/pdf" */
+	char *name;    /* decoded file name (RFC 2047 / RFC 2231), or NULL */
+	char *type;    /* lower-case MIME type, e.g. "application/pdf" */
+	uint64_t size; /* decoded bytes */
+	int extracted; /* an ms_extract_state (ms_extract.h) */
+	char *reason;  /* why FAILED or ENCRYPTED (or why not tried), or NULL */
+	char *text;    /* extracted text (valid UTF-8), or NULL */
+	size_t text_len;
 } ms_attachment;
 
 typedef struct ms_doc {

@@ -1,6 +1,7 @@
 /* ms_file.c - durable-file helpers (see ms_file.h).
  *
- * Functions: ms_file_replace, ms_file_sync_dir, ms_file_read.
+ * Functions: ms_file_write_all, ms_file_replace, ms_file_sync_dir,
+ * ms_file_read.
  */
 #include "ms_file.h"
 
@@ -21,8 +22,9 @@ static ms_status_t io_fail(char **err_r, const char *path, const char *what)
 	return MS_ERR_IO;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int ms_file_write_all(int fd, const void *data, size_t n)
 {
+	const char *p = data;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -63,7 +65,7 @@ ms_status_t ms_file_replace(const char *path, const void *data, size_t len,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		st = io_fail(err_r, tmp, "open");
-	else if (write_all(fd, data, len) || fsync(fd))
+	else if (ms_file_write_all(fd, data, len) || fsync(fd))
 		st = io_fail(err_r, tmp, "write");
 	if (fd >= 0 && close(fd) != 0 && !st)
 		st = io_fail(err_r, tmp, "close");

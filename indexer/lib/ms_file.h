@@ -21,6 +21,10 @@
 ms_status_t ms_file_replace(const char *path, const void *data, size_t len,
 			    mode_t mode, char **err_r);
 
+/* Writes all n bytes to fd, retrying short writes and EINTR. 0, or -1
+ * with errno. */
+int ms_file_write_all(int fd, const void *data, size_t n);
+
 /* Fsyncs the directory holding path (after a rename or unlink in it).
  * MS_OK or MS_ERR_IO (*err_r). */
 ms_status_t ms_file_sync_dir(const char *path, char **err_r);

@@ -39,8 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ms_html.h"
+#include "ms_mime_att.h"
 
 #define IN_SZ	       16384 /* decoded bytes read per step */
 #define CARRY_MAX      64    /* max incomplete multibyte tail kept */
@@ -378,6 +380,9 @@ typedef struct walk {
 	size_t cap;
 	unsigned max_depth, max_parts;
 	ms_status_t st;
+	const ms_extract_opts *ext; /* NULL: no extraction */
+	unsigned n_extracted;	    /* attachments handed to the extractor */
+	double ext_started;	    /* monotonic seconds of the first one */
 } walk;
 
 /* Finds a charset=NAME declaration (an HTML <meta>) in p[0..n) and
@@ -502,8 +507,9 @@ static ms_status_t buf_put_clean(ms_buf *out, const char *s)
 	return MS_OK;
 }
 
-/* Records an attachment: cleaned name (may be NULL), lower-case type. */
-static void att_add(walk *w, const char *name, GMimeContentType *ct)
+/* Records an attachment: cleaned name (may be NULL), lower-case type.
+ * Returns it, or NULL on ENOMEM (w->st set). */
+static ms_attachment *att_add(walk *w, const char *name, GMimeContentType *ct)
 {
 	ms_doc *d = w->doc;
 	ms_buf t = MS_BUF_INIT;
@@ -518,14 +524,107 @@ static void att_add(walk *w, const char *name, GMimeContentType *ct)
 		t.data[i] = g_ascii_tolower(t.data[i]);
 	if (st == MS_OK && grow((void **)&d->att, d->n_att, sizeof(*d->att)))
 		st = MS_ERR_NOMEM;
+	ms_attachment *a = NULL;
 	if (st == MS_OK) {
-		ms_attachment *a = &d->att[d->n_att++];
+		a = &d->att[d->n_att++];
+		memset(a, 0, sizeof *a);
 		a->name = str_clean(name, &st);
 		a->type = ms_buf_steal(&t);
 	}
 	ms_buf_free(&t);
 	if (st != MS_OK)
 		w->st = st;
+	return st == MS_OK ? a : NULL;
+}
+
+/* ---- attachment text ---- */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The extraction options for the next attachment, or NULL (size only)
+ * when extraction is off or this message's share is spent (then *why_r
+ * says so). */
+static const ms_extract_opts *ext_for_next(walk *w, const char **why_r)
+{
+	const ms_extract_opts *o = w->ext;
+	*why_r = NULL;
+	if (!o || !o->enabled)
+		return NULL;
+	if (w->n_extracted == 0)
+		w->ext_started = mono_now();
+	if (w->n_extracted >= MS_MIME_MAX_EXTRACT ||
+	    mono_now() - w->ext_started >
+		    (double)o->timeout * MS_MIME_EXTRACT_BUDGET) {
+		*why_r = "the message's extraction budget is spent";
+		return NULL;
+	}
+	return o;
+}
+
+/* Keeps n bytes of text made valid UTF-8 as a's text. */
+static void att_keep_text(walk *w, ms_attachment *a, const char *p, size_t n)
+{
+	ms_buf b = MS_BUF_INIT;
+	size_t olen;
+	if (n > (SIZE_MAX - 8) / 3 || ms_buf_reserve(&b, 3 * n + 4) != MS_OK) {
+		w->st = MS_ERR_NOMEM;
+		return;
+	}
+	utf8_fix(p, n, 1, b.data, b.cap, &olen);
+	b.len = olen;
+	b.data[olen] = '\0';
+	a->text_len = b.len;
+	a->text = ms_buf_steal(&b);
+}
+
+/* A non-text attachment: its size and, if extracted, its text. */
+static void att_extract(walk *w, GMimePart *part, ms_attachment *a)
+{
+	const char *why;
+	const ms_extract_opts *o = ext_for_next(w, &why);
+	ms_buf raw = MS_BUF_INIT;
+	ms_status_t st = ms_mime_att_content(part, a, o, &raw);
+	if (st == MS_OK && a->extracted != MS_EXTRACT_NONE)
+		w->n_extracted++;
+	if (st == MS_OK && why && a->extracted == MS_EXTRACT_NONE &&
+	    !a->reason && !(a->reason = strdup(why)))
+		st = MS_ERR_NOMEM;
+	if (st == MS_OK && raw.len)
+		att_keep_text(w, a, raw.data, raw.len);
+	ms_buf_free(&raw);
+	if (st != MS_OK)
+		w->st = st;
+}
+
+/* A text attachment (already in the body from body_at on): its size, and
+ * with extraction on a copy of its text as the attachment's text. */
+static void att_text(walk *w, GMimePart *part, ms_attachment *a, size_t body_at)
+{
+	ms_buf none = MS_BUF_INIT;
+	ms_status_t st = ms_mime_att_content(part, a, NULL, &none);
+	ms_buf_free(&none);
+	if (st != MS_OK) {
+		w->st = st;
+		return;
+	}
+	const ms_buf *body = &w->doc->body;
+	if (!w->ext || !w->ext->enabled || body->len <= body_at)
+		return;
+	const char *p = body->data + body_at;
+	size_t n = body->len - body_at;
+	if (n >= 2 && p[0] == '\n' && p[1] == '\n' && body_at) {
+		p += 2;
+		n -= 2;
+	}
+	if (n > w->ext->max_text)
+		n = w->ext->max_text;
+	a->extracted = MS_EXTRACT_YES;
+	att_keep_text(w, a, p, n);
 }
 
 static int is_attachment_disp(GMimeObject *obj)
@@ -542,11 +641,17 @@ static void walk_leaf(walk *w, GMimePart *part)
 	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
 	const char *name = g_mime_part_get_filename(part);
 	int is_text = !ty || g_ascii_strcasecmp(ty, "text") == 0;
+	ms_attachment *a = NULL;
+	size_t body_at = w->doc->body.len;
 	w->doc->n_parts++;
 	if (name || !is_text || is_attachment_disp(obj))
-		att_add(w, name, ct);
+		a = att_add(w, name, ct);
 	if (is_text && w->st == MS_OK)
 		part_text(w, part, sub && g_ascii_strcasecmp(sub, "html") == 0);
+	if (a && w->st == MS_OK && is_text)
+		att_text(w, part, a, body_at);
+	else if (a && w->st == MS_OK)
+		att_extract(w, part, a);
 }
 
 static void walk_obj(walk *w, GMimeObject *obj, unsigned depth);
@@ -762,13 +867,15 @@ static GMimeMessage *gmime_parse(const char *data, size_t len,
 static ms_status_t doc_fill(ms_doc *doc, GMimeMessage *msg,
 			    const ms_mime_opts *opts)
 {
-	walk w = { doc, 1u << 20, 64, 2000, MS_OK };
+	walk w = { doc, 1u << 20, 64, 2000, MS_OK, NULL, 0, 0 };
 	if (opts && opts->max_text_per_part)
 		w.cap = opts->max_text_per_part;
 	if (opts && opts->max_depth)
 		w.max_depth = opts->max_depth;
 	if (opts && opts->max_parts)
 		w.max_parts = opts->max_parts;
+	if (opts)
+		w.ext = opts->extract;
 	doc_headers(&w, msg);
 	GMimeObject *body = g_mime_message_get_mime_part(msg);
 	if (body)

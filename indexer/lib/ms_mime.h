@@ -5,7 +5,11 @@
  * never dropping the message), decodes RFC 2047 words and RFC 2231
  * parameters, turns HTML into visible text (ms_html), descends into
  * message/rfc822 parts, records attachment names and types, accepts a
- * leading mbox "From " line, and caps the text kept per part.
+ * leading mbox "From " line, and caps the text kept per part. With
+ * extraction on, each attachment's text comes from the sandboxed
+ * extractor (ms_extract.h; at most MS_MIME_MAX_EXTRACT attachments per
+ * message, and no new one once MS_MIME_EXTRACT_BUDGET timeouts' worth of
+ * time went into the message's extraction).
  * Thread-safe after ms_mime_init().
  */
 #ifndef MS_MIME_H
@@ -16,11 +20,17 @@
 #include "ms_doc.h"
 #include "ms_status.h"
 
+#define MS_MIME_MAX_EXTRACT    100
+#define MS_MIME_EXTRACT_BUDGET 4
+
 typedef struct ms_mime_opts {
 	size_t max_text_per_part; /* bytes of UTF-8 text kept per part; 0 = 1
 				     MiB */
 	unsigned max_depth; /* multipart/rfc822 nesting followed; 0 = 64 */
 	unsigned max_parts; /* leaf parts examined; 0 = 2000 */
+	/* Attachment text extraction (NULL or not enabled: none; attachment
+	 * sizes are counted either way). Borrowed for the parse. */
+	const struct ms_extract_opts *extract;
 } ms_mime_opts;
 
 /* Initialises GMime once per process (idempotent, thread-safe). */

@@ -19,6 +19,8 @@ static const ms_field fields[] = {
 	{ "virus", "XV", MS_KIND_TEXT, -1, 0 },
 	{ "verdict", "XD", MS_KIND_EXACT, -1, 0 },
 	{ "queueid", "XQ", MS_KIND_EXACT, -1, 0 },
+	{ "extract", "XT", MS_KIND_EXACT, -1,
+	  0 }, /* yes failed encrypted none */
 	{ "date", NULL, MS_KIND_RANGE, MS_SLOT_DATE, 0 },
 	{ "size", NULL, MS_KIND_RANGE, MS_SLOT_SIZE, 0 },
 	{ NULL, NULL, MS_KIND_TEXT, -1, 0 },
