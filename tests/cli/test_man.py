@@ -10,8 +10,9 @@ what the code and the sample configuration say.
   now (regenerate with `make man`);
 - every key of the config table (indexer/lib/ms_config_table.c) is in
   plugin.conf, in its section, and in plugin.conf(5), in its section;
-- every subcommand of indexer/cli/cli_main.c and every check of
-  `mailsift doctor` (indexer/cli/cli_doctor.c) is in mailsift(1);
+- every subcommand of indexer/cli/cli_main.c, every check of `mailsift
+  doctor` (indexer/cli/cli_doctor.c) and every query field
+  (indexer/lib/ms_schema.c) is in mailsift(1);
 - every Dovecot plugin setting that imap-ext/fts-mailsift-settings.c reads
   is in dovecot-fts-mailsift(7).
 """
@@ -124,6 +125,14 @@ def check_commands():
         T.check("\\-\\-" + opt.replace("-", "\\-") in section, "mailsift(1) describes doctor --%s" % opt)
 
 
+def check_query_fields():
+    fields = re.findall(r'^\s*\{ "(\w+)", ', read("indexer", "lib", "ms_schema.c"), re.M)
+    T.check(len(fields) >= 15, "query fields read from ms_schema.c: %s" % fields)
+    section = read("man", "mailsift.1").split(".SH QUERY LANGUAGE", 1)[-1].split(".SH DOCTOR", 1)[0]
+    for f in fields:
+        T.check(re.search(r"\b%s:" % f, section), "mailsift(1) describes the query field %s:" % f)
+
+
 def check_dovecot():
     src = read("imap-ext", "fts-mailsift-settings.c")
     names = set(re.findall(r'"(mailsift_\w+)"', src))
@@ -138,6 +147,7 @@ def main():
     check_generated()
     check_keys()
     check_commands()
+    check_query_fields()
     check_dovecot()
     T.done()
 
