@@ -340,6 +340,7 @@ check: deps
 	$(MAKE) milter-tests
 	$(MAKE) imap-tests
 	$(MAKE) web-tests
+	$(MAKE) deb-tests
 
 run: deps
 	$(MAKE) all

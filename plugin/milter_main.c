@@ -10,6 +10,9 @@
  * (libmilter finishes its connections) and then the supervisor. A worker
  * that dies unexpectedly is restarted. The worker raises its descriptor
  * limit to the hard limit, which sizes [milter] max_connections.
+ * systemd (Type=notify, NotifyAccess=all) hears READY from the worker once
+ * it listens and after each reload, RELOADING and STOPPING from the
+ * supervisor (ms_daemon_notify).
  */
 #include <errno.h>
 #include <grp.h>
@@ -60,6 +63,7 @@ static void *reload_thread(void *arg)
 				     err ? err : "unknown error");
 		}
 		free(err);
+		ms_daemon_notify(MS_NOTIFY_READY); /* the reload is done */
 	}
 	return NULL;
 }
@@ -91,6 +95,7 @@ static int worker(msm_conf *conf)
 		return ms_log_error("cannot listen on %s", cfg->milter_socket),
 		       1;
 	ms_log_info("listening on %s", cfg->milter_socket);
+	ms_daemon_notify(MS_NOTIFY_READY);
 	int rc = smfi_main() == MI_SUCCESS ? 0 : 1;
 	ms_log_info("stopped");
 	return rc;
@@ -145,11 +150,15 @@ static void supervisor_reload(pid_t child)
 {
 	msm_conf *c = NULL;
 	char *err = NULL;
-	if (msm_conf_load(conf_path, &c, &err) != 0)
+	ms_daemon_notify(MS_NOTIFY_RELOADING);
+	int ok = msm_conf_load(conf_path, &c, &err) == 0;
+	if (!ok)
 		ms_log_error("SIGHUP: configuration not reloaded: %s",
 			     err ? err : "error");
-	else if (child > 0)
-		kill(child, SIGUSR1);
+	if (ok && child > 0)
+		kill(child, SIGUSR1); /* it says READY when reloaded */
+	else
+		ms_daemon_notify(MS_NOTIFY_READY);
 	msm_conf_put(&c);
 	free(err);
 }
@@ -206,6 +215,7 @@ static int supervise(const ms_config *cfg)
 			 supervisor_child_died(&child, stopping))
 			break;
 		else if (sig == SIGTERM || sig == SIGINT) {
+			ms_daemon_notify(MS_NOTIFY_STOPPING);
 			stopping = 1;
 			if (child > 0)
 				kill(child, SIGTERM);

@@ -9,7 +9,9 @@
  * arrive through a signalfd: SIGHUP reloads plugin.conf (new requests
  * get the new snapshot; a bad file is refused and the old one kept;
  * listen, TLS, user and pidfile apply after a restart); SIGTERM/SIGINT
- * stop accepting, finish running requests and exit 0.
+ * stop accepting, finish running requests and exit 0. systemd
+ * (Type=notify) hears READY once listening, RELOADING..READY around a
+ * reload and STOPPING (ms_daemon_notify).
  *
  * Functions: main and file-local helpers.
  */
@@ -61,17 +63,21 @@ static void run(int sfd)
 			ms_log_info("%s: stopping", si.ssi_signo == SIGTERM
 							    ? "SIGTERM"
 							    : "SIGINT");
+			ms_daemon_notify(MS_NOTIFY_STOPPING);
 			return;
 		}
+		ms_daemon_notify(MS_NOTIFY_RELOADING);
 		ms_config *c = ms_daemon_load_config(conf_path);
 		if (!c) {
 			ms_log_error("SIGHUP: configuration not reloaded, "
 				     "keeping the old one");
-			continue;
+		} else {
+			web_http_set_config(c);
+			ms_config_unref(&c);
+			ms_log_info("configuration reloaded from %s",
+				    conf_path);
 		}
-		web_http_set_config(c);
-		ms_config_unref(&c);
-		ms_log_info("configuration reloaded from %s", conf_path);
+		ms_daemon_notify(MS_NOTIFY_READY);
 	}
 }
 
@@ -111,6 +117,7 @@ static int daemon_main(ms_config *cfg, int foreground)
 	    web_http_start(cfg) == 0) {
 		if (pid_fd >= 0 && dprintf(pid_fd, "%ld\n", (long)getpid()) < 0)
 			ms_log_warn("cannot write pid file");
+		ms_daemon_notify(MS_NOTIFY_READY);
 		run(sfd);
 		web_http_stop();
 		ms_log_info("exiting");

@@ -11,7 +11,9 @@
  * SIGHUP reloads plugin.conf (batch settings apply at once, [archive]
  * settings after committing the open batch, the spool directory, user
  * and pid file only after a restart); SIGTERM/SIGINT commit the open
- * batch, remove its entries and exit 0.
+ * batch, remove its entries and exit 0. Under systemd (Type=notify) it
+ * reports READY once watching, RELOADING..READY around a reload and
+ * STOPPING on a stop signal (ms_daemon_notify).
  *
  * Functions: main and file-local helpers.
  */
@@ -124,10 +126,12 @@ static int archive_differs(const ms_config *a, const ms_config *b)
 /* SIGHUP: re-reads plugin.conf and applies what can change. */
 static void reload(ixd *d)
 {
+	ms_daemon_notify(MS_NOTIFY_RELOADING);
 	ms_config *c = ms_daemon_load_config(conf_path);
 	if (!c) {
 		ms_log_error("SIGHUP: configuration not reloaded, keeping the "
 			     "old one");
+		ms_daemon_notify(MS_NOTIFY_READY);
 		return;
 	}
 	if (strcmp(c->spool_dir, d->spool_dir) != 0)
@@ -145,6 +149,7 @@ static void reload(ixd *d)
 	ms_log_info("configuration reloaded from %s: batch_size=%u "
 		    "commit_interval=%us",
 		    conf_path, c->indexd_batch_size, c->indexd_commit_interval);
+	ms_daemon_notify(MS_NOTIFY_READY);
 }
 
 /* Drains the signalfd; returns 1 when asked to stop. */
@@ -159,6 +164,7 @@ static int on_signals(ixd *d, int sfd)
 			ms_log_info("%s: stopping", si.ssi_signo == SIGTERM
 							    ? "SIGTERM"
 							    : "SIGINT");
+			ms_daemon_notify(MS_NOTIFY_STOPPING);
 			stop = 1;
 		}
 	}
@@ -287,6 +293,7 @@ static int daemon_main(ixd *d, int foreground)
 		if (pid_fd >= 0 && write_pid(pid_fd) < 0)
 			ms_log_warn("cannot write pid file: %s",
 				    strerror(errno));
+		ms_daemon_notify(MS_NOTIFY_READY);
 		run(d, sfd);
 		rc = stop(d);
 		if (pid_fd >= 0)

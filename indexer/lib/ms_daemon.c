@@ -1,7 +1,6 @@
 /* ms_daemon.c - start-up helpers for the programs (see ms_daemon.h):
- * ms_daemon_load_config, ms_daemon_drop_privileges, ms_daemon_raise_nofile.
- * Diagnostics go
- * through ms_log.
+ * ms_daemon_load_config, ms_daemon_drop_privileges, ms_daemon_raise_nofile,
+ * ms_daemon_notify (sd_notify of libsystemd). Diagnostics go through ms_log.
  */
 #include "ms_daemon.h"
 
@@ -12,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ms_log.h"
@@ -54,4 +55,21 @@ unsigned long ms_daemon_raise_nofile(void)
 	}
 	return rl.rlim_cur == RLIM_INFINITY ? ULONG_MAX
 					    : (unsigned long)rl.rlim_cur;
+}
+
+void ms_daemon_notify(ms_notify_t what)
+{
+	if (what == MS_NOTIFY_READY) {
+		sd_notify(0, "READY=1");
+	} else if (what == MS_NOTIFY_STOPPING) {
+		sd_notify(0, "STOPPING=1");
+	} else {
+		/* MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload)
+		 * match the reload; older ones ignore it */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)ts.tv_sec * 1000000ULL +
+				   (unsigned long long)ts.tv_nsec / 1000);
+	}
 }

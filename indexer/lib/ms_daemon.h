@@ -1,7 +1,7 @@
 /* ms_daemon.h - what the programs (mailsift, mailsift-milter,
  * mailsift-indexd, mailsift-web) share about starting: loading the
  * configuration with a logged error, dropping root privileges, raising
- * the open files limit.
+ * the open files limit, telling systemd how the service is doing.
  */
 #ifndef MS_DAEMON_H
 #define MS_DAEMON_H
@@ -22,5 +22,17 @@ int ms_daemon_drop_privileges(const char *user);
  * the old one). Returns the soft limit now in force (ULONG_MAX when
  * unlimited or unknown). */
 unsigned long ms_daemon_raise_nofile(void);
+
+/* What a daemon tells its service manager (systemd, Type=notify). */
+typedef enum {
+	MS_NOTIFY_READY,     /* serving: start-up or a reload is done */
+	MS_NOTIFY_RELOADING, /* SIGHUP: re-reading the configuration */
+	MS_NOTIFY_STOPPING,  /* asked to stop, finishing the work */
+} ms_notify_t;
+
+/* Sends the state to $NOTIFY_SOCKET with libsystemd's sd_notify; does
+ * nothing when the variable is not set (not started by systemd) and
+ * ignores failures (a service manager that went away). */
+void ms_daemon_notify(ms_notify_t what);
 
 #endif
