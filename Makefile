@@ -65,7 +65,8 @@ IMAP_C   := $(sort $(wildcard imap-ext/*.c))
 IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
 IMAP_LIB := indexer/lib/ms_schema.c indexer/lib/ms_buf.c indexer/lib/ms_status.c \
 	indexer/lib/ms_config.c indexer/lib/ms_config_table.c indexer/lib/ms_addr.c \
-	indexer/lib/ms_retention.c indexer/lib/ms_query.c indexer/lib/ms_token.c
+	indexer/lib/ms_retention.c indexer/lib/ms_query.c indexer/lib/ms_token.c \
+	indexer/lib/ms_extract.c
 IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)
 DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
