@@ -115,6 +115,15 @@ def check_commands():
     T.check(len(cmds) >= 12, "commands read from cli_main.c: %s" % cmds)
     for c in cmds:
         T.check(re.search(r"^\.BI? %s\b" % c, page, re.M), "mailsift(1) describes %s" % c)
+    opts = set()
+    for f in os.listdir(os.path.join(ROOT, "indexer", "cli")):
+        if f.endswith(".c"):
+            src = read("indexer", "cli", f)
+            opts |= set(re.findall(r'\{ "([a-z-]+)", (?:no_argument|required_argument|[01]),', src))
+            opts |= set(re.findall(r'"--([a-z-]+)"', src))
+    T.check(len(opts) >= 15, "long options read: %s" % sorted(opts))
+    for o in sorted(opts):
+        T.check("\\-\\-" + o.replace("-", "\\-") in page, "mailsift(1) describes --%s" % o)
     doctor = read("indexer", "cli", "cli_doctor.c")
     checks = re.findall(r'\{ "(\w+)", doc_check_\w+ \}', doctor)
     T.check(len(checks) >= 10, "doctor checks read: %s" % checks)
