@@ -1,7 +1,8 @@
 """hostile_docs.py - hostile attachments for the extraction tests, made
 here: a zip bomb (about 10 MB that inflates to 10 GiB, with honest zip64
 sizes and CRC), a DOCX whose document.xml is such a bomb, a PDF whose page
-tree loops, a truncated DOCX, random bytes, and a legacy .doc stand-in.
+tree loops, a truncated DOCX, random bytes, and stand-ins for a legacy
+.doc and for password-protected DOCX and ODT files.
 The encrypted PDF is made with qpdf from a Debian PDF (see the test)."""
 import os
 import struct
@@ -106,3 +107,32 @@ def random_bytes(n, seed):
 def legacy_doc():
     """An OLE compound file header followed by junk: a legacy .doc."""
     return b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + random_bytes(4088, 7)
+
+
+def encrypted_ooxml():
+    """A stand-in for a password-protected DOCX as Office writes it: an OLE
+    compound file whose directory names the EncryptionInfo and
+    EncryptedPackage streams (no generator in Debian can write one)."""
+    d = b"".join((n.encode("utf-16-le") + b"\0\0").ljust(128, b"\0")
+                 for n in ("EncryptionInfo", "EncryptedPackage"))
+    return b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + b"\0" * 504 + d + random_bytes(3584, 11)
+
+
+def encrypted_odf():
+    """An OpenDocument text as LibreOffice saves it with a password: the
+    manifest carries manifest:encryption-data, content.xml is ciphertext."""
+    import io
+    import zipfile
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml">'
+                '<manifest:encryption-data manifest:checksum-type="SHA1/1K" '
+                'manifest:checksum="x"><manifest:algorithm manifest:algorithm-name='
+                '"Blowfish CFB" manifest:initialisation-vector="x"/></manifest:encryption-data>'
+                '</manifest:file-entry></manifest:manifest>')
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", random_bytes(2000, 5))
+    return b.getvalue()

@@ -15,8 +15,9 @@ on finds them. extract_zip_depth is honoured.
 Hostile files through indexd (with extract_cpu = 2): a 10 MB ZIP that
 inflates to 10 GiB, a DOCX whose document.xml inflates to 10 GiB, a PDF
 whose page tree and form XObject loop, a truncated DOCX, a PDF encrypted
-with qpdf, random bytes named .pdf, a legacy .doc: each message is
-archived with the right extract: mark and reason, indexd keeps running and
+with qpdf, random bytes named .pdf, a legacy .doc, stand-ins for a
+password-protected DOCX and ODT (no Debian tool writes those): each
+message is archived with the right extract: mark and reason, indexd keeps running and
 indexes a normal message after them, and indexd's peak RSS (VmHWM) stays
 under 200 MB. The extractor's memory limit is checked through import.
 """
@@ -233,6 +234,8 @@ def hostile(tmp, bomb):
         ("noise.pdf", "application/pdf", hostile_docs.random_bytes(200000, 3), "failed",
          "PDF"),
         ("old.doc", "application/msword", hostile_docs.legacy_doc(), "none", "legacy"),
+        ("locked.docx", T_DOCX, hostile_docs.encrypted_ooxml(), "encrypted", "encrypted"),
+        ("locked.odt", T_ODT, hostile_docs.encrypted_odf(), "encrypted", "encrypted"),
     ]
 
 
