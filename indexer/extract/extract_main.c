@@ -4,7 +4,9 @@
  *   mailsift-extract --format FMT [--max-text N] [--cpu S] [--memory N]
  *                    [--zip-depth N] [--zip-ratio N] [--zip-max N]
  *
- * FMT is a name of ms_extract_types() or "text". Started by ms_extract_run
+ * FMT is a name of ms_extract_types(), "text", or "sandbox-test" (which
+ * checks the filter: no file opens, a socket kills). Started by
+ * ms_extract_run
  * (indexer/lib/ms_extract.c) for each attachment; not meant for people.
  * Order: arguments, resource limits, the whole input into memory, the
  * seccomp filter, then parsing. Exit: 0 (text written), 3 encrypted, 4
@@ -22,13 +24,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_TEXT (1u << 20)
 
+/* Format "sandbox-test" (for the tests): a file must not open, and a
+ * socket must get the process killed by the seccomp filter (SIGSYS). */
+static int sandbox_test(ex_ctx *c)
+{
+	int fd = open("/etc/passwd", O_RDONLY);
+	if (fd >= 0)
+		return ex_reason(c, EX_FAIL, "sandbox-test: a file opened");
+	if (socket(AF_INET, SOCK_STREAM, 0) >= 0)
+		return ex_reason(c, EX_FAIL, "sandbox-test: a socket opened");
+	return ex_reason(c, EX_FAIL, "sandbox-test: socket() returned");
+}
+
 static int dispatch(ex_ctx *c, const char *fmt, const char *data, size_t n,
 		    unsigned depth)
 {
+	if (depth == 0 && strcmp(fmt, "sandbox-test") == 0)
+		return sandbox_test(c);
 	if (strcmp(fmt, "pdf") == 0)
 		return ex_pdf(c, data, n);
 	if (strcmp(fmt, "text") == 0 || strcmp(fmt, "json") == 0) {

@@ -7,8 +7,9 @@
  * (libtasn1-doc) and on random bytes; and stand-in helpers (shell
  * scripts) for every way a helper can end: encrypted, failed with a
  * reason, crashed, flooding its output, hanging past the wall time, not
- * there at all. Through ms_mime_parse: each attachment's size, state,
- * reason and text, with extraction on and off.
+ * there at all; the real helper's seccomp filter. Through ms_mime_parse:
+ * each attachment's size, state, reason and text, with extraction on and
+ * off, and the per-message limit on attachments extracted.
  */
 #include <check.h>
 #include <limits.h>
@@ -133,6 +134,50 @@ START_TEST(test_real_helper)
 	ck_assert_int_eq(run(&o, "docx", fd, &text, reason), MS_EXTRACT_FAILED);
 	ck_assert_ptr_nonnull(strstr(reason, "ZIP"));
 	ms_buf_free(&text);
+}
+END_TEST
+
+/* The real helper's sandbox: after its seccomp filter a file does not
+ * open and a socket kills it (SIGSYS). */
+START_TEST(test_sandbox)
+{
+	find_helper();
+	ms_extract_opts o = opts(helper);
+	ms_buf text = MS_BUF_INIT;
+	char reason[200];
+	int fd = memfd_with("x", 1);
+	ck_assert_int_eq(run(&o, "sandbox-test", fd, &text, reason),
+			 MS_EXTRACT_FAILED);
+	ck_assert_msg(strstr(reason, "seccomp"), "reason '%s'", reason);
+	ms_buf_free(&text);
+}
+END_TEST
+
+/* One message gets at most MS_MIME_MAX_EXTRACT attachments extracted. */
+START_TEST(test_mime_budget)
+{
+	find_helper();
+	ms_buf m = MS_BUF_INIT;
+	ms_buf_puts(&m, "From: a@example.org\nMIME-Version: 1.0\n"
+			"Content-Type: multipart/mixed; boundary=B\n\n");
+	for (int i = 0; i <= MS_MIME_MAX_EXTRACT; i++)
+		ms_buf_printf(&m,
+			      "--B\nContent-Type: application/json; "
+			      "name=%d.json\n\n{\"n\": %d}\n",
+			      i, i);
+	ms_buf_puts(&m, "--B--\n");
+	ms_extract_opts o = opts(helper);
+	ms_mime_opts mo = { .extract = &o };
+	ms_doc *doc = NULL;
+	ck_assert_int_eq(ms_mime_parse(m.data, m.len, &mo, &doc, NULL), MS_OK);
+	ck_assert_uint_eq(doc->n_att, MS_MIME_MAX_EXTRACT + 1);
+	for (int i = 0; i < MS_MIME_MAX_EXTRACT; i++)
+		ck_assert_int_eq(doc->att[i].extracted, MS_EXTRACT_YES);
+	const ms_attachment *last = &doc->att[MS_MIME_MAX_EXTRACT];
+	ck_assert_int_eq(last->extracted, MS_EXTRACT_NONE);
+	ck_assert_ptr_nonnull(strstr(last->reason, "budget"));
+	ms_doc_free(&doc);
+	ms_buf_free(&m);
 }
 END_TEST
 
@@ -300,6 +345,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_ends, 0, sizeof ends / sizeof *ends);
 	tcase_add_test(tc, test_no_helper);
 	tcase_add_test(tc, test_mime_states);
+	tcase_add_test(tc, test_sandbox);
+	tcase_add_test(tc, test_mime_budget);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
