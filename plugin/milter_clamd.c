@@ -1,5 +1,5 @@
-/* milter_clamd.c - clamd zINSTREAM client with timeouts and fail-over
- * (see milter_clamd.h).
+/* milter_clamd.c - clamd zINSTREAM/zFILDES client with timeouts and
+ * fail-over (see milter_clamd.h).
  *
  * Functions: ms_clamd_scan, ms_clamd_parse_reply.
  *
@@ -9,6 +9,13 @@
  * timeout; an early reply from clamd, such as the size-limit error, stops
  * the sending); a zero-length chunk; then one NUL-terminated reply of at
  * most MAX_REPLY bytes, awaited for at most the read timeout in all.
+ * With FILDES (unix endpoints, opts->fildes, files up to
+ * MS_CLAMD_FILDES_MAX): "zFILDES\0", then one byte carrying the
+ * descriptor (SCM_RIGHTS); the reply "fd[N]: OK" is judged like
+ * "stream: OK". clamd reads the file itself: no copy through the socket,
+ * no temporary file on clamd's side. A complete reply that is no verdict
+ * (an old clamd: "UNKNOWN COMMAND") makes the same endpoint be tried once
+ * more with INSTREAM.
  * Diagnostics go into the verdict's reason as "ENDPOINT: what happened".
  */
 #include "milter_clamd.h"
@@ -46,7 +53,8 @@ typedef struct conn {
 	const char *ep;
 	int sock;
 	int connect_ms, read_ms;
-	int send_err; /* errno of a failed send, 0 if none */
+	int send_err;  /* errno of a failed send, 0 if none */
+	int got_reply; /* a complete reply came (judged not a verdict) */
 	ms_scan_verdict *v;
 } conn;
 
@@ -348,6 +356,43 @@ static attempt send_stream(conn *c, int fd, uint64_t len, char *buf,
 	return ATTEMPT_DONE;
 }
 
+/* Passes fd to clamd: "zFILDES\0", then one byte with SCM_RIGHTS. */
+static attempt send_fildes(conn *c, int fd)
+{
+	io_res r = send_all(c, "zFILDES", 8);
+	short got = 0;
+	if (r == IO_OK)
+		r = wait_for(c, POLLOUT, now_ms() + c->read_ms, &got);
+	if (r == IO_TIMEOUT)
+		return fail_with(c, ATTEMPT_NEXT, "timed out sending", 0);
+	if (r != IO_OK)
+		return fail_with(c, ATTEMPT_NEXT, "sending", errno);
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof u.buf };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	ssize_t k;
+	do
+		k = sendmsg(c->sock, &mh, MSG_NOSIGNAL);
+	while (k < 0 && errno == EINTR);
+	if (k != 1)
+		return fail_with(c, ATTEMPT_NEXT, "passing the descriptor",
+				 k < 0 ? errno : EIO);
+	return ATTEMPT_DONE;
+}
+
 /* ---- the reply ---- */
 
 /* Reads one NUL-terminated reply into buf (MAX_REPLY). Returns its length
@@ -386,6 +431,26 @@ static size_t read_reply(conn *c, char *buf)
 	return 0;
 }
 
+/* A FILDES reply "fd[N]: ..." becomes "stream: ..." (buf holds
+ * MAX_REPLY bytes; *n counts the terminator). */
+static void fildes_as_stream(char *buf, size_t *n)
+{
+	size_t d = 3;
+	if (*n < 4 || memcmp(buf, "fd[", 3) != 0)
+		return;
+	while (d < *n && buf[d] >= '0' && buf[d] <= '9')
+		d++;
+	if (d == 3 || d + 2 > *n || buf[d] != ']' || buf[d + 1] != ':')
+		return;
+	/* "fd[N]:" (at least 5 bytes) -> "stream:" (7 bytes) */
+	size_t rest = *n - (d + 2);
+	if (7 + rest > MAX_REPLY)
+		return;
+	memmove(buf + 7, buf + d + 2, rest);
+	memcpy(buf, "stream:", 7);
+	*n = 7 + rest;
+}
+
 /* Reads and judges the reply. Clean only when the whole stream was sent. */
 static attempt judge_reply(conn *c, int early)
 {
@@ -395,8 +460,10 @@ static attempt judge_reply(conn *c, int early)
 		return fail_with(c, ATTEMPT_NEXT, "sending", c->send_err);
 	if (n == 0)
 		return ATTEMPT_NEXT;
+	c->got_reply = 1;
 	ms_scan_verdict *v = c->v;
 	char why[200];
+	fildes_as_stream(buf, &n);
 	v->result = ms_clamd_parse_reply(buf, n, v->virus, sizeof v->virus, why,
 					 sizeof why);
 	if (v->result == MS_SCAN_CLEAN && early) {
@@ -413,16 +480,33 @@ static attempt judge_reply(conn *c, int early)
 
 /* ---- one endpoint, all endpoints ---- */
 
-static attempt scan_one(conn *c, int fd, uint64_t len, char *buf, size_t chunk)
+static attempt scan_one(conn *c, int fd, uint64_t len, char *buf, size_t chunk,
+			int fildes)
 {
 	int early = 0;
 	c->send_err = 0;
 	attempt a = connect_ep(c);
 	if (a == ATTEMPT_DONE)
-		a = send_stream(c, fd, len, buf, chunk, &early);
+		a = fildes ? send_fildes(c, fd)
+			   : send_stream(c, fd, len, buf, chunk, &early);
 	if (a == ATTEMPT_DONE)
 		a = judge_reply(c, early);
 	close_socket(c);
+	c->got_reply = a == ATTEMPT_NEXT && c->got_reply;
+	return a;
+}
+
+/* One endpoint: FILDES where it applies, INSTREAM otherwise or when the
+ * FILDES answer was a complete reply but no verdict. */
+static attempt scan_ep(conn *c, const ms_clamd_opts *o, int fd, uint64_t len,
+		       char *buf, size_t chunk)
+{
+	int fildes = o->fildes && len <= MS_CLAMD_FILDES_MAX &&
+		     strncmp(c->ep, "unix:", 5) == 0;
+	c->got_reply = 0;
+	attempt a = scan_one(c, fd, len, buf, chunk, fildes);
+	if (fildes && a == ATTEMPT_NEXT && c->got_reply)
+		a = scan_one(c, fd, len, buf, chunk, 0);
 	return a;
 }
 
@@ -455,7 +539,7 @@ void ms_clamd_scan(const ms_clamd_opts *o, int fd, uint64_t len,
 		c.ep = o->endpoints[i];
 		snprintf(v->endpoint, sizeof v->endpoint, "%s", c.ep);
 		v->result = MS_SCAN_FAILED;
-		attempt a = scan_one(&c, fd, len, buf, chunk);
+		attempt a = scan_ep(&c, o, fd, len, buf, chunk);
 		if (a != ATTEMPT_NEXT)
 			break;
 	}

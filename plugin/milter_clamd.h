@@ -1,5 +1,6 @@
 /* milter_clamd.h - the milter's clamd client: zINSTREAM over unix or TCP
- * sockets with timeouts and fail-over between endpoints.
+ * sockets (or, on unix sockets when asked, zFILDES: the descriptor itself
+ * is passed) with timeouts and fail-over between endpoints.
  *
  * A message is CLEAN only when clamd answered "stream: OK" for all of it;
  * every other outcome (no endpoint reachable, timeout, size limit, any
@@ -34,13 +35,24 @@ typedef struct ms_clamd_opts {
 	unsigned connect_timeout_ms; /* 0 = 10 s */
 	unsigned read_timeout_ms;    /* each send/receive wait; 0 = 60 s */
 	size_t chunk_size;	     /* bytes per INSTREAM chunk; 0 = 64 KiB */
+	/* On a unix endpoint, pass fd with zFILDES (SCM_RIGHTS) for files
+	 * up to MS_CLAMD_FILDES_MAX bytes instead of streaming them; a
+	 * clamd that answers it with anything but a verdict is asked
+	 * again with zINSTREAM on the same connection attempt. */
+	int fildes;
 } ms_clamd_opts;
 
-/* Scans fd[0..len) with zINSTREAM. The file is read with pread(), so the
- * descriptor's offset is untouched. Tries each endpoint in order and fails
- * over to the next on a connect error, a timeout, a short file, or a reply
- * that is neither "stream: OK" nor "stream: NAME FOUND". Always fills *v.
- * Thread-safe (no shared state); SIGPIPE is never raised. */
+/* Larger files are streamed, so that clamd's StreamMaxLength (default
+ * 25 MB) refuses them with an error instead of MaxFileSize cutting a
+ * FILDES scan short (which clamd reports as OK). */
+#define MS_CLAMD_FILDES_MAX (16u * 1024 * 1024)
+
+/* Scans fd[0..len) with zINSTREAM, or zFILDES (then fd must hold exactly
+ * the len bytes: clamd scans the whole file). The file is read with
+ * pread(), so the descriptor's offset is untouched. Tries each endpoint in
+ * order and fails over to the next on a connect error, a timeout, a short file,
+ * or a reply that is neither "stream: OK" nor "stream: NAME FOUND". Always
+ * fills *v. Thread-safe (no shared state); SIGPIPE is never raised. */
 void ms_clamd_scan(const ms_clamd_opts *o, int fd, uint64_t len,
 		   ms_scan_verdict *v);
 

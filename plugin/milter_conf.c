@@ -32,6 +32,7 @@ static void set_clamd(msm_conf *c)
 	c->clamd.connect_timeout_ms = cfg->scanner_connect_timeout * 1000;
 	c->clamd.read_timeout_ms = cfg->scanner_read_timeout * 1000;
 	c->clamd.chunk_size = (size_t)cfg->scanner_chunk_size;
+	c->clamd.fildes = 1; /* our spool files hold exactly the message */
 }
 
 int msm_conf_load(const char *path, msm_conf **conf_r, char **err_r)

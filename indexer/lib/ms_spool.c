@@ -8,15 +8,15 @@
  * ms_spool_remove, ms_spool_quarantine, ms_spool_clean_tmp; the
  * backlog: ms_spool_backlog.
  *
- * A message being written is an unnamed file in tmp/ (O_TMPFILE: a crash
- * leaves nothing behind) and, while it fits, also a copy in the writer's
- * buffer; the commit appends it to a segment (ms_spool_seg.c: group
- * commit). Reading handles segment entries (names "SEGMENT/OFFSET",
- * ms_spool_scan.c) and legacy entry files in new/ (from earlier versions
- * or tests), which are read, removed and quarantined here as before. Every
- * call works on paths (an admin may recreate a subdirectory under a
- * running daemon). Diagnostics are one line, "path: strerror" or "path:
- * what is wrong".
+ * A message being written is kept in the writer's buffer while it fits
+ * (64 KB; a memfd when a descriptor is asked for), else in an unnamed file
+ * in tmp/ (O_TMPFILE: a crash leaves nothing behind); the commit appends it to
+ * a segment (ms_spool_seg.c: group commit). Reading handles segment entries
+ * (names "SEGMENT/OFFSET", ms_spool_scan.c) and legacy entry files in new/
+ * (from earlier versions or tests), which are read, removed and quarantined
+ * here as before. Every call works on paths (an admin may recreate a
+ * subdirectory under a running daemon). Diagnostics are one line, "path:
+ * strerror" or "path: what is wrong".
  */
 #include "ms_spool_int.h"
 
@@ -52,6 +52,7 @@ struct ms_spool_writer {
 	char *buf;	  /* WBUF_SIZE bytes: the last blen of the message */
 	size_t blen;	  /* (all of it while blen == size) */
 	size_t wrote;	  /* of buf, bytes already in the file */
+	int memfd;	  /* the file is in memory (and buf holds all of it) */
 	ms_status_t fail; /* sticky error */
 	char err[512];
 };
@@ -169,9 +170,42 @@ static ms_status_t w_fail(ms_spool_writer *w, ms_status_t st, int e)
 	return st;
 }
 
+/* An unnamed file in dir (a named one, unlinked at once, where the file
+ * system has no O_TMPFILE); -1 with errno. */
+static int open_tmp(const char *dir)
+{
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0660);
+	if (fd >= 0 ||
+	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	char *p = NULL;
+	if (asprintf(&p, "%s/.msgXXXXXX", dir) < 0)
+		return errno = ENOMEM, -1;
+	fd = mkostemp(p, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(p);
+	free(p);
+	return fd;
+}
+
+/* Gives the message its file: in memory (memfd) when it is all in the
+ * buffer and only wanted for reading back (a scan), else on disk in
+ * tmp/. MS_OK or the sticky MS_ERR_IO. */
+static ms_status_t w_file(ms_spool_writer *w, int in_memory)
+{
+	if (w->fd >= 0 || w->fail)
+		return w->fail;
+	w->fd = in_memory ? memfd_create("mailsift-msg", MFD_CLOEXEC)
+			  : open_tmp(w->tmp_path);
+	w->memfd = in_memory;
+	return w->fd < 0 ? w_fail(w, MS_ERR_IO, errno) : MS_OK;
+}
+
 /* Writes p[0..n) to the file, all of it. */
 static ms_status_t w_raw(ms_spool_writer *w, const char *p, size_t n)
 {
+	if (w_file(w, 0))
+		return w->fail;
 	while (n > 0) {
 		ssize_t k = write(w->fd, p, n);
 		if (k < 0 && errno == EINTR)
@@ -202,6 +236,12 @@ static ms_status_t w_put(ms_spool_writer *w, const void *p, size_t n)
 	if (w->fail)
 		return w->fail;
 	if (w->blen + n > WBUF_SIZE) {
+		if (w->memfd) { /* it grows: to disk, from the buffer */
+			close(w->fd);
+			w->fd = -1;
+			w->memfd = 0;
+			w->wrote = 0;
+		}
 		if (w_flush(w))
 			return w->fail;
 		w->blen = w->wrote = 0;
@@ -224,24 +264,6 @@ static void writer_free(ms_spool_writer *w)
 	free(w->buf);
 	free(w->tmp_path);
 	free(w);
-}
-
-/* An unnamed file in dir (a named one, unlinked at once, where the file
- * system has no O_TMPFILE); -1 with errno. */
-static int open_tmp(const char *dir)
-{
-	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0660);
-	if (fd >= 0 ||
-	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd;
-	char *p = NULL;
-	if (asprintf(&p, "%s/.msgXXXXXX", dir) < 0)
-		return errno = ENOMEM, -1;
-	fd = mkostemp(p, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(p);
-	free(p);
-	return fd;
 }
 
 ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
@@ -270,12 +292,6 @@ ms_status_t ms_spool_begin(ms_spool *sp, const char *id, ms_spool_writer **w_r,
 			!w->tmp_path || !w->buf ? MS_ERR_NOMEM : MS_ERR_CRYPTO;
 		writer_free(w);
 		return st;
-	}
-	w->fd = open_tmp(w->tmp_path);
-	if (w->fd < 0) {
-		set_err(err_r, w->tmp_path, errno);
-		writer_free(w);
-		return MS_ERR_IO;
 	}
 	*w_r = w;
 	return MS_OK;
@@ -312,7 +328,9 @@ uint64_t ms_spool_size(const ms_spool_writer *w)
 
 int ms_spool_fd(ms_spool_writer *w)
 {
-	return w_flush(w) ? -1 : w->fd;
+	if (w_file(w, w->blen == w->size) || w_flush(w))
+		return -1;
+	return w->fd;
 }
 
 ms_status_t ms_spool_sha256(ms_spool_writer *w, char hex[MS_SHA256_HEX])

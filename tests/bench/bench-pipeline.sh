@@ -11,8 +11,9 @@
 # time-stamps its log lines as they are written: "QID: indexed id=..." puts
 # a message in the open batch, "committed N messages" makes the batch
 # searchable (the line comes after the commit and the spool removal, so the
-# delay is, if anything, overstated). Meanwhile spool/new is sampled every
-# 0.5 s. At the end one `mailsift search --json '*'` checks that every 250'd
+# delay is, if anything, overstated). Meanwhile the spool backlog (entries
+# not yet archived, read from the segments by tests/lib/mstest.py) is
+# sampled every 0.5 s. At the end one `mailsift search --json '*'` checks that every 250'd
 # Message-ID is in the archive exactly once.
 #
 # Prints: messages sent / 250 / archived once; SMTP rate; sustained
@@ -63,13 +64,15 @@ stack_postfix_start >/dev/null || exit 1
 echo "bench-pipeline: clamd, mailsift-milter, Postfix up in $(($(date +%s) - t_setup)) s;" \
 	"sending $MSGS corpus messages over $SESSIONS sessions"
 
-python3 - "$build" "$CONF" "$STACK_DIR" "$STACK_SMTP_PORT" "$CORPUS" "$MSGS" \
+MSTEST_LIB=$top/tests/lib python3 - "$build" "$CONF" "$STACK_DIR" "$STACK_SMTP_PORT" "$CORPUS" "$MSGS" \
 	"$SESSIONS" "$BENCH_TIMEOUT" <<'PY'
 import collections, json, os, re, signal, smtplib, subprocess, sys, threading, time
 
 build, conf, sdir, port, corpus = sys.argv[1:6]
+sys.path.insert(0, os.environ["MSTEST_LIB"])
+import mstest
 port, n_msgs, n_sessions, catchup = int(port), int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
-spool_new = os.path.join(sdir, "spool", "new")
+spool_dir = os.path.join(sdir, "spool")
 now = time.monotonic
 tag = "bench%d" % os.getpid()
 
@@ -153,7 +156,7 @@ backlog, stop_sampling = [], threading.Event()
 def sample():
     while not stop_sampling.is_set():
         try:
-            n = len(os.listdir(spool_new))
+            n = mstest.spool_backlog(spool_dir)
             with lock:
                 waiting = len(pending)
             backlog.append((now(), n, max(0, n - waiting)))
@@ -220,7 +223,7 @@ def caught_up():
 
 
 end = now() + catchup
-while now() < end and not (caught_up() and not os.listdir(spool_new)):
+while now() < end and not (caught_up() and not mstest.spool_backlog(spool_dir)):
     time.sleep(0.05)
 time.sleep(0.6)  # one more backlog sample at the end
 stop_sampling.set()
@@ -273,7 +276,7 @@ if delays:
           "delay p50 %.2f s, p95 %.2f s, max %.2f s; spool backlog max %d, end %d"
           % (len(delays) / (t_last - t_first) if t_last > t_first else 0, t_last - t_first,
              pct(delays, 0.5), pct(delays, 0.95), delays[-1], spool_max, spool_end))
-print("spool/new every %.1f s (entries / of which not yet indexed; the rest wait for "
+print("spool backlog every %.1f s (entries / of which not yet indexed; the rest wait for "
       "their batch's commit): %s; not yet indexed max %d" % (0.5 * every, over_time, unindexed_max))
 if len(delays) != n_ok:
     print("bench-pipeline: %d of %d 250'd messages never seen committed in indexd's log "

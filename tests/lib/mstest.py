@@ -107,18 +107,21 @@ def spool_segment(path):
     envelope as (key, value) pairs), ready (a commit entry covers it; after
     a reboot every intact entry), done (before NAME.done's mark), crc_ok).
     None if path is not a segment."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 64 or data[:8] != b"MSSPSEG1" or zlib.crc32(data[:60]) != _u32(data, 60):
-        return None
-    boot = data[8:48].rstrip(b"\0").decode("ascii", "replace")
-    strict = bool(boot) and boot == boot_id()
     try:
         with open(path + ".done") as f:
             done = int(f.read().strip() or 0)
     except (OSError, ValueError):
         done = 0
-    off, proven, out = max(64, done), 0, []  # the space before the mark may be a hole
+    with open(path, "rb") as f:
+        head = f.read(64)
+        base = max(64, done)  # the space before the mark may be a hole
+        f.seek(base)
+        data = f.read()
+    if len(head) < 64 or head[:8] != b"MSSPSEG1" or zlib.crc32(head[:60]) != _u32(head, 60):
+        return None
+    boot = head[8:48].rstrip(b"\0").decode("ascii", "replace")
+    strict = bool(boot) and boot == boot_id()
+    off, proven, out = 0, 0, []
     while off + 32 <= len(data):
         h = data[off:off + 32]
         if h[:4] != b"MSE1" or zlib.crc32(h[:28]) != _u32(h, 28):
@@ -132,18 +135,19 @@ def spool_segment(path):
         if kind == 2:
             if not ok:
                 break
-            proven = max(proven, _u64(payload, 0))
+            proven = max(proven, _u64(payload, 0) - base)
         elif kind == 1:
             if not ok and not strict:
                 break  # a torn tail after a reboot
             rec = [tuple(l.split("\t", 1)) for l in payload[mlen:].decode("utf-8", "replace").splitlines()
                    if "\t" in l]
-            out.append(dict(off=off, end=end, msg=payload[:mlen], rec=rec, crc_ok=ok, done=off < done))
+            out.append(dict(off=base + off, end=base + end, msg=payload[:mlen], rec=rec, crc_ok=ok,
+                            done=base + off < done))
         else:
             break
         off = end
     for e in out:
-        e["ready"] = not strict or e["end"] <= proven
+        e["ready"] = not strict or e["end"] - base <= proven
     return out
 
 

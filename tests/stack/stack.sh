@@ -30,6 +30,7 @@
 #   STACK_USERS [alice bob carol]   STACK_PASSWORD [secret]
 #   STACK_CLAMD [yes]  STACK_POSTFIX [yes]  STACK_DOVECOT [yes]   parts of stack_up
 #   STACK_CLAMD_STREAM_MAX [25M]    clamd StreamMaxLength
+#   STACK_CLAMD_LOG_CLEAN [no]      clamd LogClean (a log line per clean scan)
 #   STACK_CLAMD_TMP [$STACK_DIR/clamd/tmp]  clamd TemporaryDirectory (INSTREAM
 #                                   spills every message there: tmpfs is faster)
 #   STACK_CLAMD_SIGNAME [Eicar-Test-Signature]   name of the EICAR signature
@@ -275,6 +276,7 @@ LogTime yes
 PidFile $d/clamd.pid
 StreamMaxLength $STACK_CLAMD_STREAM_MAX
 SelfCheck 0
+LogClean ${STACK_CLAMD_LOG_CLEAN:-no}
 EOF
 }
 

@@ -633,6 +633,58 @@ START_TEST(test_real_failover)
 }
 END_TEST
 
+/* FILDES against the real clamd: verdicts as with INSTREAM (clamd's log
+ * names the passed file, /memfd:msg), and a file over MS_CLAMD_FILDES_MAX is
+ * streamed, so StreamMaxLength still refuses it instead of a cut-short scan. */
+START_TEST(test_real_fildes)
+{
+	if (!g_clamd_up)
+		return;
+	const char *eps[] = { g_clamd_ep, NULL };
+	ms_clamd_opts o = { .endpoints = eps,
+			    .read_timeout_ms = 20000,
+			    .fildes = 1 };
+	static const char clean[] = "Subject: hello\r\n\r\nJust a note.\r\n";
+	ms_scan_verdict v;
+	int fd = msg_fd(clean, sizeof clean - 1);
+	ms_clamd_scan(&o, fd, sizeof clean - 1, &v);
+	close(fd);
+	ck_assert_msg(v.result == MS_SCAN_CLEAN, "%s", v.reason);
+	char e[69], msg[256];
+	eicar(e);
+	int n = snprintf(msg, sizeof msg, "Subject: test\r\n\r\n%s\r\n", e);
+	fd = msg_fd(msg, (size_t)n);
+	ms_clamd_scan(&o, fd, (uint64_t)n, &v);
+	close(fd);
+	ck_assert_msg(v.result == MS_SCAN_INFECTED, "%s", v.reason);
+	ck_assert_msg(strncmp(v.virus, "Eicar-Test-Signature", 20) == 0, "%s",
+		      v.virus);
+	char log[600], line[512];
+	snprintf(log, sizeof log, "%s/clamd.log", g_clamd_dir);
+	FILE *f = fopen(log, "r");
+	int seen = 0;
+	char all[4096] = "";
+	while (f && fgets(line, sizeof line, f)) {
+		seen |= strstr(line, "memfd:msg") && strstr(line, "FOUND");
+		if (strlen(all) + strlen(line) < sizeof all)
+			strcat(all, line);
+	}
+	if (f)
+		fclose(f);
+	ck_assert_msg(seen,
+		      "clamd's log has no FOUND line for the passed file: %s",
+		      all);
+	size_t big = MS_CLAMD_FILDES_MAX + 1;
+	char *data = big_data(big);
+	fd = msg_fd(data, big);
+	ms_clamd_scan(&o, fd, big, &v);
+	close(fd);
+	free(data);
+	ck_assert_int_eq(v.result, MS_SCAN_FAILED);
+	ck_assert_msg(strstr(v.reason, "size limit exceeded"), "%s", v.reason);
+}
+END_TEST
+
 static Suite *clamd_suite(void)
 {
 	Suite *s = suite_create("clamd");
@@ -666,6 +718,7 @@ static Suite *clamd_suite(void)
 	tcase_set_timeout(tr, 120);
 	tcase_add_test(tr, test_real_clean_infected_oversize);
 	tcase_add_test(tr, test_real_failover);
+	tcase_add_test(tr, test_real_fildes);
 	suite_add_tcase(s, tr);
 	return s;
 }

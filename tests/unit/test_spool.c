@@ -236,6 +236,38 @@ START_TEST(test_big_message_bounded)
 }
 END_TEST
 
+/* A descriptor asked for early (the message still in memory), then the
+ * message grows past the buffer: the descriptor and the entry hold it
+ * all. */
+START_TEST(test_fd_then_grow)
+{
+	const size_t len = 200 * 1024;
+	char *msg = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		msg[i] = (char)('a' + i % 23);
+	ms_spool_writer *w = NULL;
+	ck_assert_int_eq(ms_spool_begin(g_sp, "grow", &w, NULL), MS_OK);
+	ck_assert_int_eq(ms_spool_write(w, msg, 100), MS_OK);
+	int fd = ms_spool_fd(w);
+	char probe[100];
+	ck_assert_int_eq(pread(fd, probe, 100, 0), 100);
+	ck_assert(memcmp(probe, msg, 100) == 0);
+	ck_assert_int_eq(ms_spool_write(w, msg + 100, len - 100), MS_OK);
+	fd = ms_spool_fd(w);
+	ck_assert_int_eq(pread(fd, probe, 100, len - 100), 100);
+	ck_assert(memcmp(probe, msg + len - 100, 100) == 0);
+	ck_assert_int_eq(ms_spool_commit(&w, NULL, NULL), MS_OK);
+	char **names = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(ms_spool_list(g_sp, &names, &n), MS_OK);
+	ck_assert_uint_eq(n, 1);
+	ms_spool_entry *e = read_entry(names[0], "grow", msg, len);
+	ms_spool_entry_free(&e);
+	ms_spool_names_free(&names);
+	free(msg);
+}
+END_TEST
+
 static const struct {
 	const char *id;
 	ms_status_t want;
@@ -1019,6 +1051,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_roundtrip_empty_and_null_env);
 	tcase_add_test(tc, test_roundtrip_binary);
 	tcase_add_test(tc, test_big_message_bounded);
+	tcase_add_test(tc, test_fd_then_grow);
 	tcase_add_loop_test(tc, test_id_validation, 0,
 			    sizeof id_cases / sizeof id_cases[0]);
 	tcase_add_test(tc, test_id_length);
