@@ -267,7 +267,8 @@ $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c $(PROBE_C)
 	clang -std=c11 -D_GNU_SOURCE -Iindexer/lib -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o $@ tests/fuzz/fuzz_probe.c $(PROBE_C)
 
-fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fuzz_xmltext $(BUILD)/fuzz/fuzz_probe
+fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fuzz_xmltext $(BUILD)/fuzz/fuzz_probe \
+	$(BUILD)/fuzz/fuzz_spool_seg
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-web $(BUILD)/fuzz/corpus-xml
 	$(BUILD)/fuzz/fuzz_mime -max_total_time=30 -rss_limit_mb=1024 -max_len=65536 \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
@@ -278,6 +279,9 @@ fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fu
 	@mkdir -p $(BUILD)/fuzz/corpus-probe
 	$(BUILD)/fuzz/fuzz_probe -max_total_time=5 -rss_limit_mb=1024 -max_len=512 \
 	  $(BUILD)/fuzz/corpus-probe 2>&1 | tail -3
+	@mkdir -p $(BUILD)/fuzz/corpus-seg
+	$(BUILD)/fuzz/fuzz_spool_seg -max_total_time=10 -rss_limit_mb=1024 -max_len=16384 \
+	  $(BUILD)/fuzz/corpus-seg tests/fuzz/seeds-seg 2>&1 | tail -3
 
 fuzz: $(BUILD)/fuzz/fuzz_mime
 	@mkdir -p $(BUILD)/fuzz/corpus
