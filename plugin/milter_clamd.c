@@ -19,6 +19,7 @@
  * Diagnostics go into the verdict's reason as "ENDPOINT: what happened".
  */
 #include "milter_clamd.h"
+#include "milter_metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -540,6 +541,8 @@ void ms_clamd_scan(const ms_clamd_opts *o, int fd, uint64_t len,
 		snprintf(v->endpoint, sizeof v->endpoint, "%s", c.ep);
 		v->result = MS_SCAN_FAILED;
 		attempt a = scan_ep(&c, o, fd, len, buf, chunk);
+		if (a == ATTEMPT_NEXT) /* this endpoint failed */
+			msm_metrics_clamd_error(c.ep);
 		if (a != ATTEMPT_NEXT)
 			break;
 	}

@@ -4,7 +4,8 @@
  * A snapshot bundles the parsed plugin.conf with what is derived from it
  * (attachment policy with its blocklist, spool handle, clamd endpoints, the
  * connection cap under the current descriptor limit), so everything a
- * connection uses changes together on reload.
+ * connection uses changes together on reload. Installing a snapshot also
+ * applies its [milter] metrics address (milter_metrics.c).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "milter.h"
+#include "milter_metrics.h"
 
 static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
 static msm_conf *current;
@@ -60,6 +62,7 @@ int msm_conf_load(const char *path, msm_conf **conf_r, char **err_r)
 
 void msm_conf_install(msm_conf *conf)
 {
+	msm_metrics_apply(conf->cfg); /* [milter] metrics */
 	pthread_mutex_lock(&current_mu);
 	msm_conf *old = current;
 	current = conf;

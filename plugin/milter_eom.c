@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "milter.h"
+#include "milter_metrics.h"
 #include "ms_log.h"
+#include "ms_metrics.h"
 
 #define VERSION "0.1"
 
@@ -59,7 +61,9 @@ static void scan(msm_conn *conn, msm_msg *m, msm_verdict *v)
 		return;
 	}
 	ms_scan_verdict sv;
+	double t0 = ms_metrics_now();
 	ms_clamd_scan(&conn->conf->clamd, fd, size, &sv);
+	msm_metrics_scan(t0);
 	if (sv.result == MS_SCAN_INFECTED) {
 		v->outcome = MSM_INFECTED;
 		snprintf(v->virus, sizeof v->virus, "%s", sv.virus);
@@ -148,6 +152,7 @@ static void log_result(const char *qid, const msm_msg *m, uint64_t size,
 sfsistat msm_eom(SMFICTX *ctx, msm_conn *conn)
 {
 	msm_msg *m = conn->msg;
+	double t0 = ms_metrics_now();
 	const char *qid = smfi_getsymval(ctx, "i");
 	qid = qid ? qid : "NOQUEUE";
 	msm_verdict v = { 0 };
@@ -166,6 +171,7 @@ sfsistat msm_eom(SMFICTX *ctx, msm_conn *conn)
 		edit_headers(ctx, conn, m, &v);
 	sfsistat st = msm_reply(ctx, cfg, &v);
 	log_result(qid, m, size, &v, st);
+	msm_metrics_message(cfg, &v, st, size, t0);
 	msm_msg_free(&conn->msg);
 	return st;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "milter.h"
+#include "milter_metrics.h"
 #include "ms_log.h"
 
 #define REFUSAL_LINES 10 /* refusal log lines per second at most */
@@ -103,6 +104,7 @@ static int refusal_log_ok(unsigned long *omitted_r)
 
 void msm_limit_log_refusal(const char *client, msm_slot s, unsigned max)
 {
+	msm_metrics_refused();
 	unsigned long omitted;
 	if (!refusal_log_ok(&omitted))
 		return;

@@ -18,6 +18,7 @@
 #include "ms_log.h"
 #include "web_form.h"
 #include "web_html.h"
+#include "web_metrics.h"
 #include "web_pages.h"
 #include "web_resp.h"
 #include "web_session.h"
@@ -149,6 +150,7 @@ void web_auth_login(web_req *r, web_resp *rs)
 	if (wait) {
 		ms_log_warn("login %s from %s: throttled (%us)", name,
 			    r->client, wait);
+		web_metrics_login(WEB_LOGIN_THROTTLED);
 		rs->status = 429;
 		return login_form(
 			rs, "Too many failed logins: try again later.", name);
@@ -158,6 +160,7 @@ void web_auth_login(web_req *r, web_resp *rs)
 		web_throttle_fail(akey, WEB_THROTTLE_FREE_ADDR);
 		ms_log_warn("login %s from %s: wrong name or password", name,
 			    r->client);
+		web_metrics_login(WEB_LOGIN_FAILED);
 		rs->status = 401;
 		return login_form(rs, "Wrong name or password.", name);
 	}
@@ -166,6 +169,7 @@ void web_auth_login(web_req *r, web_resp *rs)
 	if (web_session_new(&acc, &r->user) < 0)
 		return web_resp_error(rs, 500, "No randomness for a session.");
 	r->has_user = 1;
+	web_metrics_login(WEB_LOGIN_OK);
 	ms_log_info("login %s (%s) from %s", name, web_role_name(acc.role),
 		    r->client);
 	snprintf(rs->set_cookie, sizeof rs->set_cookie,

@@ -19,6 +19,7 @@
 #include "web.h"
 #include "web_archive.h"
 #include "web_form.h"
+#include "web_metrics.h"
 #include "web_resp.h"
 #include "web_route.h"
 
@@ -154,6 +155,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *url,
 	ms_log_info("%s %s %s %s %u %zu %lldms", addr,
 		    r.has_user ? r.user.name : "-", method, url, rs.status,
 		    rs.body.len, (long long)(ms_clock_ms() - cs->start));
+	web_metrics_request(url, rs.status, ms_clock_ms() - cs->start);
 	enum MHD_Result ok = send_resp(c, &rs);
 	web_resp_free(&rs);
 	ms_config_unref(&r.cfg);
@@ -267,6 +269,7 @@ int web_http_start(ms_config *cfg)
 	if (load_tls(cfg) < 0)
 		return -1;
 	web_http_set_config(cfg);
+	web_metrics_start(cfg); /* [web] metrics, a listener of its own */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			 MHD_USE_ERROR_LOG | (use_tls ? MHD_USE_TLS : 0) |
@@ -291,6 +294,7 @@ void web_http_stop(void)
 	if (daemon_h)
 		MHD_stop_daemon(daemon_h);
 	daemon_h = NULL;
+	web_metrics_stop();
 	web_archive_drop_all();
 	pthread_mutex_lock(&cfg_mu);
 	ms_config_unref(&cur_cfg);

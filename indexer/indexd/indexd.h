@@ -10,6 +10,7 @@
  *                 (ms_archive_prepare), handed back in queue order
  * indexd_batch.c  inserting prepared entries into the archive, committing
  *                 batches and only then removing the entries
+ * indexd_metrics.c  the Prometheus metrics ([indexd] metrics)
  *
  * The daemon state is one ixd struct, used by the main thread only; the
  * worker threads see nothing but their job (an ixd_job) and the spool and
@@ -167,5 +168,23 @@ int ixd_commit(ixd *d);
  * pipeline and closes the archive (releasing the shard locks). Returns 0
  * or -1. */
 int ixd_archive_release(ixd *d);
+
+/* ---- metrics (indexd_metrics.c) ---- */
+
+/* Makes the registry (once) and, when [indexd] metrics is set, serves it
+ * in a thread of its own (a failure is logged; indexing goes on). Scrapes
+ * read d->spool, which must stay open until ixd_metrics_stop(). */
+void ixd_metrics_start(ixd *d);
+/* The snapshot scrapes take the archive directory from (a reference is
+ * taken; NULL drops it). Call after each reload. */
+void ixd_metrics_config(ms_config *cfg);
+/* Stops serving and frees the registry; the hooks become no-ops. */
+void ixd_metrics_stop(void);
+/* An entry moved to bad/; an entry deferred for a retry. */
+void ixd_metrics_bad(void);
+void ixd_metrics_retry(void);
+/* A commit of n messages that began at ms_metrics_now() t0 ended; ok
+ * says whether it succeeded. */
+void ixd_metrics_commit(double t0, size_t n, int ok);
 
 #endif

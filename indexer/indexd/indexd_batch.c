@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "ms_log.h"
+#include "ms_metrics.h"
 #include "ms_shard.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -81,6 +82,7 @@ static void defer(ixd *d, ixd_item *it, const ms_spool_entry *e,
 		  const char *why)
 {
 	int64_t ms = backoff(++it->tries);
+	ixd_metrics_retry();
 	ms_log_warn("%s: spool entry %s kept for retry in %lld s (attempt "
 		    "%u): %s",
 		    qid_of(e), it->name, (long long)ms / 1000, it->tries, why);
@@ -93,8 +95,10 @@ static void quarantine(ixd *d, ixd_item *it, const ms_spool_entry *e,
 {
 	ms_status_t st = ms_spool_quarantine(d->spool, it->name, why);
 	if (st == MS_OK || st == MS_ERR_NOTFOUND) {
-		if (st == MS_OK)
+		if (st == MS_OK) {
 			d->n_bad++;
+			ixd_metrics_bad();
+		}
 		ms_log_error("%s: spool entry %s moved to %s/bad: %s",
 			     qid_of(e), it->name, d->spool_dir, why);
 		ixd_queue_done(d->q, it);
@@ -292,7 +296,9 @@ int ixd_commit(ixd *d)
 	if (!d->n_batch)
 		return 0;
 	int64_t t0 = ms_clock_ms();
+	double mt0 = ms_metrics_now();
 	ms_status_t st = ms_archive_commit(d->ar);
+	ixd_metrics_commit(mt0, d->n_batch, st == MS_OK);
 	if (st) {
 		char why[600];
 		snprintf(why, sizeof why, "%s (%s)", ms_archive_error(d->ar),

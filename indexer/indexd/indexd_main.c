@@ -146,6 +146,7 @@ static void reload(ixd *d)
 		ixd_archive_release(d); /* reopened with the new settings */
 	ms_config_unref(&d->cfg);
 	d->cfg = c;
+	ixd_metrics_config(c); /* the archive the scrapes count shards of */
 	ms_log_info("configuration reloaded from %s: batch_size=%u "
 		    "commit_interval=%us",
 		    conf_path, c->indexd_batch_size, c->indexd_commit_interval);
@@ -290,11 +291,13 @@ static int daemon_main(ixd *d, int foreground)
 	int sfd = signals_open(), rc = 1;
 	if (sfd >= 0 && ms_daemon_drop_privileges(d->cfg->indexd_user) == 0 &&
 	    start(d, &lock_fd) == 0) {
+		ixd_metrics_start(d); /* [indexd] metrics */
 		if (pid_fd >= 0 && write_pid(pid_fd) < 0)
 			ms_log_warn("cannot write pid file: %s",
 				    strerror(errno));
 		ms_daemon_notify(MS_NOTIFY_READY);
 		run(d, sfd);
+		ixd_metrics_stop(); /* before the spool closes */
 		rc = stop(d);
 		if (pid_fd >= 0)
 			unlink(d->cfg->indexd_pidfile);
