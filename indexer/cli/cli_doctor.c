@@ -8,8 +8,8 @@
  *
  * Checks, in order: config (plugin.conf parses; nothing else runs
  * without it), spool, archive, clamd, signatures, milter, postfix, indexd,
- * backlog, dovecot, audit. Exit status 0 when nothing failed (warnings
- * allowed), 1 when a check failed, 2 on usage errors.
+ * backlog, dovecot, web, metrics, audit. Exit status 0 when nothing failed
+ * (warnings allowed), 1 when a check failed, 2 on usage errors.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -33,6 +33,8 @@ static const struct {
 	{ "indexd", doc_check_indexd },
 	{ "backlog", doc_check_backlog },
 	{ "dovecot", doc_check_dovecot },
+	{ "web", doc_check_web },
+	{ "metrics", doc_check_metrics },
 	{ "audit", doc_check_audit },
 };
 #define N_CHECKS (sizeof checks / sizeof checks[0])

@@ -2,7 +2,8 @@
  * mailsift set-up, shared between the driver (cli_doctor.c), the local
  * checks (cli_doctor_local.c: directories, indexd, backlog, audit trail)
  * and the checks of the servers around it (cli_doctor_peers.c: clamd and
- * the milter socket; cli_doctor_conf.c: Postfix's and Dovecot's settings).
+ * the milter socket; cli_doctor_conf.c: Postfix's and Dovecot's settings;
+ * cli_doctor_http.c: the console and the metrics endpoints).
  *
  * The report and command runner are cli_doctor_util.c.
  *
@@ -70,6 +71,10 @@ void doc_check_audit(doctor *d);
 void doc_check_clamd(doctor *d);
 void doc_check_signatures(doctor *d);
 void doc_check_milter(doctor *d);
+
+/* cli_doctor_http.c */
+void doc_check_web(doctor *d);
+void doc_check_metrics(doctor *d);
 
 /* cli_doctor_conf.c */
 void doc_check_postfix(doctor *d);

@@ -8,11 +8,13 @@ with smtpd_milters and non_smtpd_milters = the milter's socket. One
 message goes through SMTP and is archived (the count writes an audit
 line). Then:
 
-- healthy: `mailsift doctor --postfix-config DIR --dovecot-config FILE
+- healthy (mailsift-web too): `mailsift doctor --postfix-config DIR --dovecot-config FILE
   --clamd-config FILE` prints only "ok" lines, one per check at least,
   the closing "0 failed, 0 warnings", and exits 0;
 - broken: clamd stopped, the milter socket removed, smtpd_milters unset
-  (postconf -e), indexd stopped, one byte of the audit log changed: doctor
+  (postconf -e), indexd stopped, one byte of the audit log changed, the
+  console's accounts file made world-readable (and the console stopped, a
+  warning): doctor
   exits 1 and reports each as a FAIL line with its check's name followed
   by a hint line; the rest stays ok, but for a spool entry left waiting
   (--backlog 0: a backlog warning);
@@ -20,6 +22,8 @@ line). Then:
   socket whose listener answers like a web server: FAIL milter each;
 - smtpd chrooted in master.cf (Debian's default), where the socket's path
   is out of its reach: FAIL postfix, with the chroot in the hint;
+- [milter] metrics answering Prometheus text, [indexd] metrics answering
+  404 and [web] metrics refusing (stand-in servers): ok, warn, warn;
 - doctor changes nothing (an empty spool stays empty, no archive appears);
 - a plugin.conf that does not parse: one FAIL config line (file:line),
   exit 1; an unknown option or check name: exit 2.
@@ -38,7 +42,7 @@ import mstest  # noqa: E402
 T = mstest.Test("doctor")
 PLUGIN = os.path.join(mstest.BUILD, "lib21_fts_mailsift_plugin.so")
 CHECKS = ["config", "spool", "archive", "clamd", "signatures", "milter", "postfix",
-          "indexd", "backlog", "dovecot", "audit"]
+          "indexd", "backlog", "dovecot", "web", "metrics", "audit"]
 
 
 class Stack:
@@ -52,8 +56,10 @@ class Stack:
         shutil.copy(PLUGIN, os.path.join(mods, "lib21_fts_mailsift_plugin.so"))
         self.conf = os.path.join(self.dir, "plugin.conf")
         self.sock = os.path.join(self.dir, "milter.sock")
-        p = mstest.free_ports(4)
+        p = mstest.free_ports(8)
         self.smtp = p[0]
+        self.web = "127.0.0.1:%d" % p[4]
+        self.metrics = ["127.0.0.1:%d" % n for n in p[5:8]]  # for metrics_endpoints
         self.env = dict(STACK_SMTP_PORT=str(p[0]), STACK_LMTP_PORT=str(p[1]),
                         STACK_IMAP_PORT=str(p[2]), STACK_POP3_PORT=str(p[3]),
                         STACK_USERS="alice bob",
@@ -70,14 +76,33 @@ class Stack:
     def sh(self, cmd):
         return mstest.stack(self.dir, cmd, self.env)
 
+    def write_conf(self):
+        """The stack's plugin.conf plus the console (its port, an accounts
+        file with one officer)."""
+        self.sh("stack_mailsift_conf 'commit_interval = 1s'")
+        users = os.path.join(self.dir, "web.users")
+        text = open(self.conf).read() + "[web]\nlisten = %s\nusers = %s\n" % (self.web, users)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        os.chmod(self.conf, 0o644)
+        subprocess.run([os.path.join(mstest.BUILD, "mailsift-web"), "-c", self.conf, "user", "add",
+                        "officer", "--role", "officer"], input=b"secret\n", check=True,
+                       stdout=subprocess.DEVNULL)
+        os.chmod(users, 0o640)
+
     def start(self):
-        self.sh("stack_mailsift_conf 'commit_interval = 1s' && chmod 644 \"$STACK_DIR/plugin.conf\" && "
-                "stack_clamd_start && stack_mailsift_start %s mailsift-milter mailsift-indexd && "
-                "stack_dovecot_start && stack_postfix_start" % mstest.BUILD)
+        self.write_conf()
+        self.sh("stack_clamd_start && stack_mailsift_start %s mailsift-milter mailsift-indexd "
+                "mailsift-web && stack_dovecot_start && stack_postfix_start" % mstest.BUILD)
+        T.check(mstest.wait_for(lambda: listening(self.web), 30), "the console listens")
+
+    def stop_web(self):
+        self.sh('stack_kill_pidfile "$STACK_DIR/mailsift-web.bg.pid" 20 mailsift-web')
 
     def stop(self):
         try:
-            self.sh("stack_mailsift_stop; stack_down")
+            self.sh('stack_kill_pidfile "$STACK_DIR/mailsift-web.bg.pid" 20 mailsift-web; '
+                    "stack_mailsift_stop; stack_down")
         except RuntimeError as e:
             print("warning: %s" % e)
 
@@ -89,6 +114,14 @@ class Stack:
     def doctor(self, *extra):
         return self.mailsift("doctor", "--postfix-config", self.pf, "--dovecot-config", self.dc,
                              "--clamd-config", self.clamd_conf, *extra)
+
+
+def listening(addr):
+    import socket
+    host, port = addr.rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
 
 
 def verdicts(out):
@@ -125,11 +158,15 @@ def healthy(st):
             "healthy: the milter answered OPTNEG:\n" + out)
     T.check(any(r[1] == "postfix" and r[2].startswith("smtpd_milters = unix:" + st.sock)
                 for r in rows), "healthy: smtpd_milters named:\n" + out)
+    T.check([r for r in rows if r[1] == "metrics" and r[2].startswith("none configured")],
+            "healthy: no metrics configured:\n" + out)
     print(out, end="")
 
 
 def break_it(st):
     st.sh("stack_clamd_stop")
+    st.stop_web()
+    os.chmod(os.path.join(st.dir, "web.users"), 0o644)
     os.unlink(st.sock)
     subprocess.run(["postconf", "-c", st.pf, "-e", "smtpd_milters ="], check=True)
     st.sh('stack_kill_pidfile "$STACK_DIR/indexd.pid" 20 mailsift-indexd; '
@@ -150,7 +187,7 @@ def broken(st):
     rows = verdicts(out)
     T.check(rc == 1, "broken: exit 1, got %d (%s)" % (rc, err))
     want = {"clamd": "connect", "milter": "No such file", "postfix": "smtpd_milters = ''",
-            "indexd": "not running", "audit": "DAMAGED"}
+            "indexd": "not running", "audit": "DAMAGED", "web": "readable by every user"}
     for check, detail in want.items():
         hit = [r for r in rows if r[0] == "FAIL" and r[1] == check and detail in r[2]]
         T.check(hit, "broken: FAIL %s (%s):\n%s" % (check, detail, out))
@@ -160,7 +197,10 @@ def broken(st):
     T.check(any(r[1] == "dovecot" and r[0] == "ok" for r in rows), "broken: dovecot still ok")
     T.check([r for r in rows if r[:2] == ["warn", "backlog"] and r[2].startswith("1 spool entries")
              and r[3] and "mailsift-indexd" in r[3]], "broken: the waiting entry is a backlog warning")
-    T.check(re.search(r"^5 failed, \d+ warnings$", out, re.M), "broken: closing line")
+    T.check(re.search(r"^6 failed, \d+ warnings$", out, re.M), "broken: closing line")
+    T.check([r for r in rows if r[:2] == ["warn", "web"] and "does not answer" in r[2]],
+            "broken: the stopped console is a warning")
+
 
 
 def odd_milters(st, work):
@@ -188,7 +228,7 @@ def odd_milters(st, work):
         with open(conf, "w") as f:
             f.write(open(st.conf).read().replace("socket = unix:" + st.sock, "socket = unix:" + path))
         p = subprocess.run([mstest.MAILSIFT, "-c", conf, "doctor", "--timeout", "3", "--skip",
-                            "spool,archive,clamd,signatures,postfix,indexd,backlog,dovecot,audit"],
+                            "spool,archive,clamd,signatures,postfix,indexd,backlog,dovecot,web,metrics,audit"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         rows = [r for r in verdicts(p.stdout) if r[1] == "milter"]
         T.check(p.returncode == 1 and rows and rows[0][0] == "FAIL" and want in rows[0][2]
@@ -203,7 +243,7 @@ def chrooted(st, work):
     subprocess.run(["postconf", "-c", pf, "-e", "smtpd_milters = unix:" + st.sock], check=True)
     subprocess.run(["postconf", "-c", pf, "-F", "127.0.0.1:%d/inet/chroot=y" % st.smtp], check=True)
     rc, out, err = st.mailsift("doctor", "--postfix-config", pf, "--skip",
-                               "spool,archive,clamd,signatures,milter,indexd,backlog,dovecot,audit")
+                               "spool,archive,clamd,signatures,milter,indexd,backlog,dovecot,web,metrics,audit")
     rows = [r for r in verdicts(out) if r[1] == "postfix" and r[0] == "FAIL"]
     T.check(rc == 1 and rows and "smtpd's chroot" in rows[0][2] and "chroot column" in rows[0][3],
             "chrooted smtpd: %s%s" % (out, err))
@@ -218,13 +258,52 @@ def read_only(st, work):
     with open(conf, "w") as f:
         f.write("[spool]\ndir = %s\n[archive]\ndir = %s\n" % (spool, archive))
     p = subprocess.run([mstest.MAILSIFT, "-c", conf, "doctor", "--skip",
-                        "clamd,signatures,milter,postfix,indexd,dovecot"],
+                        "clamd,signatures,milter,postfix,indexd,dovecot,web"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rows = verdicts(p.stdout)
     T.check(p.returncode == 1 and ["FAIL", "archive"] in [r[:2] for r in rows]
             and ["warn", "backlog"] in [r[:2] for r in rows], "read-only run: %s" % p.stdout)
     T.check(os.listdir(spool) == [] and not os.path.exists(archive),
             "doctor made nothing: %s" % os.listdir(spool))
+
+
+def metrics_endpoints(st, work):
+    """[milter] metrics answering Prometheus text, [indexd] metrics
+    answering 404, [web] metrics refusing: ok, warn, warn."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            good = self.server.server_port == int(st.metrics[0].rsplit(":", 1)[1])
+            body = b"# HELP x_total a test\n# TYPE x_total counter\nx_total 1\n"
+            self.send_response(200 if good and self.path == "/metrics" else 404)
+            self.end_headers()
+            self.wfile.write(body if good else b"no\n")
+
+        def log_message(self, *a):
+            pass
+    servers = [http.server.HTTPServer(("127.0.0.1", int(a.rsplit(":", 1)[1])), Handler)
+               for a in st.metrics[:2]]
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    conf = os.path.join(work, "metrics.conf")
+    text = open(st.conf).read()
+    for section, addr in zip(("milter", "indexd", "web"), st.metrics):
+        text = text.replace("[%s]\n" % section, "[%s]\nmetrics = %s\n" % (section, addr), 1)
+    with open(conf, "w") as f:
+        f.write(text)
+    p = subprocess.run([mstest.MAILSIFT, "-c", conf, "doctor", "--timeout", "3", "--skip",
+                        "spool,archive,clamd,signatures,milter,postfix,indexd,backlog,dovecot,web,audit"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+    rows = [r[0] + " " + r[2] for r in verdicts(p.stdout) if r[1] == "metrics"]
+    T.check(p.returncode == 0 and len(rows) == 3 and rows[0].startswith("ok [milter]")
+            and "[indexd]" in rows[1] and "no 200 answer" in rows[1] and rows[1].startswith("warn")
+            and "[web]" in rows[2] and "Connection refused" in rows[2] and rows[2].startswith("warn"),
+            "metrics endpoints: %s" % p.stdout)
 
 
 def bad_input(st, work):
@@ -260,6 +339,7 @@ def main():
         odd_milters(st, work)
         chrooted(st, work)
         read_only(st, work)
+        metrics_endpoints(st, work)
         bad_input(st, work)
     except RuntimeError as e:
         T.check(False, str(e))
