@@ -8,8 +8,10 @@ directories, groups, conffiles, units not enabled, the Dovecot file
 enabling nothing, systemd-analyze verify and security). Then starts each
 daemon from its installed unit file's ExecStart line as systemd would
 (User=, Group= and their groups, UMask=, RuntimeDirectory=, no new
-privileges, NOTIFY_SOCKET: each must say READY=1, from its main process
-unless NotifyAccess=all), sends mail through a private Postfix set up as
+privileges, SystemCallFilter= and RestrictAddressFamilies= as a seccomp
+filter, NOTIFY_SOCKET: each must say READY=1, from its main process unless
+NotifyAccess=all; the mount namespace settings such as ProtectSystem= are
+not reproduced), sends mail through a private Postfix set up as
 the README tells an admin (smtpd_milters = unix:/run/mailsift/milter.sock,
 milter_default_action = tempfail) to a private Dovecot using the installed
 FTS plugin, finds it with the installed /usr/bin/mailsift and IMAP SEARCH,
@@ -217,6 +219,86 @@ def read_unit(path):
     return svc
 
 
+class Seccomp:
+    """A unit's SystemCallFilter=, SystemCallErrorNumber= and
+    RestrictAddressFamilies= as a seccomp filter made with libseccomp (the
+    library systemd uses): built here, loaded in the child just before
+    exec. Group names (@system-service) are expanded by systemd-analyze."""
+
+    ALLOW, ERRNO = 0x7FFF0000, 0x00050000
+    FAMILIES = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10}
+
+    class Cmp(ctypes.Structure):
+        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
+                    ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+    def __init__(self, unit):
+        self.lib = ctypes.CDLL("libseccomp.so.2")
+        self.lib.seccomp_init.restype = ctypes.c_void_p
+        self.lib.seccomp_init.argtypes = [ctypes.c_uint32]
+        self.lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+        self.lib.seccomp_rule_add_array.argtypes = [
+            ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_void_p]
+        self.lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        self.allowed = self._allowed(unit.get("SystemCallFilter", []))
+        errno_name = unit.get("SystemCallErrorNumber", ["EPERM"])[-1]
+        import errno as errno_mod
+        self.errno = getattr(errno_mod, errno_name)
+        fams = " ".join(unit.get("RestrictAddressFamilies", [])).split()
+        self.families = [self.FAMILIES[f] for f in fams]
+        self.ctx = self._build() if self.allowed else None
+
+    @staticmethod
+    def _expand(name, cache={}):
+        if not name.startswith("@"):
+            return {name}
+        if name not in cache:
+            out = run(["systemd-analyze", "syscall-filter", name])[1]
+            words = set()
+            for ln in out.splitlines()[1:]:
+                w = ln.strip()
+                if w and not w.startswith("#"):
+                    words |= Seccomp._expand(w)
+            cache[name] = words
+        return cache[name]
+
+    def _allowed(self, lines):
+        allowed = None
+        for ln in lines:
+            deny = ln.startswith("~")
+            names = set()
+            for w in ln.lstrip("~").split():
+                names |= self._expand(w)
+            if deny:
+                allowed = (allowed or set()) - names
+            else:
+                allowed = (allowed or set()) | names
+        return allowed
+
+    def _rule(self, ctx, nr, cmps=()):
+        arr = (self.Cmp * max(1, len(cmps)))(*cmps)
+        return self.lib.seccomp_rule_add_array(ctx, self.ALLOW, nr, len(cmps), arr)
+
+    def _build(self):
+        ctx = self.lib.seccomp_init(self.ERRNO | self.errno)
+        for name in sorted(self.allowed):
+            nr = self.lib.seccomp_syscall_resolve_name(name.encode())
+            if nr < 0:
+                continue  # not a system call of this architecture
+            if name == "socket" and self.families:
+                for f in self.families:
+                    self._rule(ctx, nr, [self.Cmp(0, 4, f, 0)])  # arg0 == f
+            elif self._rule(ctx, nr) != 0:
+                raise RuntimeError("seccomp_rule_add %s failed" % name)
+        return ctx
+
+    def load(self):
+        """In the child: install the filter (after no_new_privs)."""
+        if self.ctx and self.lib.seccomp_load(self.ctx) != 0:
+            raise OSError("seccomp_load failed")
+
+
 class Notify:
     """The NOTIFY_SOCKET systemd would give a Type=notify service: a
     datagram socket collecting (sender pid, message) pairs."""
@@ -308,6 +390,7 @@ class Service:
         gid = grp.getgrnam(self.one("Group", pw.pw_name)).gr_gid
         umask = int(self.one("UMask", "0022"), 8)
         nnp = self.one("NoNewPrivileges") == "yes"
+        filt = Seccomp(self.unit)
         self._runtime_dirs()
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "LANG": "C.UTF-8", "NOTIFY_SOCKET": self.notify.path,
@@ -322,6 +405,7 @@ class Service:
             if nnp and LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
                 raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
             os.chdir("/")
+            filt.load()  # last: Python itself needs little after it
 
         self.mark = self.notify.count()
         with open(self.log, "ab") as logf:
@@ -329,6 +413,18 @@ class Service:
                                          stdout=logf, stderr=logf, env=env,
                                          preexec_fn=as_unit)
         return self.proc
+
+    def confined(self):
+        """The main process runs as the unit says (uid, NoNewPrivs, a
+        seccomp filter)."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                st = dict(ln.split(":", 1) for ln in f if ":" in ln)
+        except OSError:
+            return False
+        uid = str(pwd.getpwnam(self.one("User")).pw_uid)
+        return (st["Uid"].split()[0] == uid and st["NoNewPrivs"].strip() == "1"
+                and st["Seccomp"].strip() == "2")
 
     def pids(self):
         """Who may notify: the main pid, or its tree with NotifyAccess=all."""
@@ -519,6 +615,8 @@ def run_daemons(base, env):
         for d, s in services.items():
             T.check(s.wait_state("READY=1"), "%s says READY=1 (Type=notify):\n%s"
                     % (d, s.tail()))
+            T.check(s.confined(), "%s runs as mailsift, no new privileges, "
+                    "seccomp filter" % d)
         T.check(os.path.exists("/run/mailsift/milter.sock"), "milter socket")
         mstest.stack(base, "stack_dovecot_start && stack_postfix_start", env)
         mail_round(base, env, services)
