@@ -68,6 +68,8 @@ int ms_archive_sig_unchanged(const ms_archive *ar, const ms_reader_sig *sig);
  * directories), so a reader opened on a can be moved to the latest commit
  * instead of opened again. */
 int ms_archive_sig_same_shards(const ms_reader_sig *a, const ms_reader_sig *b);
+/* sig's shard names (*n_r of them, in listing order; owned by sig). */
+const char *const *ms_archive_sig_names(const ms_reader_sig *sig, size_t *n_r);
 
 /* A message prepared by a worker for ms_archive_insert(). */
 struct ms_prep {

@@ -43,15 +43,13 @@ static void date_bounds(const ms_qnode *q, int64_t *lo, int64_t *hi)
 	}
 }
 
-ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
-				   ms_xdb **db_r, ms_buf *err)
+/* Opens the shards names[0..n) that may hold dates in [lo, hi] as one
+ * reader, in that order; on failure the reason goes to err. */
+static ms_status_t open_names(const ms_archive *ar, const char *const *names,
+			      size_t n, int64_t lo, int64_t hi, ms_xdb **db_r,
+			      ms_buf *err)
 {
-	char **names = NULL;
-	size_t n = 0, k = 0;
-	if (ms_shard_list(ar->shards_dir, &names, &n)) {
-		ms_buf_printf(err, "%s: cannot list shards", ar->shards_dir);
-		return MS_ERR_IO;
-	}
+	size_t k = 0;
 	char **paths = calloc(n + 1, sizeof *paths);
 	ms_status_t st = paths ? MS_OK : MS_ERR_NOMEM;
 	for (size_t i = 0; i < n && !st; i++) {
@@ -69,6 +67,20 @@ ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
 	for (size_t i = 0; paths && i < k; i++)
 		free(paths[i]);
 	free(paths);
+	return st;
+}
+
+ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
+				   ms_xdb **db_r, ms_buf *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	if (ms_shard_list(ar->shards_dir, &names, &n)) {
+		ms_buf_printf(err, "%s: cannot list shards", ar->shards_dir);
+		return MS_ERR_IO;
+	}
+	ms_status_t st = open_names(ar, (const char *const *)names, n, lo, hi,
+				    db_r, err);
 	ms_shard_list_free(&names);
 	return st;
 }
@@ -163,11 +175,37 @@ static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r)
 		return MS_OK;
 	}
 	drop_reader(ar);
-	if (!st && !(st = ms_archive_open_reader(ar, INT64_MIN, INT64_MAX,
-						 &ar->reader, &ar->err)))
+	size_t n = 0;
+	const char *const *names = sig ? ms_archive_sig_names(sig, &n) : NULL;
+	if (!st && !(st = open_names(ar, names, n, INT64_MIN, INT64_MAX,
+				     &ar->reader, &ar->err)))
 		ar->reader_sig = sig, sig = NULL, ar->reader_opens++;
 	free(sig);
 	*db_r = ar->reader;
+	return st;
+}
+
+/* The kept reader, or for a search bounded to [lo, hi] that not every
+ * shard may match, a subset of it over the shards that may (as a fresh
+ * reader would open: the other shards' terms are not even looked up),
+ * sharing its open files. */
+static ms_status_t kept_for(ms_archive *ar, int64_t lo, int64_t hi,
+			    ms_xdb **db_r)
+{
+	ms_status_t st = kept_reader(ar, db_r);
+	size_t n = 0, k = 0, *idx = NULL;
+	const char *const *names =
+		st ? NULL : ms_archive_sig_names(ar->reader_sig, &n);
+	if (st || (lo == INT64_MIN && hi == INT64_MAX))
+		return st;
+	if (!(idx = malloc((n + 1) * sizeof *idx)))
+		return MS_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (ms_shard_overlaps(names[i], lo, hi))
+			idx[k++] = i;
+	if (k < n && (st = ms_xdb_subset(ar->reader, idx, k, db_r)))
+		ms_archive_fail(ar, st, "%s", ms_xdb_error(ar->reader));
+	free(idx);
 	return st;
 }
 
@@ -184,7 +222,7 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 	ms_buf_reset(&ar->err);
 	ms_status_t st =
 		ar->opts.keep_reader
-			? kept_reader(ar, &db)
+			? kept_for(ar, lo, hi, &db)
 			: ms_archive_open_reader(ar, lo, hi, &db, &ar->err);
 	for (int i = 0; !st && i < MODIFIED_RETRIES; i++) {
 		st = fn(db, q, ctx);
@@ -194,8 +232,8 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 	if (st && db)
 		ms_archive_fail(ar, st, "%s", ms_xdb_error(db));
 	if (db != ar->reader)
-		ms_xdb_close(&db);
-	else if (st)
+		ms_xdb_close(&db); /* a fresh reader, or a subset of the kept */
+	if (st && ar->opts.keep_reader)
 		drop_reader(ar);
 	return st;
 }

@@ -3,7 +3,7 @@
  * them, cheap enough to take before every search.
  *
  * Functions: ms_archive_sig_take, ms_archive_sig_unchanged,
- * ms_archive_sig_same_shards.
+ * ms_archive_sig_same_shards, ms_archive_sig_names.
  *
  * A signature holds the shard listing, the shards directory's stat (a
  * shard added, dropped or swapped changes it) and, per shard, its
@@ -164,4 +164,10 @@ int ms_archive_sig_same_shards(const ms_reader_sig *a, const ms_reader_sig *b)
 		    strcmp(a->names[i], b->names[i]) != 0)
 			return 0;
 	return 1;
+}
+
+const char *const *ms_archive_sig_names(const ms_reader_sig *sig, size_t *n_r)
+{
+	*n_r = sig->n;
+	return (const char *const *)sig->names;
 }

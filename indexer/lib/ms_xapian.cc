@@ -1,7 +1,7 @@
 /* ms_xapian.cc - the Xapian shim (see ms_xapian.h): database handles,
  * documents, search, count and check behind a C API.
  *
- * Functions: ms_xdb_open_write, ms_xdb_open_read, ms_xdb_reopen,
+ * Functions: ms_xdb_open_write, ms_xdb_open_read, ms_xdb_subset, ms_xdb_reopen,
  * ms_xdb_close, ms_xdb_error, ms_xdoc_new, ms_xdoc_free, ms_xdoc_add_text,
  * ms_xdoc_add_term, ms_xdoc_set_value, ms_xdoc_set_data, ms_xdb_replace,
  * ms_xdb_delete, ms_xdb_has_term, ms_xdb_commit, ms_xdb_doccount,
@@ -41,8 +41,10 @@ static const size_t TERM_MAX = 245;
 
 struct ms_xdb {
 	Xapian::Database db; /* reads (the writer itself if writable) */
-	Xapian::WritableDatabase wdb; /* writes, if writable */
+	Xapian::WritableDatabase wdb;	     /* writes, if writable */
+	std::vector<Xapian::Database> parts; /* a reader's, in path order */
 	bool writable = false;
+	bool subset = false; /* its parts belong to another handle */
 	std::string err;
 };
 
@@ -181,12 +183,35 @@ extern "C" ms_status_t ms_xdb_open_read(const char *const *paths, size_t n,
 		if (n == 0) /* Enquire needs at least one subdatabase */
 			h->db = Xapian::Database(std::string(),
 						 Xapian::DB_BACKEND_INMEMORY);
-		for (size_t i = 0; i < n; i++)
-			h->db.add_database(Xapian::Database(paths[i]));
+		for (size_t i = 0; i < n; i++) {
+			h->parts.emplace_back(paths[i]);
+			h->db.add_database(h->parts.back());
+		}
 		db = h.release();
 		return MS_OK;
 	});
 	return opened(st, db, err, db_r, err_r);
+}
+
+extern "C" ms_status_t ms_xdb_subset(ms_xdb *db, const size_t *idx, size_t n,
+				     ms_xdb **sub_r)
+{
+	*sub_r = nullptr;
+	return guard(&db->err, [&] {
+		std::unique_ptr<ms_xdb> h(new ms_xdb);
+		h->subset = true;
+		if (n == 0) /* Enquire needs at least one subdatabase */
+			h->db = Xapian::Database(std::string(),
+						 Xapian::DB_BACKEND_INMEMORY);
+		for (size_t i = 0; i < n; i++) {
+			if (idx[i] >= db->parts.size())
+				throw Xapian::InvalidArgumentError(
+					"subset: no such database");
+			h->db.add_database(db->parts[idx[i]]);
+		}
+		*sub_r = h.release();
+		return MS_OK;
+	});
 }
 
 extern "C" ms_status_t ms_xdb_reopen(ms_xdb *db)
@@ -203,7 +228,8 @@ extern "C" void ms_xdb_close(ms_xdb **db)
 		return;
 	ms_xdb *h = *db;
 	guard(&h->err, [&] {
-		h->db.close(); /* a writer commits here */
+		if (!h->subset)	       /* a subset's files are its parent's */
+			h->db.close(); /* a writer commits here */
 		return MS_OK;
 	});
 	guard(nullptr, [&] {

@@ -44,6 +44,16 @@ ms_status_t ms_xdb_open_write(const char *path, ms_xdb **db_r, char **err_r);
 ms_status_t ms_xdb_open_read(const char *const *paths, size_t n, ms_xdb **db_r,
 			     char **err_r);
 
+/* A reader over the databases idx[0..n) (0-based, in the order of the
+ * paths db was opened with by ms_xdb_open_read; n may be 0: an empty
+ * database) that shares db's open files instead of opening them again:
+ * cheap enough for each search. It is at db's revision and moves with it
+ * (ms_xdb_reopen of either moves both). Use it on db's thread only and
+ * close it (ms_xdb_close, which leaves db's files open) before db.
+ * MS_ERR_INVALID if an index is out of range. */
+ms_status_t ms_xdb_subset(ms_xdb *db, const size_t *idx, size_t n,
+			  ms_xdb **sub_r);
+
 /* Reader: moves to the latest revision. MS_OK or an error status. */
 ms_status_t ms_xdb_reopen(ms_xdb *db);
 

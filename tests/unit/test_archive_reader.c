@@ -6,7 +6,8 @@
  * came or went. The same again from a settled check (the files' times over
  * a second old), where a search that finds the files as they were skips
  * the listing and the reopen: the change must still be seen by the next
- * search, and with nothing changed no full check runs. */
+ * search, and with nothing changed no full check runs. Searches bounded by
+ * date use the shards they may touch and count as over all of them. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,34 @@ START_TEST(test_change_settled)
 }
 END_TEST
 
+/* Searches bounded by date run on a subset of the kept reader (the shards
+ * the range may touch): the same counts as over all shards, no reader
+ * opened for them, and a commit seen by the next bounded search. */
+START_TEST(test_date_subset)
+{
+	static const struct {
+		const char *q;
+		uint64_t n;
+	} bounded[] = {
+		{ "date:2002-10-01..2002-10-31", 1 },
+		{ "date:2002-08-01..2002-08-31", 1 },
+		{ "subject:m3 date:2002-08-01..2002-08-31", 0 },
+		{ "subject:m3 date:2002-10-01..2002-10-31", 1 },
+		{ "date:2002-08-01..2002-10-31", 2 },
+		{ "date:2003-01-01..2003-12-31", 0 }, /* no shard at all */
+	};
+	add(3, "Tue, 15 Oct 2002");
+	ck_assert_uint_eq(count("*"), 2);
+	unsigned opens = rd->reader_opens;
+	for (size_t i = 0; i < sizeof bounded / sizeof bounded[0]; i++)
+		ck_assert_msg(count(bounded[i].q) == bounded[i].n, "%s",
+			      bounded[i].q);
+	add(5, "Sun, 20 Oct 2002");
+	ck_assert_uint_eq(count("date:2002-10-01..2002-10-31"), 2);
+	ck_assert_uint_eq(rd->reader_opens, opens);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("archive_reader");
@@ -169,6 +198,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_change, 0, sizeof cases / sizeof cases[0]);
 	tcase_add_loop_test(tc, test_change_settled, 0,
 			    sizeof cases / sizeof cases[0]);
+	tcase_add_test(tc, test_date_subset);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
 }
