@@ -102,6 +102,8 @@ DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
 all: $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd $(PLUGIN_SO) \
 	$(BUILD)/mailsift-web $(BUILD)/mailsift-extract
 
+# packages install without starting their servers (prometheus would listen on
+# every address): a policy-rc.d that denies starts is put in place if there is none
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -110,7 +112,12 @@ deps:
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
-	  apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null || exit 1; \
+	  policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1; \
+	  fi; \
+	  apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; rc=$$?; \
+	  [ -z "$$policy" ] || rm -f /usr/sbin/policy-rc.d; \
+	  [ $$rc -eq 0 ] || exit 1; \
 	fi
 
 # ---- library and programs ----
