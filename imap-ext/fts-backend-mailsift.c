@@ -50,13 +50,13 @@ struct mailsift_fts_update_context {
 
 /* ---- lifecycle ---- */
 
+/* Malloc'ed: Dovecot's fts core i_free()s a backend whose init failed
+ * (a pool-allocated one crashed doveadm on a bad plugin.conf); the pool
+ * comes with a successful init. */
 static struct fts_backend *mailsift_alloc(void)
 {
-	struct mailsift_fts_backend *b;
-	pool_t pool = pool_alloconly_create("fts mailsift", 1024);
+	struct mailsift_fts_backend *b = i_new(struct mailsift_fts_backend, 1);
 
-	b = p_new(pool, struct mailsift_fts_backend, 1);
-	b->pool = pool;
 	b->backend = fts_backend_mailsift;
 	return &b->backend;
 }
@@ -74,6 +74,7 @@ static int mailsift_init(struct fts_backend *backend, const char **error_r)
 	if (fts_mail_user_init(backend->ns->user, FALSE, error_r) < 0)
 		return -1;
 	b->user_inited = TRUE;
+	b->pool = pool_alloconly_create("fts mailsift", 1024);
 	root = mailbox_list_get_root_forced(list, MAILBOX_LIST_PATH_TYPE_INDEX);
 	b->root = p_strdup_printf(b->pool, "%s/" FTS_MAILSIFT_DIR, root);
 	return 0;
@@ -88,6 +89,7 @@ static void mailsift_deinit(struct fts_backend *backend)
 	fts_mailsift_lexicon_cache_free(b);
 	fts_mailsift_db_reader_close(b);
 	pool_unref(&b->pool);
+	i_free(b);
 }
 
 /* Reads the last indexed UID; 0 if the mailbox has no index yet or its

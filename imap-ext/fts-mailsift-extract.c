@@ -13,8 +13,16 @@
  * (transfer encoding and charset, HTML source as it is), other bodies are
  * skipped. Address headers get their native SEARCH FROM/TO/CC/BCC form:
  * message_address_parse(raw value, FILL_MISSING), written, then decoded.
+ * Header values are indexed in the very form native SEARCH compares:
+ * message_header_decode_utf8() with Dovecot's normaliser, which leaves the
+ * text of an encoded word in a charset it cannot convert as it is (not
+ * titlecased: "=?eucgb2312_cn?q?setting?=" is never matched by SUBJECT
+ * "setting"); the terms layer keeps such lower-case letters out of runs.
  * Body text is tokenized in MSF_CHUNK steps cut at whitespace, so memory
- * stays bounded whatever the message size (invariant 5).
+ * stays bounded whatever the message size (invariant 5). Bodies, MIME
+ * headers, header names and values get pair terms (each separator in its
+ * context, for keys of several words); with archive reuse, or text
+ * indexed in several steps, the body has not all of them ("QB").
  */
 #include "fts-mailsift-plugin.h"
 
@@ -52,6 +60,7 @@ struct extract {
 	   a part turns out not to be text/plain: the words cannot serve */
 	const ARRAY_TYPE(const_string) * body_words;
 	bool not_plain;
+	bool pairs_cut; /* "QB" emitted */
 	int ret;
 };
 
@@ -91,30 +100,72 @@ static int dtc(const char *in, size_t len, ms_buf *out)
 	return ms_buf_append(out, buf->data, buf->used) == MS_OK ? 0 : -1;
 }
 
-static void add(struct extract *x, struct msf_field *f, const void *data,
-		size_t size, bool cut_before, bool cut_after)
+/* Text of field f; norm NULL: data is in dtc form already. */
+static void add_norm(struct extract *x, struct msf_field *f, const void *data,
+		     size_t size, bool cut_before, bool cut_after,
+		     msf_norm_fn *norm)
 {
 	if (size == 0 && !cut_before)
 		return;
 	T_BEGIN
 	{
-		if (msf_add_text(f, data, size, cut_before, cut_after, dtc,
+		if (msf_add_text(f, data, size, cut_before, cut_after, norm,
 				 put_term, x) < 0)
 			x->ret = -1;
 	}
 	T_END;
 }
 
-/* The whole value of a SUBJECT/FROM/TO/CC/BCC field ("=" terms). */
+static void add(struct extract *x, struct msf_field *f, const void *data,
+		size_t size, bool cut_before, bool cut_after)
+{
+	add_norm(x, f, data, size, cut_before, cut_after, dtc);
+}
+
+/* The whole value of a SUBJECT/FROM/TO/CC/BCC field ("=" terms); norm
+ * NULL: data in dtc form. */
 static void add_value(struct extract *x, const struct msf_field *f,
-		      const void *data, size_t size)
+		      const void *data, size_t size, msf_norm_fn *norm)
 {
 	T_BEGIN
 	{
-		if (msf_add_value(f, data, size, dtc, put_term, x) < 0)
+		if (msf_add_value(f, data, size, norm, put_term, x) < 0)
 			x->ret = -1;
 	}
 	T_END;
+}
+
+/* A header value native decodes to itself: ASCII without "=?". */
+static bool plain_value(const unsigned char *data, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (data[i] >= 0x80 ||
+		    (data[i] == '=' && i + 1 < size && data[i + 1] == '?'))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Header value data[0..size) as native SEARCH compares it: RFC 2047
+ * decoded through Dovecot's normaliser (data stack); *norm_r: how the
+ * terms layer is to take it (plain ASCII is left as it is, for the terms
+ * layer's ASCII path). */
+static const buffer_t *native_value(const unsigned char *data, size_t size,
+				    msf_norm_fn **norm_r)
+{
+	buffer_t *buf;
+
+	*norm_r = dtc;
+	if (plain_value(data, size)) {
+		buf = t_new(buffer_t, 1);
+		buffer_create_from_const_data(buf, data, size);
+		return buf;
+	}
+	*norm_r = NULL;
+	buf = t_buffer_create(size + 32);
+	message_header_decode_utf8(data, size, buf,
+				   uni_utf8_to_decomposed_titlecase);
+	return buf;
 }
 
 /* ---- bodies ---- */
@@ -133,6 +184,8 @@ static void body_flush(struct extract *x, bool final)
 		}
 	}
 	add(x, &x->f[F_B], str_data(x->body), cut, x->body_cut, forced);
+	if (!final && !x->pairs_cut && put_term(MSF_NO_PAIRS, 2, x) == 0)
+		x->pairs_cut = TRUE; /* no pair terms across the cut */
 	x->body_cut = forced;
 	str_delete(x->body, 0, cut);
 }
@@ -162,6 +215,7 @@ static struct msf_field *header_field(struct extract *x, char kind,
 			return &x->f[i];
 	}
 	msf_field_init(&x->tmp, fname, TRUE);
+	msf_field_pairs(&x->tmp, 'H');
 	return &x->tmp;
 }
 
@@ -171,8 +225,9 @@ static void address_header(struct extract *x,
 {
 	struct message_address *addr;
 	string_t *written = t_str_new(raw->full_value_len + 32);
-	buffer_t *decoded = t_buffer_create(raw->full_value_len + 32);
+	const buffer_t *decoded;
 	struct msf_field *f = header_field(x, 'A', raw->name);
+	msf_norm_fn *norm;
 
 	if (f == &x->tmp)
 		return; /* Sender, Reply-To...: HEADER uses the "H" form */
@@ -180,10 +235,9 @@ static void address_header(struct extract *x,
 				     raw->full_value_len, UINT_MAX,
 				     MESSAGE_ADDRESS_PARSE_FLAG_FILL_MISSING);
 	message_address_write(written, addr);
-	message_header_decode_utf8(str_data(written), str_len(written), decoded,
-				   NULL);
-	add(x, f, decoded->data, decoded->used, FALSE, FALSE);
-	add_value(x, f, decoded->data, decoded->used);
+	decoded = native_value(str_data(written), str_len(written), &norm);
+	add_norm(x, f, decoded->data, decoded->used, FALSE, FALSE, norm);
+	add_value(x, f, decoded->data, decoded->used, norm);
 }
 
 /* SUBJECT's form: LWSP runs of the raw value made one space, then
@@ -192,7 +246,8 @@ static void subject_value(struct extract *x, struct msf_field *f,
 			  const struct message_header_line *raw)
 {
 	string_t *comp = t_str_new(raw->full_value_len);
-	buffer_t *decoded = t_buffer_create(raw->full_value_len + 32);
+	const buffer_t *decoded;
+	msf_norm_fn *norm;
 	bool prev_lwsp = TRUE;
 
 	for (size_t i = 0; i < raw->full_value_len; i++) {
@@ -204,18 +259,20 @@ static void subject_value(struct extract *x, struct msf_field *f,
 			str_append_c(comp, ' ');
 		prev_lwsp = lwsp;
 	}
-	message_header_decode_utf8(str_data(comp), str_len(comp), decoded,
-				   NULL);
-	add_value(x, f, decoded->data, decoded->used);
+	decoded = native_value(str_data(comp), str_len(comp), &norm);
+	add_value(x, f, decoded->data, decoded->used, norm);
 }
 
 static void top_header(struct extract *x, const struct message_header_line *raw,
 		       const struct message_header_line *hdr)
 {
 	struct msf_field *f = header_field(x, 'H', hdr->name);
+	msf_norm_fn *norm;
+	const buffer_t *v =
+		native_value(raw->full_value, raw->full_value_len, &norm);
 
 	add(x, &x->f[F_N], hdr->name, hdr->name_len, FALSE, FALSE);
-	add(x, f, hdr->full_value, hdr->full_value_len, FALSE, FALSE);
+	add_norm(x, f, v->data, v->used, FALSE, FALSE, norm);
 	x->hdr_bits |= f->bits;
 	if (f == &x->f[F_SUBJECT])
 		subject_value(x, f, raw);
@@ -286,10 +343,13 @@ static void header_block(struct extract *x,
 		if (b->part == x->root)
 			top_header(x, raw, hdr);
 		else {
+			msf_norm_fn *norm;
+			const buffer_t *v = native_value(
+				raw->full_value, raw->full_value_len, &norm);
 			add(x, &x->f[F_M], hdr->name, hdr->name_len, FALSE,
 			    FALSE);
-			add(x, &x->f[F_M], hdr->full_value, hdr->full_value_len,
-			    FALSE, FALSE);
+			add_norm(x, &x->f[F_M], v->data, v->used, FALSE, FALSE,
+				 norm);
 		}
 	}
 	T_END;
@@ -322,8 +382,11 @@ static void finish(struct extract *x)
 
 	body_flush(x, TRUE);
 	if (x->body_words != NULL) {
+		msf_field_pairs(b, '\0'); /* words only: no pairs ("QB") */
 		array_foreach(x->body_words, w)
 			add(x, b, *w, strlen(*w), FALSE, FALSE);
+		if (!x->pairs_cut && put_term(MSF_NO_PAIRS, 2, x) < 0)
+			return;
 	}
 	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
 	for (int i = 0; i < F_COUNT && x->ret == 0; i++) {
@@ -378,8 +441,12 @@ int fts_mailsift_extract(struct mail *mail,
 	x.fn = fn;
 	x.ctx = ctx;
 	x.body_words = body_words;
-	for (int i = 0; i < F_COUNT; i++)
+	for (int i = 0; i < F_COUNT; i++) {
 		msf_field_init(&x.f[i], field_names[i], TRUE);
+		if (i <= F_N || i == F_SUBJECT) /* B, M, N; H fields */
+			msf_field_pairs(&x.f[i],
+					i == F_SUBJECT ? 'H' : "BMN"[i]);
+	}
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;

@@ -8,8 +8,12 @@
  * lexicon, fts-mailsift-lexicon.c; a one-character run through the
  * character terms) or the field was cut ("L"). A key that is exactly one
  * run matches every such message for sure: those are definite_uids. Keys
- * of several runs ("click here") give candidates only: maybe_uids, which
- * Dovecot verifies by reading the messages. NOT turns a result around
+ * of several runs ("click here") of BODY and TEXT are looked up in pair
+ * terms (a separator with the text around it): definite if one pair term
+ * holds the whole key, else the messages with all its pairs as
+ * candidates; other keys of several runs give the messages with all runs
+ * as candidates. Candidates are maybe_uids, which Dovecot verifies by
+ * reading the messages. NOT turns a result around
  * within the indexed UIDs: definite where the key surely does not occur,
  * maybe where it might.
  *
@@ -33,6 +37,7 @@
 #include "mail-search.h"
 #include "mail-storage-private.h"
 #include "seq-range-array.h"
+#include "str.h"
 
 #define LOOKUP_TRIES 5 /* reopens after DatabaseModifiedError */
 
@@ -40,6 +45,7 @@ struct arg_fields {
 	const char *fields[5]; /* NULL-terminated */
 	const char *mark;      /* "L" term of the field */
 	const char *values;    /* "=" field of whole values, or NULL */
+	const char *pairs;     /* fields[] have pair terms, or NULL */
 	const char *chars[3];  /* fields with character terms, NULL-ended */
 };
 
@@ -169,6 +175,7 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 		af->fields[0] = "B";
 		af->mark = "LB";
 		af->chars[0] = "B";
+		af->pairs = "B";
 		return TRUE;
 	case SEARCH_TEXT:
 		af->fields[0] = "B";
@@ -178,6 +185,7 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 		af->mark = "LT";
 		af->chars[0] = "B";
 		af->chars[1] = "T";
+		af->pairs = "BMNH";
 		return TRUE;
 	case SEARCH_HEADER:
 	case SEARCH_HEADER_ADDRESS:
@@ -296,6 +304,173 @@ static int lookup_runs(struct lookup *l, const struct arg_fields *af,
 	return 0;
 }
 
+/* ---- keys of several runs: pair terms ---- */
+
+#define PAIR_SCAN_MAX 200000 /* pair terms enumerated for one pair at most */
+
+/* Enumerating the pair terms under a prefix that ends inside the tail:
+ * the rest of the tail is free, then the separator and the head must fit
+ * (sep NULL: the prefix holds them, every term fits). */
+struct pair_scan {
+	size_t plen; /* bytes of the prefix */
+	const struct msf_key_pair *kp;
+	bool check;
+	string_t *found; /* matching terms, each NUL-terminated */
+	unsigned int seen;
+};
+
+static int scan_term(const char *term, size_t len, void *ctx)
+{
+	struct pair_scan *ps = ctx;
+	const struct msf_key_pair *kp = ps->kp;
+	const char *t = memchr(term + ps->plen, '\x01', len - ps->plen), *h;
+
+	if (++ps->seen > PAIR_SCAN_MAX)
+		return 1;
+	if (ps->check) {
+		if (t == NULL || (size_t)(term + len - t) < kp->slen + 2 ||
+		    memcmp(t + 1, kp->sep, kp->slen) != 0 ||
+		    t[kp->slen + 1] != '\x01')
+			return 0;
+		h = t + kp->slen + 2;
+		if ((size_t)(term + len - h) < kp->hlen ||
+		    memcmp(h, kp->head, kp->hlen) != 0 ||
+		    (kp->head_full && (size_t)(term + len - h) != kp->hlen))
+			return 0;
+	}
+	str_append_data(ps->found, term, len);
+	str_append_c(ps->found, '\0');
+	return 0;
+}
+
+/* Gathers the messages with key pair kp in field (pair kind field[0]):
+ * the pair terms whose tail starts with kp's (equals it if full) and whose
+ * head starts with kp's (equals it if full). 0, 1 too many terms to
+ * enumerate or no such pairs in field, -1 error. */
+static int pair_field(struct lookup *l, const struct msf_key_pair *kp,
+		      const char *field)
+{
+	char term[MSF_PAIR_TERM_MAX];
+	struct pair_scan ps = { .kp = kp };
+	size_t len;
+
+	if (!msf_pair_kept(field[0], kp->sep, kp->slen))
+		return 1; /* the text has no such pairs */
+	len = msf_pair_term(field[0], kp->tail, kp->tlen, kp->sep, kp->slen,
+			    kp->head, kp->hlen, term);
+	if (kp->tail_full && kp->head_full)
+		return postings(term, len, l) < 0 ? -1 : 0;
+	if (!kp->tail_full) {
+		len = 2 + kp->tlen; /* "P", kind and the tail */
+		term[len] = '\0';
+		ps.check = TRUE;
+	}
+	ps.plen = len;
+	ps.found = t_str_new(256);
+	if (msx_terms(l->db, term, scan_term, &ps) != MSX_OK)
+		return l->ret = -1;
+	if (ps.seen > PAIR_SCAN_MAX)
+		return 1;
+	for (const char *t = str_c(ps.found), *end = t + str_len(ps.found);
+	     t < end; t += strlen(t) + 1) {
+		if (postings(t, strlen(t), l) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The messages with pair i in some field into uids. 0, 1 skipped, -1. */
+static int pair_uids(struct lookup *l, const struct arg_fields *af,
+		     const struct msf_key_pair *kp,
+		     ARRAY_TYPE(seq_range) * uids)
+{
+	int ret = 0;
+
+	for (const char *const *f = af->fields; *f != NULL && ret == 0; f++)
+		ret = pair_field(l, kp, *f);
+	array_clear(uids);
+	hits_to(l, uids); /* also drops the hits of a skipped pair */
+	if (ret == 0)
+		l->runs++;
+	return ret;
+}
+
+/* The messages with the key's pairs other than an exact one (at most
+ * mailsift_key_runs of them tried, in key order; ones with too many
+ * terms to enumerate skipped; none after the candidates ran out) into
+ * r->cand. The number used, -1 error. */
+static int inexact_pairs(struct lookup *l, const struct arg_fields *af,
+			 const struct msf_key_pairs *kp, struct arg_result *r)
+{
+	ARRAY_TYPE(seq_range) uids;
+	unsigned int tried = 0;
+	int used = 0, ret;
+
+	t_array_init(&uids, 64);
+	for (int i = 0; i < kp->n && tried < l->b->set.key_runs; i++) {
+		tried++;
+		if ((ret = pair_uids(l, af, &kp->p[i], &uids)) < 0)
+			return -1;
+		if (ret > 0)
+			continue;
+		if (used++ == 0)
+			array_append_array(&r->cand, &uids);
+		else
+			seq_range_array_intersect(&r->cand, &uids);
+		if (array_count(&r->cand) == 0)
+			break; /* the other pairs cannot add any */
+	}
+	return used;
+}
+
+/* r->cand: the messages with a pair term of the key that holds all of it
+ * (then definite too), or else with its other pairs; plus those whose
+ * body has not every pair term. 1 done, 0 no pair could be looked up, -1
+ * error. */
+static int lookup_pairs(struct lookup *l, const struct arg_fields *af,
+			const struct msf_key_pairs *kp, struct arg_result *r)
+{
+	ARRAY_TYPE(seq_range) uids;
+	int i, ret = 1;
+
+	t_array_init(&uids, 64);
+	for (i = 0; i < kp->n && !kp->p[i].exact; i++)
+		;
+	if (i < kp->n && (ret = pair_uids(l, af, &kp->p[i], &uids)) == 0) {
+		array_append_array(&r->cand, &uids);
+		array_append_array(&r->definite, &uids);
+	}
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && (ret = inexact_pairs(l, af, kp, r)) <= 0)
+		return ret;
+	if (strcmp(af->fields[0], "B") == 0 &&
+	    postings(MSF_NO_PAIRS, strlen(MSF_NO_PAIRS), l) < 0)
+		return -1;
+	hits_to(l, &r->cand);
+	return 1;
+}
+
+/* Pairs answer keys of several runs of BODY and TEXT (TEXT only if no
+ * separator can span a header's name and value or two lines). 1 done, 0
+ * not (runs then), -1 error. */
+static int try_pairs(struct lookup *l, const struct arg_fields *af,
+		     const char *key, struct arg_result *r)
+{
+	struct msf_key_pairs kp;
+	int ret;
+
+	if (af->pairs == NULL)
+		return 0;
+	if (msf_key_pairs(key, &kp) < 0)
+		return l->ret = -1;
+	ret = kp.n < 1 || (kp.spans && af->fields[1] != NULL)
+		      ? 0
+		      : lookup_pairs(l, af, &kp, r);
+	msf_key_pairs_free(&kp);
+	return ret;
+}
+
 /* Candidates and definite matches of one arg. 1 answered, 0 left to
  * Dovecot, -1 error. */
 static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
@@ -318,7 +493,8 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 	}
 	if ((n = msf_key_runs(key, &runs, &exact)) <= 0)
 		return n; /* no run ("@", "  "): nothing to narrow by */
-	(void)lookup_runs(l, &af, runs, n, r);
+	if (n == 1 || try_pairs(l, &af, key, r) == 0)
+		(void)lookup_runs(l, &af, runs, n, r);
 	msf_runs_free(&runs);
 	if (l->ret == 0 && exact)
 		array_append_array(&r->definite, &r->cand);

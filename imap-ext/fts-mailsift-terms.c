@@ -1,8 +1,9 @@
 /* fts-mailsift-terms.c - text <-> index terms (see fts-mailsift-terms.h).
  *
- * Functions: msf_field_init, msf_header_field, msf_add_text,
- * msf_add_value, msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs,
- * msf_runs_free, msf_runs_order, msf_char_index.
+ * Functions: msf_field_init, msf_field_pairs, msf_pair_kept,
+ * msf_pair_term, msf_header_field, msf_add_text, msf_add_value,
+ * msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs, msf_runs_free,
+ * msf_key_pairs, msf_key_pairs_free, msf_runs_order, msf_char_index.
  */
 #include "fts-mailsift-terms.h"
 
@@ -14,12 +15,16 @@ void msf_field_init(struct msf_field *f, const char *name, bool chars)
 {
 	size_t n = strlen(name);
 
+	memset(f, 0, sizeof(*f));
 	if (n >= sizeof(f->name))
 		n = sizeof(f->name) - 1;
 	memcpy(f->name, name, n);
-	f->name[n] = '\0';
 	f->chars = chars;
-	f->bits = 0;
+}
+
+void msf_field_pairs(struct msf_field *f, char pair)
+{
+	f->pair = pair;
 }
 
 static char ascii_lower(char c)
@@ -53,9 +58,87 @@ int msf_char_index(char c)
 	return -1;
 }
 
-static bool run_byte(unsigned char c)
+static bool ascii_lc(char c)
 {
-	return c >= 0x80 || msf_char_index((char)c) >= 0;
+	return c >= 'a' && c <= 'z';
+}
+
+/* In dtc text (dtc set) an ASCII lower-case letter is no run byte (see
+ * msf_add_text). */
+static bool run_byte(unsigned char c, bool dtc)
+{
+	return c >= 0x80 ||
+	       (msf_char_index((char)c) >= 0 && !(dtc && ascii_lc((char)c)));
+}
+
+bool msf_pair_kept(char pair, const char *sep, size_t slen)
+{
+	return pair != 'H' || memchr(sep, ' ', slen) != NULL ||
+	       memchr(sep, '\t', slen) != NULL;
+}
+
+size_t msf_pair_term(char pair, const char *tail, size_t tlen, const char *sep,
+		     size_t slen, const char *head, size_t hlen, char *out)
+{
+	size_t n = 0;
+
+	tlen = tlen < MSF_PAIR_HALF ? tlen : MSF_PAIR_HALF;
+	hlen = hlen < MSF_PAIR_HALF ? hlen : MSF_PAIR_HALF;
+	out[n++] = 'P';
+	out[n++] = pair;
+	memcpy(out + n, tail, tlen);
+	n += tlen;
+	out[n++] = '\x01';
+	memcpy(out + n, sep, slen);
+	n += slen;
+	out[n++] = '\x01';
+	memcpy(out + n, head, hlen);
+	n += hlen;
+	out[n] = '\0';
+	return n;
+}
+
+/* Byte c of (dtc, if set) text as pair windows hold it (ASCII
+ * lower-cased), -1 for a byte that ends a window: NUL, a control other
+ * than TAB, CR, LF, and in dtc text a lower-case letter. */
+static int win_byte(char c, bool dtc)
+{
+	unsigned char u = (unsigned char)c;
+
+	if ((u < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+	    (dtc && ascii_lc(c)))
+		return -1;
+	return (unsigned char)ascii_lower(c);
+}
+
+/* Up to MSF_PAIR_HALF window bytes of s from i on, going dir (+1, -1;
+ * -1 starts at i - 1) until a stop byte or an end: into w. */
+static size_t window(const char *s, size_t len, size_t i, int dir, bool dtc,
+		     char *w)
+{
+	size_t n = 0;
+	int c;
+
+	while (n < MSF_PAIR_HALF) {
+		size_t at = dir > 0 ? i + n : i - 1 - n;
+		if ((dir > 0 && at >= len) || (dir < 0 && n >= i) ||
+		    (c = win_byte(s[at], dtc)) < 0)
+			break;
+		w[n++] = (char)c;
+	}
+	return n;
+}
+
+/* Whether separator s[0..n) can be held by a pair term. */
+static bool pair_sep(const char *s, size_t n, bool dtc)
+{
+	if (n == 0 || n > MSF_SEP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (win_byte(s[i], dtc) < 0)
+			return false;
+	}
+	return true;
 }
 
 static bool has_8bit(const char *s, size_t len)
@@ -75,16 +158,20 @@ struct emit {
 	size_t plen;
 	msf_term_fn *fn;
 	void *ctx;
+	bool dtc; /* the text is in dtc form */
 };
 
-/* One term: the field + s[0..n) with ASCII letters lower-cased. */
+/* One term: the field + s[0..n) with ASCII letters lower-cased. A NUL
+ * (a value's: terms are read back as C strings) and, in dtc text, a
+ * lower-case letter (never a run byte) become 0xFF, which no key has. */
 static int put(struct emit *e, const char *s, size_t n)
 {
 	ms_buf_truncate(&e->term, e->plen);
 	if (ms_buf_reserve(&e->term, n + 1) != MS_OK)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char c = ascii_lower(s[i]);
+		bool odd = s[i] == '\0' || (e->dtc && ascii_lc(s[i]));
+		char c = odd ? '\xff' : ascii_lower(s[i]);
 		int k = msf_char_index(c);
 		if (k >= 0 && e->f->chars)
 			e->f->bits |= (uint64_t)1 << k;
@@ -122,29 +209,51 @@ static int put_run(struct emit *e, const char *s, size_t n)
 
 /* The next run of s[0..len) at or after *at: s[*start_r..*end_r); *at
  * moves past it. FALSE if there is none. Text and keys are cut alike. */
-static bool next_run(const char *s, size_t len, size_t *at, size_t *start_r,
-		     size_t *end_r)
+static bool next_run(const char *s, size_t len, bool dtc, size_t *at,
+		     size_t *start_r, size_t *end_r)
 {
 	size_t i = *at, j;
 
-	while (i < len && !run_byte((unsigned char)s[i]))
+	while (i < len && !run_byte((unsigned char)s[i], dtc))
 		i++;
 	if (i == len)
 		return false;
-	for (j = i; j < len && run_byte((unsigned char)s[j]); j++)
+	for (j = i; j < len && run_byte((unsigned char)s[j], dtc); j++)
 		;
 	*start_r = i;
 	*end_r = *at = j;
 	return true;
 }
 
+/* The pair term of the separator s[p..q) of text s[0..len). */
+static int put_pair(struct emit *e, const char *s, size_t len, size_t p,
+		    size_t q)
+{
+	char tail[MSF_PAIR_HALF], head[MSF_PAIR_HALF], term[MSF_PAIR_TERM_MAX];
+	size_t tl, hl, n;
+
+	if (!pair_sep(s + p, q - p, e->dtc) ||
+	    !msf_pair_kept(e->f->pair, s + p, q - p))
+		return 0;
+	tl = window(s, len, p, -1, e->dtc, tail);
+	hl = window(s, len, q, 1, e->dtc, head);
+	n = msf_pair_term(e->f->pair, tail, tl, s + p, q - p, head, hl, term);
+	return e->fn(term, n, e->ctx);
+}
+
 static int put_runs(struct emit *e, const char *s, size_t len)
 {
-	size_t at = 0, i, j;
+	size_t at = 0, prev = 0, i, j;
+	bool first = true;
 
-	while (next_run(s, len, &at, &i, &j)) {
+	while (next_run(s, len, e->dtc, &at, &i, &j)) {
 		if (put_run(e, s + i, j - i) < 0)
 			return -1;
+		if (!first && e->f->pair != '\0' &&
+		    put_pair(e, s, len, prev, i) < 0)
+			return -1;
+		first = false;
+		prev = j;
 	}
 	return 0;
 }
@@ -158,8 +267,10 @@ static int emit_begin(struct emit *e, char kind, const char **text, size_t *len,
 	    ms_buf_puts(&e->term, e->f->name) != MS_OK)
 		return -1;
 	e->plen = e->term.len;
-	if (!has_8bit(*text, *len))
+	e->dtc = norm == NULL;
+	if (norm == NULL || !has_8bit(*text, *len))
 		return 0;
+	e->dtc = true;
 	if (norm(*text, *len, dtc) < 0)
 		return -1;
 	*text = dtc->data;
@@ -171,7 +282,7 @@ int msf_add_text(struct msf_field *f, const char *text, size_t len,
 		 bool cut_before, bool cut_after, msf_norm_fn *norm,
 		 msf_term_fn *fn, void *ctx)
 {
-	struct emit e = { f, MS_BUF_INIT, 0, fn, ctx };
+	struct emit e = { f, MS_BUF_INIT, 0, fn, ctx, false };
 	ms_buf dtc = MS_BUF_INIT;
 	int ret = -1;
 
@@ -196,7 +307,7 @@ int msf_add_value(const struct msf_field *f, const char *value, size_t len,
 		  msf_norm_fn *norm, msf_term_fn *fn, void *ctx)
 {
 	struct msf_field vf = *f; /* no character bits for values */
-	struct emit e = { &vf, MS_BUF_INIT, 0, fn, ctx };
+	struct emit e = { &vf, MS_BUF_INIT, 0, fn, ctx, false };
 	ms_buf dtc = MS_BUF_INIT;
 	int ret = -1;
 
@@ -227,7 +338,8 @@ char *msf_key_value(const char *key)
 {
 	size_t n = strlen(key);
 
-	if (n == 0 || n > MSF_OVERLAP || strpbrk(key, "\r\n") != NULL)
+	if (n == 0 || n > MSF_OVERLAP ||
+	    strpbrk(key, "\r\nabcdefghijklmnopqrstuvwxyz\xff") != NULL)
 		return NULL;
 	return lower_dup(key, n);
 }
@@ -275,7 +387,7 @@ int msf_key_runs(const char *key, char ***runs_r, bool *exact_r)
 	*runs_r = runs;
 	if (runs == NULL)
 		return -1;
-	while (next_run(key, len, &at, &i, &j)) {
+	while (next_run(key, len, true, &at, &i, &j)) {
 		runs[n] = run_dup(key + i, j - i);
 		if (runs[n++] == NULL) {
 			msf_runs_free(runs_r);
@@ -295,6 +407,52 @@ void msf_runs_free(char ***runs)
 		free(*r);
 	free(*runs);
 	*runs = NULL;
+}
+
+void msf_key_pairs_free(struct msf_key_pairs *kp)
+{
+	free(kp->p);
+	kp->p = NULL;
+	kp->n = 0;
+}
+
+/* The key's separator key[p..q) with its windows, into kp (false: a pair
+ * term cannot hold it). */
+static bool key_pair(const char *key, size_t len, size_t p, size_t q,
+		     struct msf_key_pair *kp)
+{
+	size_t want_t = p < MSF_PAIR_HALF ? p : MSF_PAIR_HALF;
+	size_t want_h = len - q < MSF_PAIR_HALF ? len - q : MSF_PAIR_HALF;
+
+	if (!pair_sep(key + p, q - p, true))
+		return false;
+	memcpy(kp->sep, key + p, q - p);
+	kp->slen = q - p;
+	kp->tlen = window(key, len, p, -1, true, kp->tail);
+	kp->hlen = window(key, len, q, 1, true, kp->head);
+	kp->tail_full = p >= MSF_PAIR_HALF;
+	kp->head_full = len - q >= MSF_PAIR_HALF;
+	kp->exact = p <= MSF_PAIR_HALF && len - q <= MSF_PAIR_HALF;
+	return kp->tlen == want_t && kp->hlen == want_h;
+}
+
+int msf_key_pairs(const char *key, struct msf_key_pairs *kp)
+{
+	size_t len = strlen(key), at = 0, prev = 0, i, j;
+	bool first = true;
+
+	memset(kp, 0, sizeof(*kp));
+	kp->spans = strpbrk(key, ":\r\n") != NULL;
+	kp->p = calloc(len / 2 + 1, sizeof(*kp->p));
+	if (kp->p == NULL)
+		return -1;
+	while (next_run(key, len, true, &at, &i, &j)) {
+		if (!first && key_pair(key, len, prev, i, &kp->p[kp->n]))
+			kp->n++;
+		first = false;
+		prev = j;
+	}
+	return kp->n;
 }
 
 struct costed_run {

@@ -3,7 +3,10 @@
  * runs of text (ASCII and not, lower-casing, character bits), windows of
  * over-long runs (every MSF_OVERLAP bytes of a run inside one window),
  * the "L" mark of forced cuts, key runs and exactness, their order by
- * cost (repeats removed), safe cuts. */
+ * cost (repeats removed), safe cuts; text already in dtc form (lower-case
+ * letters left by native's decoding are no run bytes, 0xFF in values),
+ * pair terms of separators in their context (windows, separators they
+ * cannot hold, header values) and a key's pairs. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,16 +164,18 @@ static const struct key_case {
 	bool exact;
 	const char *first;
 } keys[] = {
-	{ "ell", 1, true, "ell" },
+	/* keys are in dtc form: a lower-case letter is no run byte */
+	{ "ell", 0, false, NULL },
 	{ "ELL", 1, true, "ell" },
-	{ "click here", 2, false, "click" },
-	{ "e.g.", 2, false, "e" },
+	{ "fiNANCE", 1, false, "nance" }, /* dtc of U+FB01 "nance" */
+	{ "CLICK HERE", 2, false, "click" },
+	{ "E.G.", 2, false, "e" },
 	{ "@", 0, false, NULL },
 	{ "   ", 0, false, NULL },
-	{ " ell", 1, false, "ell" },
-	{ "caf\xC3\xA9", 1, true, "caf\xC3\xA9" },
-	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	  "aaaaaaaa",
+	{ " ELL", 1, false, "ell" },
+	{ "CAF\xC3\xA9", 1, true, "caf\xC3\xA9" },
+	{ "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	  "AAAAAAAA",
 	  1, false,
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
 };
@@ -197,7 +202,7 @@ START_TEST(test_runs_order)
 {
 	char **runs;
 	bool exact;
-	int n = msf_key_runs("the cat THE zebra cat a the", &runs, &exact);
+	int n = msf_key_runs("THE CAT THE ZEBRA CAT A THE", &runs, &exact);
 	uint64_t cost[7] = { 9, 5, 9, 1, 5, 100, 9 };
 
 	ck_assert_int_eq(n, 7);
@@ -213,7 +218,7 @@ START_TEST(test_runs_order)
 	msf_runs_free(&runs);
 
 	/* equal costs: the longer run first, then byte order */
-	n = msf_key_runs("bb a ccc aa", &runs, &exact);
+	n = msf_key_runs("BB A CCC AA", &runs, &exact);
 	uint64_t same[4] = { 0, 0, 0, 0 };
 	ck_assert_int_eq(msf_runs_order(runs, same, n), 4);
 	ck_assert_str_eq(runs[0], "ccc");
@@ -221,6 +226,131 @@ START_TEST(test_runs_order)
 	ck_assert_str_eq(runs[2], "bb");
 	ck_assert_str_eq(runs[3], "a");
 	msf_runs_free(&runs);
+}
+END_TEST
+
+/* Text in dtc form already (native's decoded header): a lower-case letter
+ * is what native left untitlecased (an unknown charset), no run byte; in
+ * values it is 0xFF, and keys with lower-case letters are not answered
+ * from values. */
+START_TEST(test_dtc_text)
+{
+	struct terms ts = { { 0 }, 0 };
+	struct msf_field f;
+	const char *text = "setting MORE w\xC3\xA9ird 42";
+	char *v;
+
+	msf_field_init(&f, "Hsubject:", true);
+	ck_assert_int_eq(msf_add_text(&f, text, strlen(text), false, false,
+				      NULL, collect, &ts),
+			 0);
+	ck_assert(has(&ts, "Hsubject:more"));
+	ck_assert(has(&ts, "Hsubject:\xC3\xA9"));
+	ck_assert(has(&ts, "Hsubject:42"));
+	ck_assert_uint_eq(ts.n, 3);
+	ck_assert(!(f.bits & (1ull << msf_char_index('s'))));
+	ck_assert(f.bits & (1ull << msf_char_index('m')));
+	terms_free(&ts);
+	ck_assert_int_eq(msf_add_value(&f, "set MORE", 8, NULL, collect, &ts),
+			 0);
+	ck_assert(has(&ts, "=Hsubject:\xff\xff\xff more"));
+	terms_free(&ts);
+	/* not yet normalised ASCII: lower case is letters, as before */
+	ck_assert_int_eq(
+		msf_add_value(&f, "set MORE", 8, fake_dtc, collect, &ts), 0);
+	ck_assert(has(&ts, "=Hsubject:set more"));
+	terms_free(&ts);
+	ck_assert_ptr_null(msf_key_value("fiNANCE"));
+	ck_assert_ptr_null(msf_key_value("A\xff"));
+	ck_assert_str_eq(v = msf_key_value("SET MORE"), "set more");
+	free(v);
+}
+END_TEST
+
+static int has_n(const struct terms *ts, const char *t, size_t n)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		if (strlen(ts->t[i]) == n && memcmp(ts->t[i], t, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+#define HAS(ts, lit) has_n(ts, lit, sizeof(lit) - 1)
+
+/* A pair term per separator: the text around it, reversed before */
+START_TEST(test_pairs)
+{
+	struct terms ts = { { 0 }, 0 };
+	struct msf_field f;
+	const char *text = "Hello, World and    the INTERNATIONALIZATION is";
+	char t[MSF_PAIR_TERM_MAX];
+	size_t n;
+
+	msf_field_init(&f, "B", false);
+	msf_field_pairs(&f, 'B');
+	ck_assert_int_eq(msf_add_text(&f, text, strlen(text), false, false,
+				      fake_dtc, collect, &ts),
+			 0);
+	ck_assert(HAS(&ts, "PBolleh\001, \001world "));
+	ck_assert(HAS(&ts, "PBdlrow \001 \001and   "));
+	ck_assert(HAS(&ts, "PBeht   \001 \001intern"));
+	ck_assert(HAS(&ts, "PBnoitaz\001 \001is")); /* text ends */
+	ck_assert_uint_eq(ts.n, 6 + 4); /* no pair: separator too long */
+	n = msf_pair_term('B', "olleh", 5, ", ", 2, "world ", 6, t);
+	ck_assert_uint_eq(n, sizeof("PBolleh\001, \001world ") - 1);
+	ck_assert(memcmp(t, "PBolleh\001, \001world ", n) == 0);
+	terms_free(&ts);
+	/* dtc text: windows stop at a NUL or lower-case byte, and no pair
+	   has one in its separator */
+	ck_assert_int_eq(msf_add_text(&f, "A B\0C DxE", 9, false, false, NULL,
+				      collect, &ts),
+			 0);
+	ck_assert(HAS(&ts, "PBa\001 \001b"));
+	ck_assert(HAS(&ts, "PBc\001 \001d"));
+	ck_assert_uint_eq(ts.n, 5 + 2);
+	terms_free(&ts);
+	/* header values: pairs only where the separator has a blank */
+	msf_field_init(&f, "Hreceived:", false);
+	msf_field_pairs(&f, 'H');
+	ck_assert_int_eq(msf_add_text(&f, "mx.example.org by", 17, false, false,
+				      fake_dtc, collect, &ts),
+			 0);
+	ck_assert(HAS(&ts, "PHgro.el\001 \001by"));
+	ck_assert_uint_eq(ts.n, 4 + 1);
+	terms_free(&ts);
+}
+END_TEST
+
+START_TEST(test_key_pairs)
+{
+	struct msf_key_pairs kp;
+
+	ck_assert_int_eq(msf_key_pairs("USERS LISTS", &kp), 1);
+	ck_assert(kp.p[0].tlen == 5 && memcmp(kp.p[0].tail, "sresu", 5) == 0);
+	ck_assert(kp.p[0].slen == 1 && kp.p[0].sep[0] == ' ');
+	ck_assert(kp.p[0].hlen == 5 && memcmp(kp.p[0].head, "lists", 5) == 0);
+	ck_assert(kp.p[0].exact && !kp.p[0].tail_full && !kp.p[0].head_full);
+	ck_assert(!kp.spans);
+	msf_key_pairs_free(&kp);
+	ck_assert_int_eq(msf_key_pairs("SIGNED-OFF-BY", &kp), 2);
+	ck_assert(kp.p[0].exact && kp.p[0].tail_full && kp.p[0].head_full);
+	ck_assert(memcmp(kp.p[0].head, "off-by", 6) == 0);
+	ck_assert(!kp.p[1].exact && kp.p[1].tail_full && !kp.p[1].head_full);
+	ck_assert(memcmp(kp.p[1].tail, "ffo-de", 6) == 0);
+	msf_key_pairs_free(&kp);
+	ck_assert_int_eq(msf_key_pairs(" THE CARD,", &kp), 1);
+	ck_assert(kp.p[0].exact && kp.p[0].tlen == 4 && kp.p[0].hlen == 5);
+	msf_key_pairs_free(&kp);
+	ck_assert_int_eq(msf_key_pairs("SUBJECT: HI\r\nTO", &kp), 2);
+	ck_assert(kp.spans);
+	msf_key_pairs_free(&kp);
+	/* too long, a lower-case letter, a control in the window */
+	ck_assert_int_eq(msf_key_pairs("A    B xC", &kp), 0);
+	msf_key_pairs_free(&kp);
+	ck_assert_int_eq(msf_key_pairs("AB\001CD EF", &kp), 0);
+	msf_key_pairs_free(&kp);
+	ck_assert_int_eq(msf_key_pairs("fi", &kp), 0);
+	msf_key_pairs_free(&kp);
 }
 END_TEST
 
@@ -244,6 +374,9 @@ int main(void)
 	tcase_add_test(tc, test_windows);
 	tcase_add_loop_test(tc, test_key_runs, 0, sizeof keys / sizeof keys[0]);
 	tcase_add_test(tc, test_runs_order);
+	tcase_add_test(tc, test_dtc_text);
+	tcase_add_test(tc, test_pairs);
+	tcase_add_test(tc, test_key_pairs);
 	tcase_add_test(tc, test_safe_cut);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
