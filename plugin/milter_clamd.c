@@ -20,16 +20,15 @@
  */
 #include "milter_clamd.h"
 #include "milter_metrics.h"
+#include "ms_sock.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,32 +163,6 @@ static io_res wait_for(conn *c, short ev, long long deadline, short *got)
 
 /* ---- connecting ---- */
 
-/* Connects c->sock (already a non-blocking socket) to sa. 0 or errno. */
-static int connect_addr(conn *c, const struct sockaddr *sa, socklen_t len)
-{
-	if (connect(c->sock, sa, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return errno;
-	short got = 0;
-	io_res r = wait_for(c, POLLOUT, now_ms() + c->connect_ms, &got);
-	if (r == IO_TIMEOUT)
-		return ETIMEDOUT;
-	if (r == IO_ERR)
-		return errno;
-	int err = 0;
-	socklen_t el = sizeof err;
-	if (getsockopt(c->sock, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-		return errno;
-	return err;
-}
-
-static int open_socket(conn *c, int family)
-{
-	c->sock = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	return c->sock < 0 ? errno : 0;
-}
-
 static void close_socket(conn *c)
 {
 	if (c->sock >= 0)
@@ -197,89 +170,19 @@ static void close_socket(conn *c)
 	c->sock = -1;
 }
 
-static int connect_unix(conn *c, const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof sun.sun_path)
-		return ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	int e = open_socket(c, AF_UNIX);
-	if (!e)
-		e = connect_addr(c, (struct sockaddr *)&sun, sizeof sun);
-	return e;
-}
-
-/* Splits "host:port" or "[v6]:port" into host and port (in hb). */
-static int split_host_port(const char *s, char *hb, size_t hn,
-			   const char **port)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || !colon[1] || (size_t)(colon - s) >= hn)
-		return -1;
-	const char *h = s;
-	size_t n = (size_t)(colon - s);
-	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	memcpy(hb, h, n);
-	hb[n] = '\0';
-	*port = colon + 1;
-	return n ? 0 : -1;
-}
-
-/* Connects to host:port, trying each resolved address. 0, errno or -1
- * (c->v->reason set). */
-static int connect_inet(conn *c, const char *hp)
-{
-	char host[256];
-	const char *port;
-	if (split_host_port(hp, host, sizeof host, &port) < 0)
-		return -1;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV },
-			*res = NULL;
-	int g = getaddrinfo(host, port, &hints, &res);
-	if (g != 0) {
-		snprintf(c->v->reason, sizeof c->v->reason, "%s: resolve: %s",
-			 c->ep, gai_strerror(g));
-		return -2;
-	}
-	int e = EADDRNOTAVAIL;
-	for (struct addrinfo *a = res; a; a = a->ai_next) {
-		e = open_socket(c, a->ai_family);
-		if (!e)
-			e = connect_addr(c, a->ai_addr, a->ai_addrlen);
-		if (!e)
-			break;
-		close_socket(c);
-	}
-	freeaddrinfo(res);
-	return e;
-}
-
-/* Connects c to its endpoint. ATTEMPT_DONE when connected. */
+/* Connects c to its endpoint (ms_sock.h: the endpoint forms, the connect
+ * timeout, the reason's "ENDPOINT: what: strerror"). ATTEMPT_DONE when
+ * connected, else ATTEMPT_NEXT with the reason set. */
 static attempt connect_ep(conn *c)
 {
-	int e;
-	if (strncmp(c->ep, "unix:", 5) == 0)
-		e = connect_unix(c, c->ep + 5);
-	else if (strncmp(c->ep, "inet:", 5) == 0)
-		e = connect_inet(c, c->ep + 5);
-	else
-		e = -1;
-	if (e == -1)
-		return fail_with(c, ATTEMPT_NEXT,
-				 "bad endpoint (want "
-				 "unix:/path or inet:host:port)",
-				 0);
-	if (e == -2)
-		return ATTEMPT_NEXT;
-	if (e == ETIMEDOUT)
-		return fail_with(c, ATTEMPT_NEXT, "connect timed out", 0);
-	if (e)
-		return fail_with(c, ATTEMPT_NEXT, "connect", e);
-	return ATTEMPT_DONE;
+	char *err = NULL;
+	c->sock = ms_sock_connect(c->ep, (unsigned)c->connect_ms, &err);
+	if (c->sock >= 0)
+		return ATTEMPT_DONE;
+	snprintf(c->v->reason, sizeof c->v->reason, "%s",
+		 err ? err : "connect failed");
+	free(err);
+	return ATTEMPT_NEXT;
 }
 
 /* ---- sending ---- */

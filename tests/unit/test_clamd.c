@@ -388,8 +388,8 @@ static const struct {
 	{ "inet:127.0.0.1", "bad endpoint" },
 	{ "inet::3310", "bad endpoint" },
 	{ "inet:127.0.0.1:", "bad endpoint" },
-	{ "inet:127.0.0.1:http", "resolve" },
-	{ "unix:", "connect" },
+	{ "inet:127.0.0.1:http", "bad endpoint" },
+	{ "unix:", "bad endpoint" },
 };
 
 START_TEST(test_bad_endpoints)
