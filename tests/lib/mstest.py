@@ -219,12 +219,23 @@ def wait_for(cond, secs=90, step=0.5):
 
 
 def keep_or_remove(work):
-    """Removes a test's temporary directory, or with MAILSIFT_KEEP=1
-    says where it was kept."""
-    if os.environ.get("MAILSIFT_KEEP"):
+    """Removes a test's temporary directory, or with MAILSIFT_KEEP=1 (or
+    KEEP=1) says where it was kept."""
+    if os.environ.get("MAILSIFT_KEEP") or os.environ.get("KEEP"):
         print("kept %s" % work)
     else:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stack_teardown(dm, st, work):
+    """The end of a pipeline test: stops the milter and indexd of dm and
+    the stack st (either may be None), then keep_or_remove(work)."""
+    if dm:
+        dm.milter_stop()
+        dm.indexd_stop(20)
+    if st:
+        st.down()
+    keep_or_remove(work)
 
 
 def free_ports(n):

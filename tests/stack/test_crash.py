@@ -20,7 +20,6 @@ import collections
 import json
 import os
 import random
-import shutil
 import signal
 import smtplib
 import socket
@@ -385,15 +384,7 @@ def main():
     except Exception as e:  # noqa: BLE001 - report, then clean up
         T.check(False, "exception: %r" % e)
     finally:
-        if dm:
-            dm.milter_stop()
-            dm.indexd_stop(20)
-        if st:
-            st.down()
-        if os.environ.get("KEEP"):
-            print("kept %s" % d)
-        else:
-            shutil.rmtree(d, ignore_errors=True)
+        mstest.stack_teardown(dm, st, d)
     print("crash: %.0f s" % (time.time() - t0))
     T.done()
 

@@ -23,7 +23,6 @@ KEEP=1 keeps the temp directory.
 import collections
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -189,15 +188,7 @@ def main():
     finally:
         if snd:
             snd.stop = True
-        if dm:
-            dm.milter_stop()
-            dm.indexd_stop(20)
-        if st:
-            st.down()
-        if os.environ.get("KEEP"):
-            print("kept %s" % d)
-        else:
-            shutil.rmtree(d, ignore_errors=True)
+        mstest.stack_teardown(dm, st, d)
     print("powercut: seed %d, %.0f s" % (seed, time.time() - t0))
     T.done()
 

@@ -54,3 +54,23 @@ int ms_test_utf8_ok(const char *s, size_t n)
 {
 	return g_utf8_validate(s, (gssize)n, NULL) ? 1 : 0;
 }
+
+void ms_test_stderr_begin(ms_test_stderr *c)
+{
+	fflush(stderr);
+	c->saved = dup(2);
+	c->tmp = tmpfile();
+	ck_assert_int_ge(c->saved, 0);
+	ck_assert_ptr_nonnull(c->tmp);
+	dup2(fileno(c->tmp), 2);
+}
+
+long ms_test_stderr_end(ms_test_stderr *c)
+{
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	long n = ftell(c->tmp);
+	fclose(c->tmp);
+	return n;
+}

@@ -1,9 +1,9 @@
 /* support_util.h - helpers shared by the Check unit tests (tests/unit/).
  *
  * Functions: ms_test_tmpdir, ms_test_tmpdir_free, ms_test_rmtree, ms_test_run,
- * ms_test_utf8_ok (in support_util.c, linked into every unit test binary) and
- * ms_test_doc_bad, ms_test_str_ok (header-only, so that tests/fuzz, which links
- * no support code, can use them too).
+ * ms_test_utf8_ok, ms_test_stderr_begin/_end (in support_util.c, linked into
+ * every unit test binary) and ms_test_doc_bad, ms_test_str_ok (header-only, so
+ * that tests/fuzz, which links no support code, can use them too).
  */
 #ifndef MS_TEST_SUPPORT_UTIL_H
 #define MS_TEST_SUPPORT_UTIL_H
@@ -34,6 +34,20 @@ int ms_test_run(Suite *s);
 
 /* Returns 1 if s[0..n) is valid UTF-8 without NUL bytes, else 0. */
 int ms_test_utf8_ok(const char *s, size_t n);
+
+/* Standard error caught in a temporary file between ms_test_stderr_begin
+ * and ms_test_stderr_end (fails the running test if it cannot). */
+typedef struct ms_test_stderr {
+	int saved; /* the real stderr, dup'ed */
+	FILE *tmp;
+} ms_test_stderr;
+
+/* Sends stderr to a new temporary file from now on. */
+void ms_test_stderr_begin(ms_test_stderr *c);
+
+/* Puts stderr back, closes the file; returns how many bytes were written
+ * to stderr since ms_test_stderr_begin. */
+long ms_test_stderr_end(ms_test_stderr *c);
 
 /* Returns 1 if s is NULL or ok(s, strlen(s)); for ms_test_doc_bad. */
 static inline int ms_test_str_ok(const char *s,
