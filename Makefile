@@ -302,7 +302,7 @@ cli-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd $(BUILD)/mailsift-extract
 indexd-tests: $(BUILD)/mailsift $(BUILD)/mailsift-indexd $(BUILD)/mailsift-extract
 	@tests/run-shell.sh $(BUILD) tests/indexd/test_*
 
-web-tests: $(BUILD)/mailsift $(BUILD)/mailsift-web
+web-tests: $(BUILD)/mailsift $(BUILD)/mailsift-web $(BUILD)/mailsift-indexd
 	@tests/run-shell.sh $(BUILD) tests/web/test_*
 
 imap-tests: $(PLUGIN_SO) $(BUILD)/mailsift $(BUILD)/mailsift-milter $(BUILD)/mailsift-indexd

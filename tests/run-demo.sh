@@ -118,6 +118,7 @@ start_all() {
 	write_conf
 	daemon_user || return 1
 	STACK_SMTPD_MILTERS=unix:$STACK_MILTER_SOCK
+	STACK_NON_SMTPD_MILTERS=unix:$STACK_MILTER_SOCK
 	stack_clamd_start || return 1
 	# foreground mode, so their one-line-per-message logs land in *.out
 	local daemons=mailsift-milter
@@ -216,10 +217,19 @@ start_web() {
 	echo "== the web console: http://127.0.0.1:$WEB_PORT/ (officer / secret, role officer)"
 }
 
+# mailsift doctor on this stack (its private Postfix, Dovecot and clamd)
+demo_doctor() {
+	echo "== mailsift doctor"
+	"$build/mailsift" -c "$CONF" doctor --postfix-config "$STACK_DIR/postfix/etc" \
+		--dovecot-config "$STACK_DIR/dovecot/dovecot.conf" \
+		--clamd-config "$STACK_DIR/clamd/clamd.conf" | sed 's/^/   /'
+}
+
 start_all || { echo "make run: the stack did not come up; see $STACK_DIR/*.out" >&2; stop_all; exit 1; }
 demo_smtp
 demo_archive
 start_web || echo "make run: mailsift-web did not start; see $STACK_DIR/mailsift-web.out" >&2
+demo_doctor
 cat <<MSG
 
 The stack is running on 127.0.0.1 (stop it with: make stop)

@@ -107,7 +107,8 @@ static int daemon_main(ms_config *cfg, int foreground)
 	int pid_fd = open_pidfile(cfg->web_pidfile), rc = 1;
 	ms_mime_init();
 	web_session_init();
-	/* each worker thread keeps the archive's shards open (~4 files each) */
+	/* up to WEB_READERS kept archive handles hold every shard open (~4
+	 * files each) */
 	unsigned long nofile = ms_daemon_raise_nofile();
 	if (nofile < 4096)
 		ms_log_warn("open files limit %lu: searches may fail with many "

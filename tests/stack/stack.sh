@@ -35,6 +35,7 @@
 #                                   spills every message there: tmpfs is faster)
 #   STACK_CLAMD_SIGNAME [Eicar-Test-Signature]   name of the EICAR signature
 #   STACK_SMTPD_MILTERS []          Postfix smtpd_milters (empty: no milter)
+#   STACK_NON_SMTPD_MILTERS []      Postfix non_smtpd_milters (sendmail, postdrop)
 #   STACK_MILTER_DEFAULT_ACTION [tempfail]
 #   STACK_DELIVERY [lmtp]           lmtp (to Dovecot) or discard (benchmarks)
 #   STACK_RCPT_CHECK [yes]          reject recipients not in STACK_USERS at RCPT
@@ -378,7 +379,7 @@ virtual_transport = $vt
 smtpd_reject_unlisted_recipient = $STACK_RCPT_CHECK
 smtpd_relay_restrictions = reject_unauth_destination
 smtpd_milters = ${STACK_SMTPD_MILTERS:-}
-non_smtpd_milters =
+non_smtpd_milters = ${STACK_NON_SMTPD_MILTERS:-}
 milter_default_action = $STACK_MILTER_DEFAULT_ACTION
 milter_protocol = 6
 alias_maps =
