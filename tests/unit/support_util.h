@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ms_doc.h"
