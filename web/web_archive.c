@@ -40,9 +40,17 @@ typedef struct kept {
 } kept;
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
 static kept *idle, *lent; /* under pool_mu: free ones, ones in use */
 static unsigned n_lent;	  /* under pool_mu */
+/* Requests waiting for a handle, in arrival order (under pool_mu): the
+ * first is woken when one is given back, so a request never waits while
+ * later ones overtake it, and a give-back wakes one thread, not all. */
+typedef struct gate_waiter {
+	pthread_cond_t cv;
+	int go;
+	struct gate_waiter *next;
+} gate_waiter;
+static gate_waiter *wait_head, **wait_tail = &wait_head;
 
 static void kept_free(kept *k)
 {
@@ -53,22 +61,49 @@ static void kept_free(kept *k)
 	free(k);
 }
 
-/* Waits until fewer than WEB_READERS are lent; counts one more lent and
- * returns an idle one (NULL: none, the caller makes one). */
+static unsigned n_readers;
+static pthread_once_t readers_once = PTHREAD_ONCE_INIT;
+
+static void readers_init(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	n_readers = cpus < 1 ? 2 : (unsigned)(2 * cpus);
+	if (n_readers > WEB_READERS_MAX)
+		n_readers = WEB_READERS_MAX;
+}
+
+unsigned web_archive_readers(void)
+{
+	pthread_once(&readers_once, readers_init);
+	return n_readers;
+}
+
+/* Waits, in arrival order, until fewer than web_archive_readers() are lent;
+ * counts one more lent and returns an idle one (NULL: none, the caller makes
+ * one). */
 static kept *take(void)
 {
 	pthread_mutex_lock(&pool_mu);
-	while (n_lent >= WEB_READERS)
-		pthread_cond_wait(&pool_cv, &pool_mu);
+	if (n_lent >= web_archive_readers() || wait_head) {
+		gate_waiter w = { .go = 0, .next = NULL };
+		pthread_cond_init(&w.cv, NULL);
+		*wait_tail = &w;
+		wait_tail = &w.next;
+		while (!w.go) /* give_back unlinks w and counts it lent */
+			pthread_cond_wait(&w.cv, &pool_mu);
+		pthread_cond_destroy(&w.cv);
+	} else {
+		n_lent++;
+	}
 	kept *k = idle;
 	if (k)
 		idle = k->next;
-	n_lent++;
 	pthread_mutex_unlock(&pool_mu);
 	return k;
 }
 
-/* Counts one less lent; k (NULL: none) becomes idle. */
+/* k (NULL: none) becomes idle; its slot goes to the first waiter, or
+ * counts one less lent. */
 static void give_back(kept *k)
 {
 	pthread_mutex_lock(&pool_mu);
@@ -76,8 +111,15 @@ static void give_back(kept *k)
 		k->next = idle;
 		idle = k;
 	}
-	n_lent--;
-	pthread_cond_signal(&pool_cv);
+	gate_waiter *w = wait_head;
+	if (w) {
+		if (!(wait_head = w->next))
+			wait_tail = &wait_head;
+		w->go = 1; /* the slot passes on: n_lent stays */
+		pthread_cond_signal(&w->cv);
+	} else {
+		n_lent--;
+	}
 	pthread_mutex_unlock(&pool_mu);
 }
 

@@ -19,16 +19,20 @@
  * frees with free()). Caller closes with ms_archive_close(). */
 ms_status_t web_archive_open(const ms_config *cfg, ms_archive **ar_r,
 			     char **err_r);
-/* Most handles lent at once (web_archive_get waits for one beyond); each
- * keeps about four files per shard open. */
-#define WEB_READERS 16
+/* Most handles lent at once (web_archive_get waits for one beyond): twice
+ * the online CPUs, at least 2 and at most WEB_READERS_MAX; each keeps
+ * about four files per shard open. More searches at once than the CPUs
+ * can run only share them out and make the slowest answers later. */
+#define WEB_READERS_MAX 16
+unsigned web_archive_readers(void);
 
 /* A kept read-only handle on cfg's archive (opened with keep_reader, so
  * its shards stay open between requests) from the console's pool, for
  * this request only: given back with web_archive_put(), never closed.
- * Waits while WEB_READERS are lent. A kept handle opened on another
- * configuration snapshot (before a reload) is closed and a new one
- * opened. Errors as web_archive_open() (nothing lent: put is a no-op). */
+ * Waits, in arrival order, while web_archive_readers() are lent. A
+ * kept handle opened on another configuration snapshot (before a reload)
+ * is closed and a new one opened. Errors as web_archive_open() (nothing
+ * lent: put is a no-op). */
 ms_status_t web_archive_get(ms_config *cfg, ms_archive **ar_r, char **err_r);
 /* Gives back a handle from web_archive_get() (NULL: nothing) to the pool
  * and sets *ar to NULL. The results it gave (ms_hits) stay valid. */

@@ -107,7 +107,7 @@ static int daemon_main(ms_config *cfg, int foreground)
 	int pid_fd = open_pidfile(cfg->web_pidfile), rc = 1;
 	ms_mime_init();
 	web_session_init();
-	/* up to WEB_READERS kept archive handles hold every shard open (~4
+	/* up to WEB_READERS_MAX kept archive handles hold every shard open (~4
 	 * files each) */
 	unsigned long nofile = ms_daemon_raise_nofile();
 	if (nofile < 4096)
