@@ -273,6 +273,7 @@ TemporaryDirectory $tmp
 Foreground yes
 User root
 LogFile $d/clamd.log
+LogFileMaxSize 0
 LogTime yes
 PidFile $d/clamd.pid
 StreamMaxLength $STACK_CLAMD_STREAM_MAX
