@@ -80,6 +80,7 @@ struct ms_prep {
 	char shard[MS_SHARD_NAME_MAX];
 	ms_xdoc *xd;
 	ms_buf err;
+	ms_buf unextracted; /* ms_prep_unextracted's lines */
 };
 
 /* Sets the handle's error message (printf-style); returns st. */

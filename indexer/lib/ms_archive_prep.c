@@ -1,9 +1,9 @@
 /* ms_archive_prep.c - preparing messages for the archive, on any thread.
  *
  * Functions: ms_archive_worker_new, ms_archive_worker_free,
- * ms_archive_prepare, ms_prep_free. A worker owns what one thread needs:
- * its own store handle (the raw bytes are written here, unsynced; the
- * archive's commit syncs the file system before any shard commits) and its
+ * ms_archive_prepare, ms_prep_free, ms_prep_unextracted. A worker owns what one
+ * thread needs: its own store handle (the raw bytes are written here, unsynced;
+ * the archive's commit syncs the file system before any shard commits) and its
  * own read-only view of the shards for the "already archived" check (with
  * the archive's key, if any, so it writes encrypted files). A
  * message's archive id is its X-Mailsift-Id when it has one, else the first
@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ms_extract.h"
 
 #define ID_HEX_LEN 24
 
@@ -92,6 +94,34 @@ static ms_status_t prep_fail(ms_prep *p, ms_status_t st, const char *msg)
 	return p->st = st;
 }
 
+/* Appends s (NULL: "") with tabs and newlines made spaces. */
+static void put_field(ms_buf *b, const char *s)
+{
+	for (; s && *s; s++)
+		ms_buf_putc(b,
+			    *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+}
+
+/* Notes the attachments whose extraction failed or met a password. */
+static void note_unextracted(ms_prep *p, const ms_doc *doc)
+{
+	for (size_t i = 0; i < doc->n_att; i++) {
+		const ms_attachment *a = &doc->att[i];
+		if (a->extracted != MS_EXTRACT_FAILED &&
+		    a->extracted != MS_EXTRACT_ENCRYPTED)
+			continue;
+		ms_buf_printf(&p->unextracted, "%s\t",
+			      ms_extract_state_name(a->extracted));
+		put_field(&p->unextracted, a->type);
+		ms_buf_printf(&p->unextracted, "\t%llu\t",
+			      (unsigned long long)a->size);
+		put_field(&p->unextracted, a->name);
+		ms_buf_putc(&p->unextracted, '\t');
+		put_field(&p->unextracted, a->reason);
+		ms_buf_putc(&p->unextracted, '\n');
+	}
+}
+
 /* Parses, builds the document and stores the raw bytes. */
 static void build(ms_archive_worker *w, ms_prep *p, const char *raw, size_t len,
 		  const ms_envelope *env)
@@ -106,6 +136,7 @@ static void build(ms_archive_worker *w, ms_prep *p, const char *raw, size_t len,
 	ms_shard_name(env && env->time ? env->time : doc->date,
 		      w->ar->opts.shard_by, p->shard);
 	ms_status_t st = ms_archive_build(doc, env, p->id, len, p->sha, &p->xd);
+	note_unextracted(p, doc);
 	ms_doc_free(&doc);
 	if (st) {
 		prep_fail(p, st, NULL);
@@ -145,6 +176,12 @@ void ms_prep_free(ms_prep **p)
 		return;
 	ms_xdoc_free(&(*p)->xd);
 	ms_buf_free(&(*p)->err);
+	ms_buf_free(&(*p)->unextracted);
 	free(*p);
 	*p = NULL;
+}
+
+const char *ms_prep_unextracted(const ms_prep *p)
+{
+	return p && p->unextracted.data ? p->unextracted.data : "";
 }

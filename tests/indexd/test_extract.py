@@ -17,8 +17,9 @@ inflates to 10 GiB, a DOCX whose document.xml inflates to 10 GiB, a PDF
 whose page tree and form XObject loop, a truncated DOCX, a PDF encrypted
 with qpdf, random bytes named .pdf, a legacy .doc, stand-ins for a
 password-protected DOCX and ODT (no Debian tool writes those): each
-message is archived with the right extract: mark and reason, indexd keeps running and
-indexes a normal message after them, and indexd's peak RSS (VmHWM) stays
+message is archived with the right extract: mark and reason, indexd logs
+one line for each attachment it could not read (and none for the rest),
+keeps running and indexes a normal message after them, and indexd's peak RSS (VmHWM) stays
 under 200 MB. The extractor's memory limit is checked through import.
 """
 import email.message
@@ -282,6 +283,18 @@ def test_hostile_indexd(tmp, bomb):
             T.check(count(ar, "hostile%d AND extract:%s" % (n, state)) == 1,
                     "%s: extract:%s searchable" % (fname, state))
         T.check(proc.poll() is None, "indexd still running")
+        with open(os.path.join(ar.tmp, "indexd.log"), errors="replace") as f:
+            lines = f.read().splitlines()
+        for fname, _, _, state, why in files:
+            said = [ln for ln in lines if 'attachment "%s"' % fname in ln]
+            if said and fname in ("bomb.zip", "locked.docx"):
+                print("indexd: %s" % said[0].split("]: ", 1)[-1])
+            if state in ("failed", "encrypted"):
+                T.check(len(said) == 1 and "extract:%s" % state in said[0] and why in said[0],
+                        "%s: one indexd log line with extract:%s and why: %r"
+                        % (fname, state, said))
+            else:
+                T.check(not said, "%s: no extraction log line: %r" % (fname, said))
         spool(spool_dir, "E9999", message(999, "ok.json", "application/json",
                                           b'{"after": "okapi"}', "after body"))
         T.check(mstest.wait_for(lambda: count(ar, "okapi") == 1, 60),
