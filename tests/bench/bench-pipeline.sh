@@ -4,7 +4,7 @@
 #
 # Starts a private clamd, mailsift-milter, mailsift-indexd and Postfix
 # (smtpd_milters = our milter, discard delivery) on loopback, then sends
-# $MSGS real corpus messages (default 2000, each given a unique Message-ID)
+# $MSGS real corpus messages (default 8000, each given a unique Message-ID)
 # over $SESSIONS concurrent SMTP sessions (default 20) from a threaded
 # Python client that records when each 250 reply arrived and its queue id.
 # indexd runs in the foreground under the same Python process, which
@@ -27,7 +27,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-build}" && pwd) || exit 1
-MSGS=${MSGS:-2000}
+MSGS=${MSGS:-8000}
 SESSIONS=${SESSIONS:-20}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-90} # s after the last 250 for the archive to catch up
 CORPUS=${MAILSIFT_CORPUS:-$top/../shared/corpus/spamassassin}
