@@ -6,7 +6,8 @@ usage: MAILSIFT_BUILD=build tests/bench/bench-scale.py [N]   (N: 1,000,000)
 
 Builds a synthetic archive of N messages from corpus A: each message is a
 corpus message with a new Message-ID, a date spread uniformly over
-2020-01-01..2024-12-31 and its body mixed with 40 words drawn from the
+2020-01-01..2024-12-31 (in time order within a host, as an MX host
+archives them) and its body mixed with 40 words drawn from the
 whole corpus (so it is not N/6046 copies of the same text), written as mbox
 files and imported with `mailsift import` into 4 archives of N/4 (the
 import rate is the total over the 4). The 4 archives' shards are then
@@ -50,12 +51,11 @@ def corpus():
     return out
 
 
-def synth(msgs, words, i, rnd):
+def synth(msgs, words, i, t, rnd):
     raw = msgs[i % len(msgs)]
     sep = raw.find(b"\n\n")
     head, body = (raw, b"") if sep < 0 else (raw[:sep], raw[sep:])
     head = re.sub(rb"(?im)^(message-id|date):.*(\n[ \t].*)*\n?", b"", head + b"\n")
-    t = rnd.randint(*YEARS)
     date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(t)).encode()
     mix = b" ".join(rnd.choice(words) for _ in range(40))
     return (b"From synth@example.com Mon Jan  1 00:00:00 2024\n" + head +
@@ -75,10 +75,12 @@ def build(work, n):
         with open(conf, "w") as f:
             f.write("[archive]\ndir = %s/archive\nhost = h%d\n" % (d, h))
         per = n // 4
+        # an MX host archives its mail in time order: dates sorted per host
+        dates = sorted(rnd.randint(*YEARS) for _ in range(per))
         for c in range(0, per, 20000):
             with open(os.path.join(d, "in", "%06d.mbox" % c), "wb") as f:
-                for i in range(h * per + c, h * per + min(per, c + 20000)):
-                    f.write(synth(msgs, words, i, rnd))
+                for k in range(c, min(per, c + 20000)):
+                    f.write(synth(msgs, words, h * per + k, dates[k], rnd))
         t0 = time.time()
         p = subprocess.run([mstest.MAILSIFT, "-c", conf, "import", os.path.join(d, "in")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -116,8 +118,10 @@ def run_split(work, archives, k, base):
             for a in arcs:
                 f.writelines("auto %s\n" % s for s in shards(a))
         port = base + 2 * g
+        # its own session: xapian-tcpsrv's SIGTERM handler signals its group
         procs.append(subprocess.Popen(["xapian-tcpsrv", "--interface", "127.0.0.1",
-                                       "--port", str(port), "--quiet", stub]))
+                                       "--port", str(port), "--quiet", stub],
+                                      start_new_session=True, stderr=subprocess.DEVNULL))
         wait_port(port)
         remotes.append("127.0.0.1:%d" % port)
     head = os.path.join(work, "head%d" % k)

@@ -200,10 +200,11 @@ def make_queries(ref):
 
 
 def compare_queries(head, ref, queries):
-    bad_count, bad_search = [], []
+    bad_count, bad_search, matching = [], [], 0
     for q in queries:
         rc1, o1, e1 = head.run("count", q)
         rc2, o2, _ = ref.run("count", q)
+        matching += rc2 == 0 and o2 not in (b"0\n", b"")
         if rc1 != 0 or o1 != o2:
             bad_count.append((q, o1, o2, e1[-200:]))
         r1, h1, e1 = hits(head, q)
@@ -211,6 +212,8 @@ def compare_queries(head, ref, queries):
         if r1 != 0 or h1 != h2:
             bad_search.append((q, len(h1), len(h2), e1[-200:]))
     T.check(len(queries) >= N_QUERIES, "%d queries (>= %d)" % (len(queries), N_QUERIES))
+    T.check(matching >= len(queries) * 8 // 10, "%d of the %d queries match messages"
+            % (matching, len(queries)))
     T.check(not bad_count, "count over 3 remote hosts == local (%d queries): %s"
             % (len(queries), bad_count[:3]))
     T.check(not bad_search, "search over 3 remote hosts == local (%d queries): %s"
