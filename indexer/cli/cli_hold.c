@@ -238,6 +238,7 @@ static int show_hits(const ms_config *cfg, const ms_hold *h, int json)
 		ar ? ms_archive_search(ar, q, 0, &hits) : MS_ERR_INVALID;
 	if (ar && st)
 		ms_log_error("hold show: %s", ms_archive_error(ar));
+	cli_warn_partial(st ? NULL : ar);
 	char *aq = st ? NULL : audit_query(h);
 	if (!st &&
 	    (!aq || cli_audit(cfg, "search", aq, ms_hits_size(hits), NULL, 0)))

@@ -13,7 +13,8 @@ entries through its own indexd, the other two thirds imported. A search head
 exactly the reference's answers: count and search (hits compared as sets of
 JSON lines: ties in date order may come in another order) for 100+ queries
 of the query language, show (bytes) for sampled ids and Message-IDs, and an
-export (manifest SHA-256s, export --verify). Then: a shard added on a host
+export (manifest SHA-256s, export --verify) and a hold (hold add's count, hold
+show's messages). Then: a shard added on a host
 while it serves is found without a restart; a stopped host is one clear
 error naming it; --allow-partial gives the others' results and a warning
 naming the stopped host's shards.
@@ -253,6 +254,22 @@ def compare_export(head, ref, tmp):
     T.check(rc == 0 and b"(clean)" in out, "the remote export verifies: %r" % out[-200:])
 
 
+def compare_holds(head, ref):
+    outs = []
+    for h in (head, ref):
+        rc, out, err = h.run("hold", "add", "scale-hold", "--reason", "test 15",
+                             "subject:money OR date:2002-08")
+        outs.append(out)
+        T.check(rc == 0, "hold add on %s: %s" % (h.label, err[-200:]))
+    T.check(outs[0] == outs[1] and b"messages match now" in outs[0],
+            "a hold on the head covers the remote hosts' mail as one archive: %r %r"
+            % tuple(outs))
+    a = hits(head, "subject:money OR date:2002-08")[1]
+    rc, out, _ = head.run("hold", "show", "--json", "scale-hold")
+    T.check(rc == 0 and sorted(out.decode().splitlines()) == a,
+            "hold show on the head lists the remote messages (%d)" % len(a))
+
+
 def new_shard_seen(head, hb):
     msg = (b"From: late@example.com\nTo: x@example.org\nSubject: scalepickup "
            b"arrives\nMessage-ID: <pickup@example.com>\nDate: Tue, 7 Jan 2031 "
@@ -326,6 +343,7 @@ def main():
         compare_queries(head, ref, queries)
         compare_show(head, ref, docs)
         compare_export(head, ref, tmp)
+        compare_holds(head, ref)
         new_shard_seen(head, hosts[1])
         stopped_host(head, hosts, ports)
     finally:
