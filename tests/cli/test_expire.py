@@ -271,7 +271,7 @@ def test_shared_store(tmp):
     rc, out, _ = run(conf, "show", "dupnew")
     T.check(rc == 0 and out == m1 and os.path.exists(path(s1)), "the shared body stays for dupnew")
     T.check(run(conf, "show", "late")[1] == m2, "the late copy of the removed body is stored anew")
-    T.check(not os.path.exists(os.path.join(ar_dir, "shards", "2002-06")), "its emptied shard dropped")
+    T.check("2002-06" not in state(conf, ar_dir)[2], "its emptied shard dropped")
     T.check(clean(conf), "verify clean")
 
 
