@@ -8,6 +8,7 @@
 #   make bench-milter SMTP throughput: no milter, clamav-milter, ours
 #   make bench-pipeline  SMTP to searchable: rate, delay, spool backlog
 #   make bench-imap   our FTS backend vs dovecot-fts-xapian vs no FTS
+#   make bench-scale  one archive over 1, 2, 4 xapian-tcpsrv hosts (N=1000000)
 #   make bench-compliance  export (mbox, eml), export --verify, expire --dry-run
 #   make fuzz       run the MIME fuzzer for longer (FUZZ_SECONDS)
 #   make web-tests  the web console: access rules, hostile mail, headless Chromium, TLS
@@ -138,7 +139,7 @@ $(BUILD)/libmailsift.a: $(LIB_OBJ)
 
 $(BUILD)/mailsift: $(CLI_OBJ) $(BUILD)/libmailsift.a
 	@echo "  LINK    $@"
-	$(Q)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS)
+	$(Q)$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libmailsift.a $(LIBS) $(METRICS_LIBS)
 
 $(BUILD)/libmsmilter.a: $(MILTER_OBJ)
 	@rm -f $@
@@ -387,6 +388,13 @@ bench-index: deps
 	$(MAKE) all
 	@tests/bench/bench-index.sh $(BUILD)
 
+# one archive over 1, 2 and 4 xapian-tcpsrv hosts: p50/p95 search latency and
+# import rate (N messages, default 1,000,000: make bench-scale N=100000)
+.PHONY: bench-scale
+bench-scale: deps
+	$(MAKE) $(BUILD)/mailsift
+	@MAILSIFT_BUILD=$(BUILD) tests/bench/bench-scale.py $(or $(N),1000000)
+
 .PHONY: bench-compliance
 bench-compliance: deps
 	$(MAKE) $(BUILD)/mailsift
@@ -417,7 +425,7 @@ install: all
 	install -m 644 plugin.conf README.md $(DESTDIR)$(PREFIX)/share/doc/mailsift/
 	install -d $(DESTDIR)$(SYSTEMD_UNITDIR)
 	for u in systemd/*.service.in; do \
-	  sed 's,@sbindir@,$(PREFIX)/sbin,g' $$u >$(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u .in) && \
+	  sed -e 's,@sbindir@,$(PREFIX)/sbin,g' -e 's,@bindir@,$(PREFIX)/bin,g' $$u >$(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u .in) && \
 	  chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u .in) || exit 1; done
 	for m in $(wildcard man/*.[1-8]); do \
 	  install -D -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$(basename $$m) || exit 1; done

@@ -22,6 +22,7 @@ static ms_status_t open_ro(const ms_config *cfg, int keep, ms_archive **ar_r,
 			   char **err_r)
 {
 	ms_archive_opts o = ms_archive_opts_from(cfg, 0);
+	ms_archive_opts_remote(&o, cfg, 0); /* [archive] remote: all hosts */
 	o.keep_reader = keep;
 	return ms_archive_open(&o, ar_r, err_r);
 }

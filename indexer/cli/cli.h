@@ -14,6 +14,16 @@
  * a one-line error and returns NULL on failure. */
 ms_archive *cli_open_archive(const ms_config *cfg, int writable);
 
+/* Opens the archive read-only for searching across hosts: the local
+ * shards plus every [archive] remote (ms_archive_opts_remote), leaving
+ * out unreachable remotes when --allow-partial was given. NULL after a
+ * one-line error. */
+ms_archive *cli_open_reader(const ms_config *cfg);
+/* After a search or count on a cli_open_reader archive: prints
+ * "mailsift: warning: ..." naming what an --allow-partial search left
+ * out, if anything. */
+void cli_warn_partial(const ms_archive *ar);
+
 /* The query given as argv[from..argc) joined by single spaces (cli_args.c);
  * "" when there are none. Caller frees with free(). NULL (after printing
  * one line) when out of memory. */
@@ -58,6 +68,7 @@ int cli_export(const ms_config *cfg, int argc, char **argv);
 int cli_audit_cmd(const ms_config *cfg, int argc, char **argv);
 int cli_hold(const ms_config *cfg, int argc, char **argv);
 int cli_expire(const ms_config *cfg, int argc, char **argv);
+int cli_serve(const ms_config *cfg, int argc, char **argv);
 /* `mailsift doctor` loads the configuration itself (that is its first
  * check): conf is its path (cli_doctor.c). */
 int cli_doctor(const char *conf, int argc, char **argv);

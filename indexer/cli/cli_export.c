@@ -137,11 +137,12 @@ static int effective_query(export_run *r)
 /* Searches the archive. 0 or -1 (printed). */
 static int find_messages(export_run *r)
 {
-	if (!(r->ar = cli_open_archive(r->cfg, 0)))
+	if (!(r->ar = cli_open_reader(r->cfg)))
 		return -1;
 	ms_status_t st = ms_archive_search(r->ar, r->q, 0, &r->hits);
 	if (st)
 		return ms_log_error("export: %s", ms_archive_error(r->ar)), -1;
+	cli_warn_partial(r->ar);
 	r->total = ms_hits_size(r->hits);
 	return 0;
 }

@@ -104,7 +104,7 @@ static int hold_add(const ms_config *cfg, int argc, char **argv)
 	if (at < 0 || at >= argc)
 		return ms_log_error("%s", USAGE), 2;
 	char *q = cli_query_arg(argc, argv, at), *err = NULL, who[256];
-	hold_ctx c = { cfg, q ? cli_open_archive(cfg, 0) : NULL, "hold-add" };
+	hold_ctx c = { cfg, q ? cli_open_reader(cfg) : NULL, "hold-add" };
 	if (!c.ar) {
 		free(q);
 		return 1;
@@ -132,7 +132,7 @@ static int hold_release(const ms_config *cfg, int argc, char **argv)
 	if (at != argc || !reason)
 		return ms_log_error("%s", USAGE), 2;
 	char *err = NULL, who[256];
-	hold_ctx c = { cfg, cli_open_archive(cfg, 0), "hold-release" };
+	hold_ctx c = { cfg, cli_open_reader(cfg), "hold-release" };
 	if (!c.ar)
 		return 1;
 	cli_operator(who, sizeof who);
@@ -208,7 +208,7 @@ static int hold_list(const ms_config *cfg, int argc, char **argv)
 	if (argc > 3 || (argc == 3 && !json))
 		return ms_log_error("%s", USAGE), 2;
 	ms_holds *hs = load(cfg);
-	ms_archive *ar = hs ? cli_open_archive(cfg, 0) : NULL;
+	ms_archive *ar = hs ? cli_open_reader(cfg) : NULL;
 	int64_t *n = hs ? calloc(hs->n + 1, sizeof *n) : NULL;
 	uint64_t total = 0;
 	for (size_t i = 0; n && ar && i < hs->n; i++) {
@@ -232,12 +232,13 @@ static int hold_list(const ms_config *cfg, int argc, char **argv)
 static int show_hits(const ms_config *cfg, const ms_hold *h, int json)
 {
 	ms_qnode *q = cli_parse_query(h->query);
-	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
+	ms_archive *ar = q ? cli_open_reader(cfg) : NULL;
 	ms_hits *hits = NULL;
 	ms_status_t st =
 		ar ? ms_archive_search(ar, q, 0, &hits) : MS_ERR_INVALID;
 	if (ar && st)
 		ms_log_error("hold show: %s", ms_archive_error(ar));
+	cli_warn_partial(st ? NULL : ar);
 	char *aq = st ? NULL : audit_query(h);
 	if (!st &&
 	    (!aq || cli_audit(cfg, "search", aq, ms_hits_size(hits), NULL, 0)))

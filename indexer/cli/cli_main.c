@@ -1,7 +1,11 @@
 /* cli_main.c - the mailsift command: option parsing and dispatch.
  *
  *   mailsift [-c plugin.conf] import|search|count|show|stats|verify|reindex
- *            |export|hold|expire|audit|doctor ARGS
+ *            |export|hold|expire|audit|doctor|serve ARGS
+ *
+ * --allow-partial (anywhere before a "--"): search, count, show, export
+ * and hold leave out [archive] remote hosts that cannot be reached, with
+ * a warning naming their shards, instead of failing.
  *
  * Diagnostics go to stderr as one line each ("mailsift: ..."); exit
  * status 0 on success, 1 on failure, 2 on usage errors. "mailsift --help"
@@ -17,6 +21,8 @@
 #include "ms_log.h"
 
 #define DEFAULT_CONF "/etc/mailsift/plugin.conf"
+
+static int allow_partial; /* --allow-partial was given */
 
 static const struct {
 	const char *name;
@@ -50,6 +56,11 @@ static const struct {
 	{ "audit", cli_audit_cmd,
 	  "audit verify          (check the audit trail's hash chain)\n"
 	  "  audit show [--since DATE] [--json]  (print the audit trail)" },
+	{ "serve", cli_serve,
+	  "serve --listen HOST:PORT [-n]  (this host's shards to search "
+	  "heads:\n"
+	  "                        xapian-tcpsrv on PORT, raw messages on "
+	  "PORT+1)" },
 	{ "doctor", NULL,
 	  "doctor [--postfix-config DIR] [--dovecot-config FILE] [--skip "
 	  "CHECK,...]\n"
@@ -61,7 +72,8 @@ static const struct {
 /* Prints the usage to out; returns rc. */
 static int usage_to(FILE *out, int rc)
 {
-	fprintf(out, "usage: mailsift [-c plugin.conf] COMMAND\ncommands:\n");
+	fprintf(out, "usage: mailsift [-c plugin.conf] COMMAND "
+		     "[--allow-partial]\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "  %s\n", commands[i].usage);
 	return rc;
@@ -72,17 +84,52 @@ static int usage(void)
 	return usage_to(stderr, 2);
 }
 
-ms_archive *cli_open_archive(const ms_config *cfg, int writable)
+/* Opens the archive with options o; NULL after a one-line error. */
+static ms_archive *open_with(const ms_config *cfg, const ms_archive_opts *o)
 {
-	ms_archive_opts o = ms_archive_opts_from(cfg, writable);
 	ms_archive *ar = NULL;
 	char *err = NULL;
-	ms_status_t st = ms_archive_open(&o, &ar, &err);
+	ms_status_t st = ms_archive_open(o, &ar, &err);
 	if (st)
 		ms_log_error("cannot open archive %s: %s", cfg->archive_dir,
 			     err ? err : ms_status_str(st));
 	free(err);
 	return ar;
+}
+
+ms_archive *cli_open_archive(const ms_config *cfg, int writable)
+{
+	ms_archive_opts o = ms_archive_opts_from(cfg, writable);
+	return open_with(cfg, &o);
+}
+
+ms_archive *cli_open_reader(const ms_config *cfg)
+{
+	ms_archive_opts o = ms_archive_opts_from(cfg, 0);
+	ms_archive_opts_remote(&o, cfg, allow_partial);
+	return open_with(cfg, &o);
+}
+
+void cli_warn_partial(const ms_archive *ar)
+{
+	if (ar && *ms_archive_partial(ar))
+		ms_log_warn("partial results: %s", ms_archive_partial(ar));
+}
+
+/* Removes every "--allow-partial" before a "--" from argv[from..]. */
+static int take_allow_partial(int argc, char **argv, int from)
+{
+	int k = from;
+	for (int i = from; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			from = argc; /* copy the rest as it is */
+		if (i < from || strcmp(argv[i], "--allow-partial") != 0)
+			argv[k++] = argv[i];
+		else
+			allow_partial = 1;
+	}
+	argv[k] = NULL;
+	return k;
 }
 
 int main(int argc, char **argv)
@@ -99,6 +146,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage();
+	argc = take_allow_partial(argc, argv, optind + 1);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[optind], commands[i].name) != 0)
 			continue;

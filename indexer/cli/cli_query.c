@@ -5,7 +5,8 @@
  * cli_print_hit (cli_hits.c).
  * search, count and show write their audit line (cli_audit: the query,
  * the number of hits printed or counted, the id shown) before printing
- * anything, and print nothing when it cannot be written.
+ * anything, and print nothing when it cannot be written. They search
+ * across hosts (cli_open_reader: [archive] remote, --allow-partial).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -39,12 +40,13 @@ int cli_search(const ms_config *cfg, int argc, char **argv)
 	}
 	char *qs = cli_query_arg(argc, argv, optind);
 	ms_qnode *q = qs ? cli_parse_query(qs) : NULL;
-	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
+	ms_archive *ar = q ? cli_open_reader(cfg) : NULL;
 	ms_hits *hits = NULL;
 	ms_status_t st = ar ? ms_archive_search(ar, q, (size_t)limit, &hits)
 			    : MS_ERR_INVALID;
 	if (ar && st)
 		ms_log_error("search: %s", ms_archive_error(ar));
+	cli_warn_partial(st ? NULL : ar);
 	if (!st && cli_audit(cfg, "search", qs, ms_hits_size(hits), NULL, 0))
 		st = MS_ERR_IO;
 	for (size_t i = 0; !st && i < ms_hits_size(hits); i++)
@@ -62,9 +64,10 @@ int cli_count(const ms_config *cfg, int argc, char **argv)
 		return ms_log_error("usage: mailsift count QUERY"), 2;
 	char *qs = cli_query_arg(argc, argv, 1);
 	ms_qnode *q = qs ? cli_parse_query(qs) : NULL;
-	ms_archive *ar = q ? cli_open_archive(cfg, 0) : NULL;
+	ms_archive *ar = q ? cli_open_reader(cfg) : NULL;
 	uint64_t n = 0;
 	ms_status_t st = ar ? ms_archive_count(ar, q, &n) : MS_ERR_INVALID;
+	cli_warn_partial(st ? NULL : ar);
 	if (ar && st)
 		ms_log_error("count: %s", ms_archive_error(ar));
 	else if (!st && cli_audit(cfg, "count", qs, n, NULL, 0))
@@ -81,11 +84,12 @@ int cli_show(const ms_config *cfg, int argc, char **argv)
 {
 	if (argc != 2)
 		return ms_log_error("usage: mailsift show ID"), 2;
-	ms_archive *ar = cli_open_archive(cfg, 0);
+	ms_archive *ar = cli_open_reader(cfg);
 	ms_buf msg = MS_BUF_INIT;
 	ms_status_t st = ar ? ms_archive_show(ar, argv[1], &msg) : MS_ERR_IO;
 	if (ar && st)
 		ms_log_error("show: %s", ms_archive_error(ar));
+	cli_warn_partial(ar);
 	const char *const ids[] = { argv[1] };
 	/* a refused look-up is audited too (matched 0) */
 	int audit_failed = ar && (!st || st == MS_ERR_NOTFOUND) &&

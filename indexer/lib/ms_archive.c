@@ -1,6 +1,7 @@
 /* ms_archive.c - opening the archive and adding messages to it.
  *
- * Functions: ms_archive_opts_from, ms_archive_open, ms_archive_close,
+ * Functions: ms_archive_opts_from, ms_archive_opts_remote, ms_archive_open,
+ * ms_archive_close,
  * ms_archive_insert, ms_archive_add, ms_archive_store, ms_archive_shards_dir.
  * A message's archive id is its X-Mailsift-Id when it has one, else the
  * first 24 hex digits of the SHA-256 of its bytes, so importing the same
@@ -107,8 +108,28 @@ ms_archive_opts ms_archive_opts_from(const ms_config *cfg, int writable)
 			.zip_depth = cfg->archive_extract_zip_depth,
 			.zip_ratio = cfg->archive_extract_zip_ratio,
 		},
+		.host = cfg->archive_host,
 	};
 	return o;
+}
+
+void ms_archive_opts_remote(ms_archive_opts *o, const ms_config *cfg,
+			    int allow_partial)
+{
+	o->remotes = (const char *const *)cfg->archive_remote;
+	o->remote_timeout_ms = cfg->archive_remote_timeout * 1000;
+	o->remote_connect_ms = cfg->archive_remote_connect_timeout * 1000;
+	o->allow_partial = allow_partial;
+}
+
+/* The label of the shards ar writes: none, the short host name, or
+ * opts' own. */
+static void set_host(ms_archive *ar, const char *host)
+{
+	if (host && !*host)
+		ms_shard_default_host(ar->host);
+	else
+		snprintf(ar->host, sizeof ar->host, "%s", host ? host : "");
 }
 
 ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
@@ -130,6 +151,14 @@ ms_status_t ms_archive_open(const ms_archive_opts *opts, ms_archive **ar_r,
 	ar->opts.dir = ar->dir;
 	ar->opts.encrypt_key = NULL; /* borrowed: read once, below */
 	ar->opts.shards_subdir = NULL;
+	ar->opts.host = NULL; /* copied: ar->host */
+	set_host(ar, opts->host);
+	for (const char *const *r = opts->remotes; r && *r; r++)
+		ar->n_remotes++;
+	if (!ar->opts.remote_timeout_ms)
+		ar->opts.remote_timeout_ms = 30000;
+	if (!ar->opts.remote_connect_ms)
+		ar->opts.remote_connect_ms = 5000;
 	ar->mime.max_text_per_part = opts->max_text_per_part;
 	ar->mime.extract = &ar->opts.extract;
 	ms_mime_init();
@@ -160,6 +189,8 @@ ms_status_t ms_archive_close(ms_archive **arp)
 	free(ar->shards_dir);
 	free(ar->locks_dir);
 	free(ar->dir);
+	free(ar->part_remote);
+	ms_buf_free(&ar->partial);
 	ms_buf_free(&ar->err);
 	free(ar);
 	*arp = NULL;

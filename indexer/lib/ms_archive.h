@@ -53,6 +53,19 @@ typedef struct ms_archive_opts {
 	/* Attachment text extraction (ms_extract.h); strings borrowed like
 	 * the others. A zero struct: none. */
 	ms_extract_opts extract;
+	/* Label of the shards this handle writes (ms_shard.h): NULL = none
+	 * (unlabelled names, as before labels), "" = the short host name. */
+	const char *host;
+	/* Readers: the `mailsift serve` addresses ("HOST:PORT", borrowed;
+	 * NULL-terminated; NULL = none) whose shards search, count and show
+	 * also cover, through Xapian's remote backend, with these timeouts
+	 * (0: 30 s and 5 s). A remote that cannot be reached fails the call
+	 * (MS_ERR_REMOTE, naming it), or with allow_partial is left out and
+	 * named by ms_archive_partial(). Writers ignore them: each host
+	 * expires, reindexes and imports only its own shards. */
+	const char *const *remotes;
+	unsigned remote_timeout_ms, remote_connect_ms;
+	int allow_partial;
 } ms_archive_opts;
 
 /* Envelope and scan facts of a message that came through the milter.
@@ -87,6 +100,9 @@ typedef struct ms_hit {
 	 * (STATE an ms_extract_state_name; tabs and newlines in the parts
 	 * were made spaces). */
 	const char *attachments;
+	/* "" when the hit is in this archive, else the [archive] remote
+	 * address it came from (borrowed from the archive's options). */
+	const char *origin;
 	int64_t date;
 	uint64_t size;
 } ms_hit;
@@ -97,6 +113,12 @@ typedef struct ms_hits ms_hits;
  * cap, compression level, encryption key), writable or not; the strings
  * are borrowed from cfg, which must outlive the open. */
 ms_archive_opts ms_archive_opts_from(const ms_config *cfg, int writable);
+
+/* Sets o's remotes and their timeouts from cfg's [archive] remote,
+ * remote_timeout and remote_connect_timeout (borrowed from cfg), and
+ * allow_partial. For the readers that search across hosts. */
+void ms_archive_opts_remote(ms_archive_opts *o, const ms_config *cfg,
+			    int allow_partial);
 
 /* Opens the archive. MS_OK, or MS_ERR_IO / MS_ERR_NOMEM / MS_ERR_CONFIG
  * (a bad key file) with *err_r (if err_r) a one-line message the caller
@@ -171,6 +193,19 @@ size_t ms_hits_size(const ms_hits *h);
 uint64_t ms_hits_total(const ms_hits *h);
 const ms_hit *ms_hits_get(const ms_hits *h, size_t i);
 void ms_hits_free(ms_hits **h);
+
+/* With allow_partial: what the last search or count left out, one line
+ * ("remote HOST:PORT unreachable (why); missing shards: A, B" for each,
+ * "; "-separated; the shard names as the host last listed them), or ""
+ * when every remote answered. Valid until the next call. */
+const char *ms_archive_partial(const ms_archive *ar);
+
+/* Appends the raw bytes of hit h (from a search on ar) to out: from the
+ * local store, or for a hit from a remote host from that host's endpoint
+ * (ms_remote.h), checked against the hit's SHA-256. MS_OK, MS_ERR_NOTFOUND,
+ * MS_ERR_REMOTE, MS_ERR_CORRUPT (bytes that do not match), store errors;
+ * the error text is on the handle. */
+ms_status_t ms_archive_raw(ms_archive *ar, const ms_hit *h, ms_buf *out);
 
 /* Appends the raw message with archive id or Message-ID key to out.
  * MS_ERR_NOTFOUND if no message matches, MS_ERR_INVALID if several do. */

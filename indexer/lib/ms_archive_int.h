@@ -2,7 +2,9 @@
  * ms_archive_shard.c (writable shards, locks, commit: the bottom layer),
  * ms_archive.c (open, add), ms_archive_prep.c (workers),
  * ms_archive_doc.c (document building), ms_archive_read.c (search, show,
- * stats) and ms_archive_compact.c (compaction, maintenance). Calls go one
+ * stats), ms_archive_remote.c (the [archive] remotes in a reader, raw
+ * bytes from where a hit lives) and ms_archive_compact.c (compaction,
+ * maintenance). Calls go one
  * way: ms_archive.c -> prep -> doc; compact, read, ms_archive.c, prep ->
  * shard. Not a public interface.
  */
@@ -53,6 +55,12 @@ struct ms_archive {
 	ms_reader_sig *reader_sig; /* the shards when last checked (free()) */
 	unsigned reader_opens;	   /* times it was (re)opened (for tests) */
 	unsigned reader_checks;	   /* full checks: listed and stat'ed */
+	char host[MS_SHARD_HOST_MAX]; /* label of new shards; "" = none */
+	size_t n_remotes;	      /* in opts.remotes */
+	/* The reader last opened: its first n_local parts are local shards,
+	 * part n_local + k is remote part_remote[k] (of n_part_remote). */
+	size_t n_local, n_part_remote, *part_remote;
+	ms_buf partial; /* what it left out (ms_archive_partial) */
 	ms_buf err;
 };
 
@@ -98,6 +106,12 @@ ms_status_t ms_archive_build(const ms_doc *doc, const ms_envelope *env,
  * [lo, hi]; on failure the reason goes to err. Thread-safe. */
 ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
 				   ms_xdb **db_r, ms_buf *err);
+
+/* Adds every remote of ar to reader db (opened over n_local local
+ * shards), recording which part is which and, with allow_partial, what
+ * was left out (ms_archive_remote.c). MS_OK, MS_ERR_REMOTE (error set on
+ * ar), MS_ERR_NOMEM. */
+ms_status_t ms_archive_add_remotes(ms_archive *ar, ms_xdb *db, size_t n_local);
 
 /* Finds the entry of shard name (adding one if new) and opens it for
  * writing like ms_archive_open_shard(); *ws_r is owned by ar. */

@@ -133,8 +133,10 @@ static void build(ms_archive_worker *w, ms_prep *p, const char *raw, size_t len,
 		free(why);
 		return;
 	}
+	char period[MS_SHARD_NAME_MAX];
 	ms_shard_name(env && env->time ? env->time : doc->date,
-		      w->ar->opts.shard_by, p->shard);
+		      w->ar->opts.shard_by, period);
+	ms_shard_label(w->ar->host, period, p->shard);
 	ms_status_t st = ms_archive_build(doc, env, p->id, len, p->sha, &p->xd);
 	note_unextracted(p, doc);
 	ms_doc_free(&doc);

@@ -7,7 +7,10 @@
  * it (MS_ERR_MODIFIED). A keep_reader handle instead keeps one reader over all
  * shards, checked before each search (kept_reader, ms_archive_sig.c): kept
  * while a stat of the shards shows no change, moved to the latest commit or
- * reopened when it does.
+ * reopened when it does. Searches (not the workers' "already archived"
+ * check) also cover the [archive] remotes (ms_archive_remote.c): each
+ * search's reader gets them after its local shards, and a hit knows which
+ * part, so which host, it came from.
  */
 #include "ms_archive_int.h"
 
@@ -44,10 +47,11 @@ static void date_bounds(const ms_qnode *q, int64_t *lo, int64_t *hi)
 }
 
 /* Opens the shards names[0..n) that may hold dates in [lo, hi] as one
- * reader, in that order; on failure the reason goes to err. */
+ * reader, in that order (*k_r of them, if k_r); on failure the reason
+ * goes to err. */
 static ms_status_t open_names(const ms_archive *ar, const char *const *names,
 			      size_t n, int64_t lo, int64_t hi, ms_xdb **db_r,
-			      ms_buf *err)
+			      size_t *k_r, ms_buf *err)
 {
 	size_t k = 0;
 	char **paths = calloc(n + 1, sizeof *paths);
@@ -60,6 +64,8 @@ static ms_status_t open_names(const ms_archive *ar, const char *const *names,
 			st = MS_ERR_NOMEM, paths[--k] = NULL;
 	}
 	char *msg = NULL;
+	if (k_r)
+		*k_r = k;
 	if (!st &&
 	    (st = ms_xdb_open_read((const char *const *)paths, k, db_r, &msg)))
 		ms_buf_puts(err, msg ? msg : ms_status_str(st));
@@ -80,7 +86,7 @@ ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
 		return MS_ERR_IO;
 	}
 	ms_status_t st = open_names(ar, (const char *const *)names, n, lo, hi,
-				    db_r, err);
+				    db_r, NULL, err);
 	ms_shard_list_free(&names);
 	return st;
 }
@@ -117,7 +123,16 @@ static void hit_field(const char *key, const char *value, void *ctx)
 			*(const char **)((char *)h + map[i].off) = value;
 }
 
-static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
+/* Where part (of the reader last opened) lives: "" or a remote. */
+static const char *origin_of(const ms_archive *ar, size_t part)
+{
+	if (part < ar->n_local || part - ar->n_local >= ar->n_part_remote)
+		return "";
+	return ar->opts.remotes[ar->part_remote[part - ar->n_local]];
+}
+
+static ms_status_t decode_hits(const ms_archive *ar, const ms_xresults *res,
+			       ms_hits **hits_r)
 {
 	size_t n = ms_xresults_size(res);
 	ms_hits *h = calloc(1, sizeof *h);
@@ -140,6 +155,7 @@ static ms_status_t decode_hits(const ms_xresults *res, ms_hits **hits_r)
 		hit->subject = hit->sha256 = hit->verdict = hit->virus = "";
 		hit->sender = hit->rcpts = hit->queue_id = hit->client = "";
 		hit->attachments = "";
+		hit->origin = origin_of(ar, ms_xresults_part(res, i));
 		ms_record_parse(h->blobs[i], len, hit_field, hit);
 	}
 	h->total = ms_xresults_total(res);
@@ -154,6 +170,25 @@ static void drop_reader(ms_archive *ar)
 	ar->reader_sig = NULL;
 }
 
+static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r);
+
+/* A kept reader with remotes: moved to the latest commit of every part
+ * (a round trip to each remote) while its local shards are the same and
+ * no remote was left out, else opened again. */
+static ms_status_t kept_remote(ms_archive *ar, ms_xdb **db_r)
+{
+	ms_reader_sig *sig = NULL;
+	ms_status_t st = ms_archive_sig_take(ar, &sig);
+	int same = !st && !ar->partial.len &&
+		   ms_archive_sig_same_shards(sig, ar->reader_sig);
+	free(sig);
+	if (same && ms_xdb_reopen(ar->reader) == MS_OK)
+		return MS_OK;
+	drop_reader(ar);
+	ar->reader_checks++;
+	return kept_reader(ar, db_r);
+}
+
 /* The kept reader of a keep_reader handle, brought up to date: kept as
  * it is when a stat of the shards shows nothing changed since the last
  * check (ms_archive_sig_unchanged), else (the full check) moved to the
@@ -162,6 +197,8 @@ static void drop_reader(ms_archive *ar)
 static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r)
 {
 	*db_r = ar->reader;
+	if (ar->reader && ar->n_remotes)
+		return kept_remote(ar, db_r);
 	if (ar->reader && ms_archive_sig_unchanged(ar, ar->reader_sig))
 		return MS_OK;
 	ms_reader_sig *sig = NULL;
@@ -177,8 +214,13 @@ static ms_status_t kept_reader(ms_archive *ar, ms_xdb **db_r)
 	drop_reader(ar);
 	size_t n = 0;
 	const char *const *names = sig ? ms_archive_sig_names(sig, &n) : NULL;
-	if (!st && !(st = open_names(ar, names, n, INT64_MIN, INT64_MAX,
-				     &ar->reader, &ar->err)))
+	size_t k = 0;
+	if (!st &&
+	    !(st = open_names(ar, names, n, INT64_MIN, INT64_MAX, &ar->reader,
+			      &k, &ar->err)) &&
+	    (st = ms_archive_add_remotes(ar, ar->reader, k)))
+		drop_reader(ar);
+	if (!st)
 		ar->reader_sig = sig, sig = NULL, ar->reader_opens++;
 	free(sig);
 	*db_r = ar->reader;
@@ -196,8 +238,8 @@ static ms_status_t kept_for(ms_archive *ar, int64_t lo, int64_t hi,
 	size_t n = 0, k = 0, *idx = NULL;
 	const char *const *names =
 		st ? NULL : ms_archive_sig_names(ar->reader_sig, &n);
-	if (st || (lo == INT64_MIN && hi == INT64_MAX))
-		return st;
+	if (st || ar->n_remotes || (lo == INT64_MIN && hi == INT64_MAX))
+		return st; /* a subset would lose the remotes' part order */
 	if (!(idx = malloc((n + 1) * sizeof *idx)))
 		return MS_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -206,6 +248,24 @@ static ms_status_t kept_for(ms_archive *ar, int64_t lo, int64_t hi,
 	if (k < n && (st = ms_xdb_subset(ar->reader, idx, k, db_r)))
 		ms_archive_fail(ar, st, "%s", ms_xdb_error(ar->reader));
 	free(idx);
+	return st;
+}
+
+/* A reader over the local shards that may hold dates in [lo, hi] and
+ * every remote. */
+static ms_status_t fresh_reader(ms_archive *ar, int64_t lo, int64_t hi,
+				ms_xdb **db_r)
+{
+	char **names = NULL;
+	size_t n = 0, k = 0;
+	if (ms_shard_list(ar->shards_dir, &names, &n))
+		return ms_archive_fail(ar, MS_ERR_IO, "%s: cannot list shards",
+				       ar->shards_dir);
+	ms_status_t st = open_names(ar, (const char *const *)names, n, lo, hi,
+				    db_r, &k, &ar->err);
+	ms_shard_list_free(&names);
+	if (!st && (st = ms_archive_add_remotes(ar, *db_r, k)))
+		ms_xdb_close(db_r);
 	return st;
 }
 
@@ -220,10 +280,8 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 	date_bounds(q, &lo, &hi);
 	ms_xdb *db = NULL;
 	ms_buf_reset(&ar->err);
-	ms_status_t st =
-		ar->opts.keep_reader
-			? kept_for(ar, lo, hi, &db)
-			: ms_archive_open_reader(ar, lo, hi, &db, &ar->err);
+	ms_status_t st = ar->opts.keep_reader ? kept_for(ar, lo, hi, &db)
+					      : fresh_reader(ar, lo, hi, &db);
 	for (int i = 0; !st && i < MODIFIED_RETRIES; i++) {
 		st = fn(db, q, ctx);
 		if (st != MS_ERR_MODIFIED || ms_xdb_reopen(db) != MS_OK)
@@ -239,6 +297,7 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 }
 
 typedef struct search_ctx {
+	const ms_archive *ar;
 	size_t limit;
 	ms_hits *hits;
 } search_ctx;
@@ -249,7 +308,7 @@ static ms_status_t search_fn(ms_xdb *db, const ms_qnode *q, void *ctx)
 	ms_xresults *res = NULL;
 	ms_status_t st = ms_xdb_search(db, q, 0, sc->limit, &res);
 	if (!st)
-		st = decode_hits(res, &sc->hits);
+		st = decode_hits(sc->ar, res, &sc->hits);
 	ms_xresults_free(&res);
 	return st;
 }
@@ -257,7 +316,7 @@ static ms_status_t search_fn(ms_xdb *db, const ms_qnode *q, void *ctx)
 ms_status_t ms_archive_search(ms_archive *ar, const ms_qnode *q, size_t limit,
 			      ms_hits **hits_r)
 {
-	search_ctx sc = { limit, NULL };
+	search_ctx sc = { ar, limit, NULL };
 	ms_status_t st = with_reader(ar, q, search_fn, &sc);
 	*hits_r = sc.hits;
 	return st;
@@ -316,8 +375,8 @@ ms_status_t ms_archive_show(ms_archive *ar, const char *key, ms_buf *out)
 				     n ? "%s: several messages match"
 				       : "%s: no such message",
 				     key);
-	else if ((st = ms_store_get(ar->store, hits->v[0].sha256, out)))
-		ms_archive_fail(ar, st, "%s", ms_store_error(ar->store));
+	else
+		st = ms_archive_raw(ar, &hits->v[0], out);
 	ms_hits_free(&hits);
 	return st;
 }

@@ -106,6 +106,11 @@ typedef struct ms_config {
 	unsigned archive_extract_zip_depth;
 	unsigned archive_extract_zip_ratio;
 	uint64_t archive_extract_zip_max;
+	char *archive_host;    /* shard label; "" = the short host name */
+	char **archive_remote; /* "HOST:PORT" of `mailsift serve`s; may be
+				  empty */
+	unsigned archive_remote_timeout;
+	unsigned archive_remote_connect_timeout;
 	/* [indexd] */
 	unsigned indexd_batch_size;
 	unsigned indexd_commit_interval;

@@ -10,6 +10,8 @@
 #include "ms_addr.h"	  /* the check of the metrics addresses */
 #include "ms_extract.h"	  /* the check of extract_types */
 #include "ms_retention.h" /* the checks of [retention] */
+#include "ms_remote.h"	  /* the check of [archive] remote */
+#include "ms_shard.h"	  /* the check of [archive] host */
 
 #include <assert.h>
 
@@ -35,6 +37,26 @@ static ms_status_t extract_type_check(const char *v, ms_buf *why)
 	if (!bad)
 		return MS_OK;
 	ms_buf_puts(why, bad);
+	return MS_ERR_CONFIG;
+}
+
+/* [archive] host: "" or a shard label. */
+static ms_status_t host_check(const char *v, ms_buf *why)
+{
+	if (!*v || ms_shard_host_ok(v))
+		return MS_OK;
+	ms_buf_puts(why, "1 to 63 letters, digits, '-' or '_' (empty: the "
+			 "short host name)");
+	return MS_ERR_CONFIG;
+}
+
+/* [archive] remote: each item HOST:PORT. */
+static ms_status_t remote_check(const char *v, ms_buf *why)
+{
+	if (ms_remote_addr_ok(v))
+		return MS_OK;
+	ms_buf_puts(why, "HOST:PORT with PORT 1..65534 (the --listen address "
+			 "of mailsift serve)");
 	return MS_ERR_CONFIG;
 }
 
@@ -144,6 +166,16 @@ static const ms_config_param params[] = {
 	  "(0: no ratio check)"),
 	P(archive, extract_zip_max, MS_CT_SIZE, 0, "256M", 1 * MB, 16 * GB,
 	  NULL, "bytes uncompressed from one attachment's ZIP at most"),
+	PC(archive, host, MS_CT_STRING, 0, "", host_check,
+	   "label of the shards this host writes, HOST.2002-08 (empty: the "
+	   "short host name)"),
+	PC(archive, remote, MS_CT_LIST, MS_CF_EMPTY_OK, "", remote_check,
+	   "HOST:PORT of each mailsift serve whose shards search, count, "
+	   "show, export and hold also cover"),
+	P(archive, remote_timeout, MS_CT_DURATION, 0, "30s", 1, 3600, NULL,
+	  "time a remote archive host has to answer"),
+	P(archive, remote_connect_timeout, MS_CT_DURATION, 0, "5s", 1, 300,
+	  NULL, "time allowed to connect to a remote archive host"),
 
 	P(indexd, batch_size, MS_CT_UINT, 0, "1000", 1, 100000, NULL,
 	  "messages per Xapian commit at most"),

@@ -23,7 +23,6 @@
 #include "ms_csv.h"
 #include "ms_hash.h"
 #include "ms_mbox.h"
-#include "ms_store.h"
 
 #define WBUF_FLUSH (256 * 1024) /* write out a buffer beyond this */
 #define SUM_TMP	   ".manifest.sha256.tmp"
@@ -469,14 +468,13 @@ ms_status_t ms_export_add_hits(ms_export *ex, ms_archive *ar,
 			       const ms_hits *hits,
 			       ms_export_progress_fn progress, void *ctx)
 {
-	ms_store *store = ms_archive_store(ar);
 	ms_buf raw = MS_BUF_INIT;
 	ms_status_t st = MS_OK;
 	for (size_t i = 0; !st && i < ms_hits_size(hits); i++) {
 		const ms_hit *h = ms_hits_get(hits, i);
 		ms_buf_reset(&raw);
-		if ((st = ms_store_get(store, h->sha256, &raw)))
-			fail(ex, st, "id %s: %s", h->id, ms_store_error(store));
+		if ((st = ms_archive_raw(ar, h, &raw))) /* local or remote */
+			fail(ex, st, "%s", ms_archive_error(ar));
 		else
 			st = ms_export_add(ex, h, raw.data ? raw.data : "",
 					   raw.len);

@@ -92,9 +92,11 @@ uint64_t ms_export_bytes(const ms_export *ex);
 
 /* Writes every hit of hits (in their order) from the store of ar, as
  * ms_export_add() does one. progress (may be NULL) is called after each
- * message with the number done. MS_OK; the store's status for a message
- * that cannot be read (MS_ERR_NOTFOUND, MS_ERR_CORRUPT, MS_ERR_CRYPTO,
- * MS_ERR_IO) or ms_export_add()'s, with the message (naming the id) on
+ * message with the number done. The bytes come from ms_archive_raw (the
+ * local store, or the remote host a hit came from). MS_OK; the store's
+ * status for a message that cannot be read (MS_ERR_NOTFOUND,
+ * MS_ERR_CORRUPT, MS_ERR_CRYPTO, MS_ERR_IO), MS_ERR_REMOTE, or
+ * ms_export_add()'s, with the message (naming the id) on
  * ex. After an error the export can only be aborted. ar is used on this
  * thread only. */
 typedef void (*ms_export_progress_fn)(uint64_t done, void *ctx);

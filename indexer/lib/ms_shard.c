@@ -1,7 +1,9 @@
 /* ms_shard.c - time shard names and listing (see ms_shard.h).
  *
- * Functions: ms_shard_name, ms_shard_overlaps, ms_shard_list,
- * ms_shard_list_free. Dates are UTC, computed without the TZ database.
+ * Functions: ms_shard_name, ms_shard_label, ms_shard_period,
+ * ms_shard_host_ok, ms_shard_default_host, ms_shard_overlaps,
+ * ms_shard_list, ms_shard_list_free. Dates are UTC, computed without the TZ
+ * database.
  */
 #include "ms_shard.h"
 
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MIN_DATED 31536000LL   /* 1971-01-01 */
 #define MAX_DATED 4102444799LL /* 2099-12-31 23:59:59 */
@@ -36,6 +39,51 @@ void ms_shard_name(int64_t t, ms_shard_by by, char name[MS_SHARD_NAME_MAX])
 		snprintf(name, MS_SHARD_NAME_MAX, "%04u-%02u", y, m);
 }
 
+void ms_shard_label(const char *host, const char *period,
+		    char name[MS_SHARD_NAME_MAX])
+{
+	if (host && *host)
+		snprintf(name, MS_SHARD_NAME_MAX, "%.63s.%s", host, period);
+	else
+		snprintf(name, MS_SHARD_NAME_MAX, "%s", period);
+}
+
+const char *ms_shard_period(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	return dot && dot != name ? dot + 1 : name;
+}
+
+static int label_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int ms_shard_host_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= MS_SHARD_HOST_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!label_byte((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+void ms_shard_default_host(char host[MS_SHARD_HOST_MAX])
+{
+	char buf[256] = "";
+	if (gethostname(buf, sizeof buf - 1) != 0)
+		buf[0] = '\0';
+	buf[strcspn(buf, ".")] = '\0';
+	buf[MS_SHARD_HOST_MAX - 1] = '\0';
+	for (char *p = buf; *p; p++)
+		if (!label_byte((unsigned char)*p))
+			*p = '-';
+	snprintf(host, MS_SHARD_HOST_MAX, "%s", *buf ? buf : "localhost");
+}
+
 /* Seconds since the epoch of 00:00 UTC on the first of month m (1-based)
  * of year y (m may be 13 = January of y+1). */
 static int64_t month_start(int y, int m)
@@ -56,6 +104,7 @@ static int64_t month_start(int y, int m)
 int ms_shard_overlaps(const char *name, int64_t lo, int64_t hi)
 {
 	int y, m;
+	name = ms_shard_period(name);
 	int64_t start, end;
 	if (strlen(name) == 7 && sscanf(name, "%4d-%2d", &y, &m) == 2) {
 		start = month_start(y, m);

@@ -19,6 +19,7 @@ const char *ms_status_str(ms_status_t st)
 		[MS_ERR_CRYPTO] = "cryptographic error",
 		[MS_ERR_LIMIT] = "limit exceeded",
 		[MS_ERR_BUSY] = "archive busy with maintenance",
+		[MS_ERR_REMOTE] = "remote archive host unreachable",
 	};
 	if ((unsigned)st < sizeof names / sizeof names[0] && names[st])
 		return names[st];

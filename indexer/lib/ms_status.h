@@ -24,7 +24,8 @@ typedef enum ms_status {
 	MS_ERR_QUERY,	 /* query syntax error */
 	MS_ERR_CRYPTO,	 /* encryption/decryption or hashing failed */
 	MS_ERR_LIMIT,	 /* a configured limit was exceeded */
-	MS_ERR_BUSY /* a maintenance job (reindex) holds the whole archive */
+	MS_ERR_BUSY,  /* a maintenance job (reindex) holds the whole archive */
+	MS_ERR_REMOTE /* a remote archive host is unreachable or failed */
 } ms_status_t;
 
 /* Returns a static, human-readable name for st ("ok", "locked", ...). */

@@ -7,7 +7,8 @@
  * ms_xdb_delete, ms_xdb_has_term, ms_xdb_commit, ms_xdb_doccount,
  * ms_xdb_search, ms_xdb_count, ms_xresults_size, ms_xresults_total,
  * ms_xresults_data,
- * ms_xresults_free, ms_xdb_each, ms_xdb_check, ms_xdb_compact.
+ * ms_xresults_part, ms_xresults_free, ms_xdb_each, ms_xdb_check,
+ * ms_xdb_compact.
  *
  * Every entry point runs its body through guard(), the one place where
  * exceptions become statuses (and messages); no exception leaves this
@@ -45,6 +46,7 @@ struct ms_xdb {
 	std::vector<Xapian::Database> parts; /* a reader's, in path order */
 	bool writable = false;
 	bool subset = false; /* its parts belong to another handle */
+	bool empty = false;  /* db is a stand-in (no parts yet) */
 	std::string err;
 };
 
@@ -58,7 +60,8 @@ struct ms_xdoc {
 
 struct ms_xresults {
 	std::vector<std::string> data;
-	uint64_t total = 0; /* every match, not only the page */
+	std::vector<size_t> part; /* the sub-database of each hit */
+	uint64_t total = 0;	  /* every match, not only the page */
 };
 
 /* ---- the one exception -> status mapping ---- */
@@ -115,6 +118,8 @@ template <typename F> static ms_status_t guard(std::string *err, F &&body)
 		return fail(err, MS_ERR_INVALID, e);
 	} catch (const Xapian::InvalidOperationError &e) {
 		return fail(err, MS_ERR_INVALID, e);
+	} catch (const Xapian::NetworkError &e) {
+		return fail(err, MS_ERR_REMOTE, e);
 	} catch (const Xapian::Error &e) {
 		return fail(err, MS_ERR_XAPIAN, e);
 	} catch (const std::bad_alloc &) {
@@ -180,9 +185,11 @@ extern "C" ms_status_t ms_xdb_open_read(const char *const *paths, size_t n,
 	ms_xdb *db = nullptr;
 	ms_status_t st = guard(&err, [&] {
 		std::unique_ptr<ms_xdb> h(new ms_xdb);
-		if (n == 0) /* Enquire needs at least one subdatabase */
+		if (n == 0) { /* Enquire needs at least one subdatabase */
 			h->db = Xapian::Database(std::string(),
 						 Xapian::DB_BACKEND_INMEMORY);
+			h->empty = true;
+		}
 		for (size_t i = 0; i < n; i++) {
 			h->parts.emplace_back(paths[i]);
 			h->db.add_database(h->parts.back());
@@ -207,9 +214,31 @@ extern "C" ms_status_t ms_xdb_subset(ms_xdb *db, const size_t *idx, size_t n,
 			if (idx[i] >= db->parts.size())
 				throw Xapian::InvalidArgumentError(
 					"subset: no such database");
-			h->db.add_database(db->parts[idx[i]]);
+			h->parts.push_back(db->parts[idx[i]]);
+			h->db.add_database(h->parts.back());
 		}
 		*sub_r = h.release();
+		return MS_OK;
+	});
+}
+
+extern "C" ms_status_t ms_xdb_add_remote(ms_xdb *db, const char *host,
+					 unsigned port, unsigned timeout_ms,
+					 unsigned connect_ms)
+{
+	return guard(&db->err, [&] {
+		if (db->writable || db->subset)
+			throw Xapian::InvalidOperationError(
+				"remote: only a reader of its own takes one");
+		Xapian::Database r = Xapian::Remote::open(
+			host, port, timeout_ms, connect_ms);
+		r.get_doccount(); /* fails now if the server is not there */
+		if (db->empty) {
+			db->db = Xapian::Database();
+			db->empty = false;
+		}
+		db->parts.push_back(r);
+		db->db.add_database(r);
 		return MS_OK;
 	});
 }
@@ -422,8 +451,14 @@ extern "C" ms_status_t ms_xdb_search(ms_xdb *db, const ms_qnode *q,
 		std::unique_ptr<ms_xresults> res(new ms_xresults);
 		res->total = exact_total(enq, ms, all);
 		res->data.reserve(ms.size());
-		for (Xapian::MSetIterator it = ms.begin(); it != ms.end(); ++it)
+		res->part.reserve(ms.size());
+		/* Xapian interleaves the sub-databases' document ids */
+		size_t n_parts = db->parts.empty() ? 1 : db->parts.size();
+		for (Xapian::MSetIterator it = ms.begin(); it != ms.end();
+		     ++it) {
 			res->data.push_back(it.get_document().get_data());
+			res->part.push_back((*it - 1) % n_parts);
+		}
 		*res_r = res.release();
 		return MS_OK;
 	});
@@ -467,6 +502,11 @@ extern "C" const char *ms_xresults_data(const ms_xresults *res, size_t i,
 	if (len_r)
 		*len_r = res->data[i].size();
 	return res->data[i].data();
+}
+
+extern "C" size_t ms_xresults_part(const ms_xresults *res, size_t i)
+{
+	return res && i < res->part.size() ? res->part[i] : 0;
 }
 
 extern "C" void ms_xresults_free(ms_xresults **res)

@@ -8,7 +8,8 @@
  * DatabaseNotFoundError/DocNotFoundError -> MS_ERR_NOTFOUND, DatabaseOpening
  * and DatabaseCreate errors -> MS_ERR_IO, InvalidArgument/InvalidOperation
  * errors (a malformed query tree, writing through a reader) ->
- * MS_ERR_INVALID, std::bad_alloc -> MS_ERR_NOMEM, anything else ->
+ * MS_ERR_INVALID, NetworkError (a remote database: refused, timed out,
+ * closed) -> MS_ERR_REMOTE, std::bad_alloc -> MS_ERR_NOMEM, anything else ->
  * MS_ERR_XAPIAN. The message of the last call's error is kept on the handle
  * (ms_xdb_error; each call clears it first). Nothing prints or exits.
  * Terms longer than Xapian's limit (245 bytes with prefix) are cut at a
@@ -53,6 +54,16 @@ ms_status_t ms_xdb_open_read(const char *const *paths, size_t n, ms_xdb **db_r,
  * MS_ERR_INVALID if an index is out of range. */
 ms_status_t ms_xdb_subset(ms_xdb *db, const size_t *idx, size_t n,
 			  ms_xdb **sub_r);
+
+/* Adds to reader db the database that xapian-tcpsrv serves at host:port
+ * (Xapian's remote backend): searches and counts then cover it too, as
+ * one more sub-database after those already there (ms_xresults_part
+ * tells which one a hit came from). timeout_ms bounds each exchange,
+ * connect_ms the connect. MS_ERR_REMOTE (the message says why: refused,
+ * timed out, ...) and db unchanged if it cannot be reached;
+ * MS_ERR_INVALID on a writer or a subset. */
+ms_status_t ms_xdb_add_remote(ms_xdb *db, const char *host, unsigned port,
+			      unsigned timeout_ms, unsigned connect_ms);
 
 /* Reader: moves to the latest revision. MS_OK or an error status. */
 ms_status_t ms_xdb_reopen(ms_xdb *db);
@@ -115,6 +126,10 @@ size_t ms_xresults_size(const ms_xresults *res);
 uint64_t ms_xresults_total(const ms_xresults *res);
 /* Data blob of hit i (0-based); *len_r gets its length. Owned by res. */
 const char *ms_xresults_data(const ms_xresults *res, size_t i, size_t *len_r);
+/* Which sub-database hit i came from: its 0-based index in the order
+ * they were opened (the paths of ms_xdb_open_read, then each
+ * ms_xdb_add_remote; of a subset: its own order). */
+size_t ms_xresults_part(const ms_xresults *res, size_t i);
 void ms_xresults_free(ms_xresults **res);
 
 /* Calls fn(data, len, ctx) with the data blob of every document (owned by

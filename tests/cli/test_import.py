@@ -102,7 +102,9 @@ def test_lock_wait(ar, root):
     import fcntl
     import subprocess
     import time
-    lock = open(os.path.join(ar.dir, "locks", "2002-08.lock"), "a")
+    shard = [n for n in os.listdir(os.path.join(ar.dir, "shards")) if n.endswith("2002-08")]
+    T.check(len(shard) == 1, "one shard for 2002-08 (with the host label): %r" % shard)
+    lock = open(os.path.join(ar.dir, "locks", shard[0] + ".lock"), "a")
     fcntl.flock(lock, fcntl.LOCK_EX)
     write(os.path.join(root, "later", "9.eml"), msg(9, "written while locked", "golf"))
     p = subprocess.Popen([mstest.MAILSIFT, "-c", ar.conf, "import", os.path.join(root, "later")],

@@ -52,7 +52,7 @@ class Env:
 
     def write_conf(self, batch_size, commit_interval, extra=""):
         with open(self.ar.conf, "w") as f:
-            f.write("[spool]\ndir = %s\n[archive]\ndir = %s\n"
+            f.write("[spool]\ndir = %s\n[archive]\ndir = %s\nhost = t\n"
                     "[indexd]\nbatch_size = %s\ncommit_interval = %s\n%s"
                     % (self.spool, self.ar.dir, batch_size, commit_interval, extra))
 
@@ -129,9 +129,9 @@ def test_check_config():
     e.write_conf(0, "1s")
     p = subprocess.run([INDEXD, "-c", e.ar.conf, "-n"], capture_output=True, text=True)
     T.check(p.returncode != 0 and "plugin.conf:" in p.stderr, "-n on batch_size = 0: %r" % (p,))
-    e.write_conf(10, "1s", "bogus = 1\n")
+    e.write_conf(10, "1s", "bogus = 1\n")  # line 9: after [archive] host = t
     p = subprocess.run([INDEXD, "-c", e.ar.conf, "-n"], capture_output=True, text=True)
-    T.check(p.returncode != 0 and ":8:" in p.stderr, "-n names the line of an unknown key: %r" % (p,))
+    T.check(p.returncode != 0 and ":9:" in p.stderr, "-n names the line of an unknown key: %r" % (p,))
     p = subprocess.run([INDEXD, "-x"], capture_output=True, text=True)
     T.check(p.returncode == 2 and "usage" in p.stderr, "bad option -> usage")
     e.cleanup()
@@ -222,7 +222,7 @@ def test_live_and_search(e):
 def test_locked_shard(e):
     """A shard locked by another writer (as by "mailsift import"): kept, retried."""
     os.makedirs(os.path.join(e.ar.dir, "locks"), exist_ok=True)
-    lock = os.path.join(e.ar.dir, "locks", time.strftime("%Y-%m", time.gmtime()) + ".lock")
+    lock = os.path.join(e.ar.dir, "locks", time.strftime("t.%Y-%m", time.gmtime()) + ".lock")
     T.check(wait_for(lambda: "0 waiting" in e.logtext().splitlines()[-1]), "indexd idle")
     with open(lock, "a") as f:
         # indexd releases its shard locks when idle, so this succeeds
@@ -241,7 +241,7 @@ def test_locked_many(e):
     ones already prepared are held, not lost nor quarantined, and each is
     archived once after the lock is released."""
     os.makedirs(os.path.join(e.ar.dir, "locks"), exist_ok=True)
-    lock = os.path.join(e.ar.dir, "locks", time.strftime("%Y-%m", time.gmtime()) + ".lock")
+    lock = os.path.join(e.ar.dir, "locks", time.strftime("t.%Y-%m", time.gmtime()) + ".lock")
     T.check(wait_for(lambda: "0 waiting" in e.logtext().splitlines()[-1]), "indexd idle (many)")
     base, n_bad = e.count("*"), len(os.listdir(os.path.join(e.spool, "bad")))
     with open(lock, "a") as f:

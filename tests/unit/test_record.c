@@ -123,6 +123,36 @@ START_TEST(test_shard_overlaps)
 }
 END_TEST
 
+/* Host labels (scale-out): "mx1.2002-08" is the period 2002-08. */
+START_TEST(test_shard_label)
+{
+	char name[MS_SHARD_NAME_MAX], host[MS_SHARD_HOST_MAX];
+	ms_shard_label("mx1", "2002-08", name);
+	ck_assert_str_eq(name, "mx1.2002-08");
+	ck_assert_str_eq(ms_shard_period(name), "2002-08");
+	ms_shard_label("", "2002-08", name);
+	ck_assert_str_eq(name, "2002-08");
+	ms_shard_label(NULL, "undated", name);
+	ck_assert_str_eq(ms_shard_period(name), "undated");
+	ck_assert(ms_shard_overlaps("mx1.2002-08", 1028160000, 1028160000));
+	ck_assert(!ms_shard_overlaps("mx1.2002-08", 1030838400, INT64_MAX));
+	ck_assert(!ms_shard_overlaps("mx1.undated", 1028160000, 1030838399));
+	ck_assert(ms_shard_host_ok("mx-1_a"));
+	ck_assert(!ms_shard_host_ok(""));
+	ck_assert(!ms_shard_host_ok("mx1.example"));
+	ck_assert(!ms_shard_host_ok("a/b"));
+	char big[MS_SHARD_HOST_MAX + 1];
+	memset(big, 'a', sizeof big);
+	big[MS_SHARD_HOST_MAX - 1] = '\0'; /* 63 bytes: the longest */
+	ck_assert(ms_shard_host_ok(big));
+	big[MS_SHARD_HOST_MAX - 1] = 'a';
+	big[MS_SHARD_HOST_MAX] = '\0'; /* 64: one too many */
+	ck_assert(!ms_shard_host_ok(big));
+	ms_shard_default_host(host);
+	ck_assert(ms_shard_host_ok(host));
+}
+END_TEST
+
 START_TEST(test_buf_growth)
 {
 	ms_buf b = MS_BUF_INIT;
@@ -156,6 +186,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_shard_name, 0,
 			    sizeof shard_cases / sizeof shard_cases[0]);
 	tcase_add_test(tc, test_shard_overlaps);
+	tcase_add_test(tc, test_shard_label);
 	tcase_add_test(tc, test_buf_growth);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""test_scale.py - one archive over three "hosts" on this machine, served by
+Xapian's remote backend (mailsift serve + xapian-tcpsrv), against one local
+archive holding the same 6,046 messages.
+
+Hosts a, b, c each have their own archive directory, host label and
+`mailsift serve` (xapian-tcpsrv on its own loopback port, raw messages on
+the next). Corpus A is dealt out round-robin: host a gets its third through
+mailsift-indexd (spool entries with an envelope), b and c through
+`mailsift import`. The reference archive gets the same: the same spool
+entries through its own indexd, the other two thirds imported. A search head
+(an empty local archive, [archive] remote = the three) must then give
+exactly the reference's answers: count and search (hits compared as sets of
+JSON lines: ties in date order may come in another order) for 100+ queries
+of the query language, show (bytes) for sampled ids and Message-IDs, and an
+export (manifest SHA-256s, export --verify) and a hold (hold add's count, hold
+show's messages). Then: a shard added on a host
+while it serves is found without a restart; a stopped host is one clear
+error naming it; --allow-partial gives the others' results and a warning
+naming the stopped host's shards.
+
+Ports: pairs PORT, PORT+1 from SCALE_PORT_BASE (default 41000) upward.
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import mstest  # noqa: E402
+
+T = mstest.Test("scale")
+INDEXD = os.path.join(mstest.BUILD, "mailsift-indexd")
+N_QUERIES = 100
+
+
+def port_pairs(n):
+    """n pairs (P, P+1) of free loopback ports from SCALE_PORT_BASE on."""
+    out, p = [], int(os.environ.get("SCALE_PORT_BASE", "41000"))
+    while len(out) < n and p < 65000:
+        ok = True
+        for q in (p, p + 1):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", q))
+            except OSError:
+                ok = False
+            s.close()
+        if ok:
+            out.append(p)
+        p += 2
+    return out
+
+
+def corpus_files():
+    out = []
+    for d, _, files in os.walk(mstest.CORPUS):
+        out += [os.path.join(d, f) for f in files if not f.startswith(".")]
+    return sorted(out)
+
+
+class Host:
+    """An archive dir with plugin.conf (its own host label), optionally a
+    spool for indexd and a `mailsift serve`."""
+
+    def __init__(self, root, label, extra=""):
+        self.dir = os.path.join(root, label)
+        self.archive = os.path.join(self.dir, "archive")
+        self.spool = os.path.join(self.dir, "spool")
+        self.conf = os.path.join(self.dir, "plugin.conf")
+        self.label = label
+        for d in ("tmp", "new", "bad"):
+            os.makedirs(os.path.join(self.spool, d))
+        os.makedirs(self.archive)
+        with open(self.conf, "w") as f:
+            f.write("[spool]\ndir = %s\n[archive]\ndir = %s\nhost = %s\n%s"
+                    "[indexd]\nbatch_size = 500\ncommit_interval = 1s\n"
+                    % (self.spool, self.archive, label, extra))
+        self.serve = None
+        self.port = None
+
+    def run(self, *args):
+        p = subprocess.run([mstest.MAILSIFT, "-c", self.conf] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+    def indexd(self, n):
+        """Runs indexd until the n spool entries are archived."""
+        log = open(os.path.join(self.dir, "indexd.log"), "wb")
+        p = subprocess.Popen([INDEXD, "-c", self.conf, "-f"], stdout=log, stderr=log)
+        ok = mstest.wait_for(lambda: not os.listdir(os.path.join(self.spool, "new")), 600)
+        time.sleep(1.5)  # the last batch's commit
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+        log.close()
+        return ok
+
+    def start_serve(self, port):
+        self.port = port
+        self.log = os.path.join(self.dir, "serve.log")
+        self.logf = open(self.log, "ab")
+        self.serve = subprocess.Popen(
+            [mstest.MAILSIFT, "-c", self.conf, "serve", "--listen", "127.0.0.1:%d" % port],
+            stdout=self.logf, stderr=self.logf)
+        return mstest.wait_for(lambda: "xapian-tcpsrv pid" in self.logtext() and
+                               can_connect(port) and can_connect(port + 1), 30)
+
+    def stop_serve(self):
+        self.serve.send_signal(signal.SIGTERM)
+        rc = self.serve.wait(30)
+        self.logf.close()
+        self.serve = None
+        return rc
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def shards(self):
+        return sorted(n for n in os.listdir(os.path.join(self.archive, "shards"))
+                      if not n.startswith("."))
+
+
+def can_connect(port):
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def spool_third(hosts, files):
+    """Writes spool entries for files into each host's spool (the same
+    entries: id, envelope, arrival time)."""
+    for i, path in enumerate(files):
+        with open(path, "rb") as f:
+            msg = f.read()
+        if msg.startswith(b"From "):
+            msg = msg[msg.find(b"\n") + 1:]
+        eid = "scale-a-%05d" % i
+        rec = [("id", eid), ("sender", "mx%d@example.net" % (i % 7)),
+               ("rcpt", "user%d@example.org" % (i % 11)), ("qid", "Q%05d" % i),
+               ("client", "mx.example.net [192.0.2.%d]" % (i % 200 + 1)),
+               ("verdict", "clean"), ("virus", ""), ("time", str(1030000000 + i * 600)),
+               ("size", str(len(msg))), ("sha256", hashlib.sha256(msg).hexdigest())]
+        for h in hosts:
+            mstest.spool_entry(h.spool, eid, msg, rec)
+
+
+def import_files(h, files):
+    d = os.path.join(h.dir, "in")
+    os.makedirs(d)
+    for i, p in enumerate(files):
+        shutil.copyfile(p, os.path.join(d, "%05d" % i))
+    rc, _, err = h.run("import", d)
+    return rc == 0 or print(err[-500:])
+
+
+def hits(h, q, *opts):
+    rc, out, err = h.run("search", "--json", *opts, q)
+    return (rc, sorted(out.decode("utf-8", "replace").splitlines()), err)
+
+
+def make_queries(ref):
+    """At least N_QUERIES queries from the reference's own hits."""
+    _, lines, _ = hits(ref, "*")
+    rnd = random.Random(15)
+    docs = [json.loads(l) for l in rnd.sample(lines, 60)]
+    words = []
+    for d in docs:
+        words += [w.lower() for w in re.findall(r"[A-Za-z]{5,12}", d["subject"])][:2]
+    words = sorted(set(words))[:40]
+    addrs = sorted({m.group(0).lower() for d in docs
+                    for m in [re.search(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", d["from"])] if m})[:15]
+    q = ["*", "date:2002-08", "date:2002-08-01..2002-09", "date:..2002-07",
+         "date:2003..", "size:>10k", "size:<2k", "size:2k..8k", "verdict:clean",
+         "rcpt:user3@example.org", "sender:mx1@example.net", "NOT verdict:clean",
+         "attachment:zip", "from:@example.com", '"click here"', '"free money"',
+         "money OR cash", "unsubscribe NOT remove", "rcpt:(user1@example.org OR user2@example.org)"]
+    for w in words:
+        q += [w, "subject:%s" % w, "body:%s" % w[:4] + "*", "%s OR spam" % w,
+              "%s date:2002" % w]
+    for a in addrs:
+        q += ["from:%s" % a, "from:%s OR to:%s" % (a, a)]
+    for d in docs[:10]:
+        q.append("id:%s" % d["id"])
+        if d["message_id"]:
+            q.append('id:"%s"' % d["message_id"])
+    return q, docs
+
+
+def compare_queries(head, ref, queries):
+    bad_count, bad_search, matching = [], [], 0
+    for q in queries:
+        rc1, o1, e1 = head.run("count", q)
+        rc2, o2, _ = ref.run("count", q)
+        matching += rc2 == 0 and o2 not in (b"0\n", b"")
+        if rc1 != 0 or o1 != o2:
+            bad_count.append((q, o1, o2, e1[-200:]))
+        r1, h1, e1 = hits(head, q)
+        r2, h2, _ = hits(ref, q)
+        if r1 != 0 or h1 != h2:
+            bad_search.append((q, len(h1), len(h2), e1[-200:]))
+    T.check(len(queries) >= N_QUERIES, "%d queries (>= %d)" % (len(queries), N_QUERIES))
+    T.check(matching >= len(queries) * 8 // 10, "%d of the %d queries match messages"
+            % (matching, len(queries)))
+    T.check(not bad_count, "count over 3 remote hosts == local (%d queries): %s"
+            % (len(queries), bad_count[:3]))
+    T.check(not bad_search, "search over 3 remote hosts == local (%d queries): %s"
+            % (len(queries), bad_search[:3]))
+
+
+def compare_show(head, ref, docs):
+    bad = []
+    for d in docs:
+        keys = [d["id"]] + ([d["message_id"]] if d["message_id"] else [])
+        for k in keys[:2]:
+            r1, o1, e1 = head.run("show", k)
+            r2, o2, _ = ref.run("show", k)
+            if r1 != r2 or o1 != o2:
+                bad.append((k, r1, r2, e1[-200:]))
+    T.check(not bad, "show over remote hosts == local for %d messages: %s"
+            % (len(docs), bad[:3]))
+
+
+def manifest_shas(path):
+    with open(os.path.join(path, "manifest.csv")) as f:
+        return sorted(re.findall(r"\b[0-9a-f]{64}\b", f.read()))
+
+
+def compare_export(head, ref, tmp):
+    q = "date:2002-08 OR subject:money"
+    outs = []
+    for h in (head, ref):
+        out = os.path.join(tmp, "export-" + h.label)
+        rc, _, err = h.run("export", "--format", "eml", "-o", out, q)
+        T.check(rc == 0, "export on %s: %s" % (h.label, err[-300:]))
+        outs.append(out)
+    a, b = manifest_shas(outs[0]), manifest_shas(outs[1])
+    T.check(a and a == b, "export over remote hosts has the local export's messages "
+            "(%d SHA-256s)" % len(a))
+    rc, out, _ = head.run("export", "--verify", outs[0])
+    T.check(rc == 0 and b"(clean)" in out, "the remote export verifies: %r" % out[-200:])
+
+
+def compare_holds(head, ref):
+    outs = []
+    for h in (head, ref):
+        rc, out, err = h.run("hold", "add", "scale-hold", "--reason", "test 15",
+                             "subject:money OR date:2002-08")
+        outs.append(out)
+        T.check(rc == 0, "hold add on %s: %s" % (h.label, err[-200:]))
+    T.check(outs[0] == outs[1] and b"messages match now" in outs[0],
+            "a hold on the head covers the remote hosts' mail as one archive: %r %r"
+            % tuple(outs))
+    a = hits(head, "subject:money OR date:2002-08")[1]
+    rc, out, _ = head.run("hold", "show", "--json", "scale-hold")
+    T.check(rc == 0 and sorted(out.decode().splitlines()) == a,
+            "hold show on the head lists the remote messages (%d)" % len(a))
+
+
+def new_shard_seen(head, hb):
+    msg = (b"From: late@example.com\nTo: x@example.org\nSubject: scalepickup "
+           b"arrives\nMessage-ID: <pickup@example.com>\nDate: Tue, 7 Jan 2031 "
+           b"10:00:00 +0000\n\nlate body\n")
+    p = os.path.join(hb.dir, "late.eml")
+    with open(p, "wb") as f:
+        f.write(msg)
+    rc, _, err = hb.run("import", p)
+    T.check(rc == 0 and "b.2031-01" in hb.shards(), "import made shard b.2031-01: %s"
+            % err[-200:])
+    T.check(mstest.wait_for(lambda: head.run("count", "subject:scalepickup")[1] == b"1\n", 15),
+            "a new shard on a serving host is searched without a restart")
+    T.check(head.run("show", "pickup@example.com")[1] == msg, "and shown")
+    T.check("shards listed" in hb.logtext(), "serve logged the new listing")
+
+
+def stopped_host(head, hosts, ports):
+    hc = hosts[2]
+    others = sum(int(h.run("count", "*")[1]) for h in hosts[:2])
+    T.check(hc.stop_serve() == 0, "serve stops on SIGTERM with status 0")
+    rc, out, err = head.run("count", "*")
+    addr = "127.0.0.1:%d" % ports[2]
+    T.check(rc == 1 and out == b"" and addr in err and "unreachable" in err and
+            len(err.strip().splitlines()) == 1,
+            "a stopped host is one clear error naming it: %r" % err)
+    rc, out, err = head.run("count", "--allow-partial", "*")
+    T.check(rc == 0 and out.strip() == str(others).encode(),
+            "--allow-partial counts the others: %r vs %d" % (out, others))
+    missing = [s for s in hc.shards()]
+    T.check(addr in err and all(s in err for s in missing),
+            "--allow-partial names the missing host's shards %s: %r" % (missing, err))
+    rc, lines, err = hits(head, "date:2002-08", "--allow-partial")
+    T.check(rc == 0 and "warning" in err and lines, "search --allow-partial: results "
+            "and a warning: %r" % err[-200:])
+
+
+def main():
+    if not shutil.which("xapian-tcpsrv"):
+        T.check(False, "xapian-tcpsrv (xapian-tools) installed")
+        T.done()
+    tmp = mstest.tempfile.mkdtemp(prefix="mailsift-scale-")
+    ports = port_pairs(3)
+    hosts = [Host(tmp, l) for l in ("a", "b", "c")]
+    ref = Host(tmp, "ref")
+    files = corpus_files()
+    T.check(len(files) == 6046, "corpus A has 6,046 messages (%d)" % len(files))
+    thirds = [files[i::3] for i in range(3)]
+    try:
+        spool_third([hosts[0], ref], thirds[0])
+        for h in (hosts[0], ref):
+            T.check(h.indexd(len(thirds[0])) and
+                    h.run("count", "*")[1] == b"%d\n" % len(thirds[0]),
+                    "%s: the spool third archived by mailsift-indexd" % h.label)
+        for h, third in zip(hosts[1:], thirds[1:]):
+            T.check(import_files(h, third), "host %s fed by import" % h.label)
+        T.check(import_files(ref, thirds[1] + thirds[2]), "reference imports the rest")
+        T.check(hosts[0].shards() and hosts[1].shards() and
+                all(s.startswith("a.") for s in hosts[0].shards()) and
+                all(s.startswith("b.") for s in hosts[1].shards()),
+                "shard names carry the host label")
+        for h, p in zip(hosts, ports):
+            T.check(h.start_serve(p), "serve on %d for host %s" % (p, h.label))
+        rc, out, err = hosts[0].run("serve", "--listen", "127.0.0.1:%d" % ports[0], "-n")
+        T.check(rc == 0 and b"configuration ok" in out, "serve -n checks: %r" % err)
+        head = Host(tmp, "head", "remote = %s\nremote_timeout = 20s\n" %
+                    " ".join("127.0.0.1:%d" % p for p in ports))
+        n_ref = ref.run("count", "*")[1]
+        T.check(n_ref == b"6046\n", "reference holds 6046: %r" % n_ref)
+        T.check(head.run("count", "*")[1] == n_ref, "head counts 6046 over the remotes")
+        queries, docs = make_queries(ref)
+        compare_queries(head, ref, queries)
+        compare_show(head, ref, docs)
+        compare_export(head, ref, tmp)
+        compare_holds(head, ref)
+        new_shard_seen(head, hosts[1])
+        stopped_host(head, hosts, ports)
+    finally:
+        for h in hosts:
+            if h.serve:
+                h.stop_serve()
+        mstest.keep_or_remove(tmp)
+    T.done()
+
+
+main()
