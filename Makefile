@@ -67,7 +67,7 @@ IMAP_CXX := $(sort $(wildcard imap-ext/*.cc))
 IMAP_LIB := indexer/lib/ms_schema.c indexer/lib/ms_buf.c indexer/lib/ms_status.c \
 	indexer/lib/ms_config.c indexer/lib/ms_config_table.c indexer/lib/ms_addr.c \
 	indexer/lib/ms_retention.c indexer/lib/ms_query.c indexer/lib/ms_token.c \
-	indexer/lib/ms_extract.c
+	indexer/lib/ms_extract.c indexer/lib/ms_shard.c indexer/lib/ms_remote_addr.c
 IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 	$(IMAP_CXX:%.cc=$(BUILD)/pic/%.o)
 DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
@@ -192,7 +192,12 @@ $(BUILD)/pic/imap-ext/%.o: imap-ext/%.cc
 
 $(PLUGIN_SO): $(IMAP_OBJ)
 	@echo "  LINK    $@"
-	$(Q)$(CXX) -shared -o $@ $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
+	$(Q)$(CXX) -shared -o $@.tmp $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
+	@# Dovecot's symbols resolve at load time, ours must not: a library
+	@# file missing from IMAP_LIB would only show as a dlopen failure
+	$(Q)if nm -D --undefined-only $@.tmp | grep -E ' (ms_|msx_)'; then \
+		echo "$@: the symbols above are in no file of IMAP_LIB" >&2; rm -f $@.tmp; exit 1; fi
+	$(Q)mv $@.tmp $@
 
 # ---- sanitizer build of the library ----
 $(BUILD)/asan/%.o: %.c

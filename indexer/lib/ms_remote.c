@@ -1,10 +1,10 @@
 /* ms_remote.c - GETs from a `mailsift serve` host's read-only endpoint
  * (ms_remote.h).
  *
- * Functions: ms_remote_addr_ok, ms_remote_split, ms_remote_get; file-local
- * read_reply, parse_reply. The reply is read whole (bounded by max plus
- * the header) before it is parsed; the status line and the header end are
- * searched with explicit lengths.
+ * Functions: ms_remote_get; file-local read_reply, parse_reply (the
+ * address parsing is in ms_remote_addr.c). The reply is read whole (bounded by
+ * max plus the header) before it is parsed; the status line and the header end
+ * are searched with explicit lengths.
  */
 #include "ms_remote.h"
 
@@ -17,41 +17,6 @@
 #include "ms_sock.h"
 
 #define HEAD_MAX 4096 /* bytes of status line and headers at most */
-
-int ms_remote_split(const char *s, char host[MS_REMOTE_HOST_MAX],
-		    unsigned *port_r)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return -1;
-	size_t hn = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (hn < 3 || s[hn - 1] != ']')
-			return -1;
-		s++;
-		hn -= 2;
-	} else if (memchr(s, ':', hn)) {
-		return -1; /* a bare IPv6 address needs brackets */
-	}
-	if (hn >= MS_REMOTE_HOST_MAX || strcspn(s, " \t\r\n") < hn)
-		return -1;
-	char *end;
-	const char *p = colon + 1;
-	long port = strtol(p, &end, 10);
-	if (*p < '0' || *p > '9' || *end || port < 1 || port > 65534)
-		return -1;
-	memcpy(host, s, hn);
-	host[hn] = '\0';
-	*port_r = (unsigned)port;
-	return 0;
-}
-
-int ms_remote_addr_ok(const char *s)
-{
-	char host[MS_REMOTE_HOST_MAX];
-	unsigned port;
-	return ms_remote_split(s, host, &port) == 0;
-}
 
 /* Reads until the end of stream into out (at most max + HEAD_MAX). */
 static ms_status_t read_reply(int fd, size_t max, int64_t deadline, ms_buf *out,
