@@ -81,7 +81,9 @@ void ms_shard_default_host(char host[MS_SHARD_HOST_MAX])
 	for (char *p = buf; *p; p++)
 		if (!label_byte((unsigned char)*p))
 			*p = '-';
-	snprintf(host, MS_SHARD_HOST_MAX, "%s", *buf ? buf : "localhost");
+	const char *h = *buf ? buf : "localhost";
+	size_t n = strlen(h); /* at most MS_SHARD_HOST_MAX - 1: cut above */
+	memcpy(host, h, n + 1);
 }
 
 /* Seconds since the epoch of 00:00 UTC on the first of month m (1-based)
