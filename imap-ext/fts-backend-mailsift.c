@@ -92,8 +92,9 @@ static void mailsift_deinit(struct fts_backend *backend)
 	i_free(b);
 }
 
-/* Reads the last indexed UID; 0 if the mailbox has no index yet or its
- * UIDVALIDITY changed (the next update rebuilds it). */
+/* Reads the last indexed UID; 0 if the mailbox has no index yet, its
+ * UIDVALIDITY changed or it holds another term scheme's terms (the next
+ * update rebuilds it). */
 static int mailsift_get_last_uid(struct fts_backend *backend,
 				 struct mailbox *box, uint32_t *last_uid_r)
 {
@@ -114,7 +115,9 @@ static int mailsift_get_last_uid(struct fts_backend *backend,
 	ret = mailbox_get_status(box, STATUS_UIDVALIDITY, &status);
 	if (ret == 0)
 		ret = fts_mailsift_db_get_u32(db, META_UIDVALIDITY, &validity);
-	if (ret == 0 && validity == status.uidvalidity)
+	/* another scheme's terms: nothing is indexed (rebuilt on update) */
+	if (ret == 0 && validity == status.uidvalidity &&
+	    (ret = fts_mailsift_db_format_ok(db)) > 0)
 		ret = fts_mailsift_db_get_u32(db, META_LAST_UID, last_uid_r);
 	if (ret < 0) {
 		fts_mailsift_error(b, box, "reading the last UID: %s",
@@ -189,13 +192,33 @@ static void mailbox_finish(struct mailsift_fts_update_context *u)
 	u->box = NULL;
 }
 
-/* Opens box's writer; drops an index made under another UIDVALIDITY. */
+/* Why box's index (its UIDVALIDITY validity, 0 if new) must be rebuilt,
+ * or NULL; *error_r set on a read error. */
+static const char *stale_reason(msx_db *db, uint32_t validity,
+				const struct mailbox_status *status,
+				bool *error_r)
+{
+	int ok;
+
+	*error_r = FALSE;
+	if (validity == 0)
+		return NULL;
+	if (validity != status->uidvalidity)
+		return "UIDVALIDITY changed";
+	if ((ok = fts_mailsift_db_format_ok(db)) < 0)
+		*error_r = TRUE;
+	return ok == 0 ? "written under another term scheme" : NULL;
+}
+
+/* Opens box's writer; drops an index made under another UIDVALIDITY or
+ * term scheme. */
 static int mailbox_start(struct mailsift_fts_update_context *u,
 			 struct mailbox *box)
 {
 	struct mailbox_status status;
 	uint32_t validity = 0;
-	const char *path;
+	const char *path, *why;
+	bool error;
 
 	u->box = box;
 	if (fts_mailsift_db_open(u->b, box, TRUE, &u->db) <= 0)
@@ -204,17 +227,20 @@ static int mailbox_start(struct mailsift_fts_update_context *u,
 	    fts_mailsift_db_get_u32(u->db, META_UIDVALIDITY, &validity) < 0 ||
 	    fts_mailsift_db_get_u32(u->db, META_LAST_UID, &u->last_uid) < 0)
 		return -1;
-	if (validity != 0 && validity != status.uidvalidity) {
+	why = stale_reason(u->db, validity, &status, &error);
+	if (error)
+		return -1;
+	if (why != NULL) {
 		msx_close(&u->db);
 		if (fts_mailsift_db_path(u->b, box, &path) < 0 ||
-		    fts_mailsift_db_remove(u->b, box, path,
-					   "UIDVALIDITY changed") < 0 ||
+		    fts_mailsift_db_remove(u->b, box, path, why) < 0 ||
 		    fts_mailsift_db_open(u->b, box, TRUE, &u->db) <= 0)
 			return -1;
 		u->last_uid = 0;
 	}
 	if (fts_mailsift_db_set_u32(u->db, META_UIDVALIDITY,
-				    status.uidvalidity) < 0)
+				    status.uidvalidity) < 0 ||
+	    fts_mailsift_db_set_u32(u->db, META_FORMAT, MSF_INDEX_FORMAT) < 0)
 		return -1;
 	u->trans = mailbox_transaction_begin(box, 0, "fts-mailsift");
 	u->mail = mail_alloc(u->trans, 0, NULL);

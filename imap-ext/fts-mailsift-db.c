@@ -7,7 +7,7 @@
  *
  * Functions: fts_mailsift_db_path, fts_mailsift_db_open,
  * fts_mailsift_db_remove, fts_mailsift_db_drop_if_corrupt,
- * fts_mailsift_db_get_u32, fts_mailsift_db_set_u32,
+ * fts_mailsift_db_get_u32, fts_mailsift_db_set_u32, fts_mailsift_db_format_ok,
  * fts_mailsift_error, fts_mailsift_db_compact, fts_mailsift_db_reader,
  * fts_mailsift_db_reader_close.
  */
@@ -137,6 +137,15 @@ int fts_mailsift_db_open(struct mailsift_fts_backend *b, struct mailbox *box,
 	fts_mailsift_error(b, box, "cannot open index %s%s: %s", path,
 			   st == MSX_LOCKED ? " (locked)" : "", err);
 	return -1;
+}
+
+int fts_mailsift_db_format_ok(msx_db *db)
+{
+	uint32_t format;
+
+	if (fts_mailsift_db_get_u32(db, META_FORMAT, &format) < 0)
+		return -1;
+	return format == MSF_INDEX_FORMAT ? 1 : 0;
 }
 
 int fts_mailsift_db_get_u32(msx_db *db, const char *key, uint32_t *val_r)

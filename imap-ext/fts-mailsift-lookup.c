@@ -563,7 +563,11 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 		return -1;
 	if ((ret = fts_mailsift_db_reader(l->b, box, &l->db)) <= 0)
 		return ret;
-	if (fts_mailsift_db_get_u32(l->db, META_LAST_UID, &l->last_uid) < 0)
+	/* another term scheme's index answers nothing until rebuilt */
+	if ((ret = fts_mailsift_db_format_ok(l->db)) == 0)
+		return 0;
+	if (ret < 0 ||
+	    fts_mailsift_db_get_u32(l->db, META_LAST_UID, &l->last_uid) < 0)
 		ret = -1;
 	else {
 		l->hits = i_new(uint64_t, l->last_uid / 64 + 1);

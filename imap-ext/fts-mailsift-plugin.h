@@ -93,6 +93,11 @@ int fts_mailsift_db_compact(struct mailsift_fts_backend *b, struct mailbox *box,
 /* Metadata helpers: 0 ok (missing = 0), -1 error. */
 int fts_mailsift_db_get_u32(msx_db *db, const char *key, uint32_t *val_r);
 int fts_mailsift_db_set_u32(msx_db *db, const char *key, uint32_t val);
+/* Whether db was written under the current term scheme (META_FORMAT is
+ * MSF_INDEX_FORMAT; a database without it predates pair terms): 1 yes, 0
+ * no (it must be rebuilt; until then lookups leave SEARCH to Dovecot), -1
+ * error. */
+int fts_mailsift_db_format_ok(msx_db *db);
 /* Logs an error about box (box may be NULL). */
 void fts_mailsift_error(struct mailsift_fts_backend *b, struct mailbox *box,
 			const char *fmt, ...) ATTR_FORMAT(3, 4);
@@ -163,5 +168,6 @@ int fts_mailsift_optimize(struct fts_backend *backend);
 
 #define META_LAST_UID	 "mailsift.last_uid"
 #define META_UIDVALIDITY "mailsift.uidvalidity"
+#define META_FORMAT	 "mailsift.format" /* MSF_INDEX_FORMAT */
 
 #endif

@@ -75,9 +75,18 @@ typedef int msf_term_fn(const char *term, size_t len, void *ctx);
  * memory. */
 typedef int msf_norm_fn(const char *in, size_t len, ms_buf *out);
 
-#define MSF_NO_PAIRS  "QB"
-#define MSF_PAIR_HALF 6 /* bytes of text on each side of a pair term */
-#define MSF_SEP_MAX   3 /* separator bytes a pair term holds at most */
+#define MSF_NO_PAIRS "QB"
+/* 4 bytes, not 6: on corpus A a quarter less index (84.7 -> 62.5 MB) and
+ * indexing CPU, at about the same latency (10,046 messages: median 8.9 ms
+ * both, p95 1.33 -> 1.39 s); keys of up to 4 + separator + 4 bytes are
+ * exact (see imap-ext/README.md) */
+#define MSF_PAIR_HALF 4 /* bytes of text on each side of a pair term */
+/* Version of the term scheme, kept in each database (META_FORMAT): a
+ * database written under another one (or none: before pair terms) is
+ * rebuilt, as it would answer keys wrongly. Bump it with every change of
+ * the terms a message gets. */
+#define MSF_INDEX_FORMAT 2
+#define MSF_SEP_MAX	 3 /* separator bytes a pair term holds at most */
 /* "P" kind tail 1 sep 1 head NUL */
 #define MSF_PAIR_TERM_MAX (5 + 2 * MSF_PAIR_HALF + MSF_SEP_MAX)
 

@@ -6,7 +6,8 @@ APPEND, SEARCH BODY/SUBJECT substrings (expected UIDs computed from what
 was appended), EXPUNGE (gone from SEARCH and from the Xapian DB at once),
 RENAME (same GUID directory kept, not re-indexed), DELETE (its index
 directory removed), `doveadm fts rescan` + `doveadm index`, `doveadm fts
-optimize`, a corrupted postlist.glass (SEARCH still right, no crash, a
+optimize`, an index of another term scheme (not used, rebuilt), a
+corrupted postlist.glass (SEARCH still right, no crash, a
 warning in the log, the index rebuilt), and a second session searching
 while the first APPENDs 50 messages. Dovecot's log must show no Panic,
 Fatal or killed process. Needs root and build/lib21_fts_mailsift_plugin.so.
@@ -244,6 +245,32 @@ def lifecycle(t, dc):
     return uids, n, db
 
 
+def meta(db, *args):
+    """xapian-metadata get|set on db (as root; ownership kept for vmail)."""
+    p = subprocess.run(["xapian-metadata"] + list(args[:1]) + [db] + list(args[1:]),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    subprocess.run(["chown", "-R", "--reference=%s" % os.path.dirname(db), db], check=True)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def old_scheme(t, dc, uids, n, db):
+    """An index written under another term scheme (an older version's, or
+    one before pair terms) is not used: SEARCH stays right and the index
+    is rebuilt with the current scheme."""
+    cur = meta(db, "get", "mailsift.format")
+    t.check(cur not in (None, "", "1"), "the index records its term scheme (%r)" % cur)
+    meta(db, "set", "mailsift.format", "1")
+    before = len(open(dc.log, errors="replace").read())
+    im = dc.login()
+    im.select("Box2")
+    check_searches(t, im, "index of another term scheme", uids, n, "xlife")
+    im.logout()
+    new = open(dc.log, errors="replace").read()[before:]
+    t.check("another term scheme" in new, "the rebuild is logged: %s" % new[-300:])
+    t.check(meta(db, "get", "mailsift.format") == cur, "rebuilt under the current scheme")
+    t.check(doccount(db) == n - 1, "the index was rebuilt (%s documents)" % doccount(db))
+
+
 def corruption(t, dc, uids, n, db):
     pl = os.path.join(db, "postlist.glass")
     size = os.path.getsize(pl)
@@ -289,6 +316,7 @@ def main():
     try:
         dc.start()
         uids, n, db = lifecycle(t, dc)
+        old_scheme(t, dc, uids, n, db)
         corruption(t, dc, uids, n, db)
         concurrent(t, dc)
         log = open(dc.log, errors="replace").read()

@@ -238,13 +238,53 @@ def stack_teardown(dm, st, work):
     keep_or_remove(work)
 
 
+def _port_range():
+    """(first, last) of MSTEST_PORTS ("LO-HI": tests that share a machine
+    keep to their own ports), or None: the kernel chooses."""
+    spec = os.environ.get("MSTEST_PORTS", "")
+    if not spec:
+        return None
+    try:
+        lo, hi = (int(x) for x in spec.split("-"))
+    except ValueError:
+        raise SystemExit("MSTEST_PORTS=%r: expected LO-HI, e.g. 42000-42999" % spec)
+    if not 0 < lo <= hi < 65536:
+        raise SystemExit("MSTEST_PORTS=%r: not a port range" % spec)
+    return lo, hi
+
+
+# where the search in MSTEST_PORTS goes on: ports just handed out are not
+# handed out again; two test processes start at different places
+_next_port = [os.getpid() * 7]
+
+
 def free_ports(n):
-    """n free TCP ports on 127.0.0.1, chosen by the kernel."""
+    """n free TCP ports on 127.0.0.1: chosen by the kernel, or taken in
+    turn from MSTEST_PORTS (each bound once to see that it is free)."""
     import socket
-    ss = [socket.socket() for _ in range(n)]
-    for s in ss:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in ss]
-    for s in ss:
-        s.close()
-    return ports
+    rng = _port_range()
+    ss = []
+    try:
+        if rng is None:
+            ss = [socket.socket() for _ in range(n)]
+            for s in ss:
+                s.bind(("127.0.0.1", 0))
+        else:
+            lo, hi = rng
+            for _ in range(hi - lo + 1):
+                if len(ss) == n:
+                    break
+                port = lo + (_next_port[0] % (hi - lo + 1))
+                _next_port[0] += 1
+                s = socket.socket()
+                try:
+                    s.bind(("127.0.0.1", port))
+                    ss.append(s)
+                except OSError:
+                    s.close()
+            if len(ss) < n:
+                raise RuntimeError("MSTEST_PORTS: fewer than %d free ports in %d-%d" % (n, lo, hi))
+        return [s.getsockname()[1] for s in ss]
+    finally:
+        for s in ss:
+            s.close()
