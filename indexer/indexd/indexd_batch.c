@@ -127,20 +127,10 @@ static void log_indexed(const ixd *d, const ms_spool_entry *e, const char *id)
 static void log_unextracted(const ms_spool_entry *e, const char *id,
 			    const ms_prep *prep)
 {
-	char *notes = strdup(ms_prep_unextracted(prep)), *rest = notes, *l;
-	while (rest && *rest && (l = strsep(&rest, "\n"))) {
-		char *f[5] = { 0 }; /* strsep: empty fields stay fields */
-		for (int i = 0; i < 5 && l; i++)
-			f[i] = strsep(&l, "\t");
-		ms_log_warn(
-			"%s: id=%s attachment \"%s\" (%s, %s bytes): no text "
-			"extracted (extract:%s): %s",
-			qid_of(e), id, f[3] ? f[3] : "",
-			f[1] && *f[1] ? f[1] : "-", f[2] ? f[2] : "0",
-			f[0] ? f[0] : "failed",
-			f[4] && *f[4] ? f[4] : "no reason given");
+	for (const char *l = ms_prep_unextracted(prep), *nl; *l; l = nl + 1) {
+		nl = strchr(l, '\n'); /* every line ends in one */
+		ms_log_warn("%s: id=%s %.*s", qid_of(e), id, (int)(nl - l), l);
 	}
-	free(notes);
 }
 
 static int add_to_batch(ixd *d, ixd_item *it)

@@ -167,9 +167,10 @@ ms_status_t ms_archive_insert(ms_archive *ar, ms_prep *prep,
 			      ms_add_result *res_r, char *id_r);
 void ms_prep_free(ms_prep **prep);
 /* The attachments of a prepared message whose text could not be
- * extracted, one line each: "STATE\tTYPE\tSIZE\tNAME\tREASON" (STATE
- * "failed" or "encrypted"; tabs and newlines in the parts made spaces),
- * each ending in a newline; "" when none. Owned by prep. */
+ * extracted, one sentence each for the log: 'attachment "NAME" (TYPE, N
+ * bytes): no text extracted (extract:STATE): REASON' (STATE "failed" or
+ * "encrypted"; newlines in the parts made spaces), each ending in a
+ * newline; "" when none. Owned by prep. */
 const char *ms_prep_unextracted(const ms_prep *prep);
 
 /* Makes every earlier addition durable: store first, then each shard. */

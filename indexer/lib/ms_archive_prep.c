@@ -94,31 +94,35 @@ static ms_status_t prep_fail(ms_prep *p, ms_status_t st, const char *msg)
 	return p->st = st;
 }
 
-/* Appends s (NULL: "") with tabs and newlines made spaces. */
-static void put_field(ms_buf *b, const char *s)
+/* Appends s (NULL or "": dflt) with newlines made spaces (one note per
+ * line). */
+static void put_field(ms_buf *b, const char *s, const char *dflt)
 {
-	for (; s && *s; s++)
-		ms_buf_putc(b,
-			    *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+	if (!s || !*s)
+		s = dflt;
+	for (; *s; s++)
+		ms_buf_putc(b, *s == '\n' || *s == '\r' ? ' ' : *s);
 }
 
 /* Notes the attachments whose extraction failed or met a password. */
 static void note_unextracted(ms_prep *p, const ms_doc *doc)
 {
+	ms_buf *b = &p->unextracted;
 	for (size_t i = 0; i < doc->n_att; i++) {
 		const ms_attachment *a = &doc->att[i];
 		if (a->extracted != MS_EXTRACT_FAILED &&
 		    a->extracted != MS_EXTRACT_ENCRYPTED)
 			continue;
-		ms_buf_printf(&p->unextracted, "%s\t",
+		ms_buf_puts(b, "attachment \"");
+		put_field(b, a->name, "");
+		ms_buf_puts(b, "\" (");
+		put_field(b, a->type, "-");
+		ms_buf_printf(b,
+			      ", %llu bytes): no text extracted (extract:%s): ",
+			      (unsigned long long)a->size,
 			      ms_extract_state_name(a->extracted));
-		put_field(&p->unextracted, a->type);
-		ms_buf_printf(&p->unextracted, "\t%llu\t",
-			      (unsigned long long)a->size);
-		put_field(&p->unextracted, a->name);
-		ms_buf_putc(&p->unextracted, '\t');
-		put_field(&p->unextracted, a->reason);
-		ms_buf_putc(&p->unextracted, '\n');
+		put_field(b, a->reason, "no reason given");
+		ms_buf_putc(b, '\n');
 	}
 }
 
