@@ -178,4 +178,10 @@ def login(d, con, name, pw="secret"):
     d.find_element(By.NAME, "user").send_keys(name)
     d.find_element(By.NAME, "password").send_keys(pw)
     d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # click() may return before the POST's navigation is done (seen in a
+    # loaded make check): wait for it to leave the login page, or give up
+    # (a refused login stays there)
+    deadline = time.time() + 15
+    while "/login" in d.current_url and time.time() < deadline:
+        time.sleep(0.1)
     return "/login" not in d.current_url
