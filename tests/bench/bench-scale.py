@@ -9,8 +9,9 @@ corpus message with a new Message-ID, a date spread uniformly over
 2020-01-01..2024-12-31 (in time order within a host, as an MX host
 archives them) and its body mixed with 40 words drawn from the
 whole corpus (so it is not N/6046 copies of the same text), written as mbox
-files and imported with `mailsift import` into 4 archives of N/4 (the
-import rate is the total over the 4). The 4 archives' shards are then
+files and imported with `mailsift import` into 4 archives of N/4, PAR
+imports at once (default: online CPUs; the rate printed is all N over the
+wall time, and each import's own rate). The 4 archives' shards are then
 served by 1, 2 or 4 xapian-tcpsrv (each over a stub database of its
 shards, as mailsift serve does) and a search head with those remotes runs
 a fixed set of queries (QUERIES, each REPEAT times, as whole `mailsift
@@ -64,37 +65,64 @@ def synth(msgs, words, i, t, rnd):
 
 
 def build(work, n):
+    """Writes each host's mbox files, then imports the 4 hosts, PAR at once
+    (default: online CPUs, as separate MX hosts would); returns the archives,
+    the import wall time and each import's own seconds."""
     msgs = corpus()
     words = sorted({w for m in msgs[:800] for w in re.findall(rb"[A-Za-z]{4,10}", m)})
     rnd = random.Random(1)
-    archives, secs = [], 0.0
+    per = n // 4
+    hosts = []
     for h in range(4):
         d = os.path.join(work, "h%d" % h)
         os.makedirs(os.path.join(d, "in"))
         conf = os.path.join(d, "plugin.conf")
         with open(conf, "w") as f:
             f.write("[archive]\ndir = %s/archive\nhost = h%d\n" % (d, h))
-        per = n // 4
         # an MX host archives its mail in time order: dates sorted per host
         dates = sorted(rnd.randint(*YEARS) for _ in range(per))
         for c in range(0, per, 20000):
             with open(os.path.join(d, "in", "%06d.mbox" % c), "wb") as f:
                 for k in range(c, min(per, c + 20000)):
                     f.write(synth(msgs, words, h * per + k, dates[k], rnd))
-        t0 = time.time()
-        p = subprocess.run([mstest.MAILSIFT, "-c", conf, "import", os.path.join(d, "in")],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        secs += time.time() - t0
-        if p.returncode:
-            sys.exit("import failed: %s" % p.stderr.decode()[-400:])
-        shutil.rmtree(os.path.join(d, "in"))
-        archives.append(os.path.join(d, "archive"))
-    return archives, secs
+        hosts.append((d, conf))
+    par = int(os.environ.get("PAR", str(os.cpu_count() or 1)))
+    running, own = [], []
+    t0 = time.time()
+    for d, conf in hosts:
+        while len(running) >= par:
+            own.append(finish(running.pop(0)))
+        running.append((d, time.time(), subprocess.Popen(
+            [mstest.MAILSIFT, "-c", conf, "import", os.path.join(d, "in")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+    while running:
+        own.append(finish(running.pop(0)))
+    return [os.path.join(d, "archive") for d, _ in hosts], time.time() - t0, own, par
+
+
+def finish(job):
+    d, start, p = job
+    err = p.communicate()[1]
+    if p.returncode:
+        sys.exit("import failed: %s" % err.decode()[-400:])
+    shutil.rmtree(os.path.join(d, "in"))
+    return time.time() - start
 
 
 def shards(archive):
     s = os.path.join(archive, "shards")
     return [os.path.join(s, x) for x in sorted(os.listdir(s)) if not x.startswith(".")]
+
+
+def port_busy(port):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def wait_port(port):
@@ -118,6 +146,9 @@ def run_split(work, archives, k, base):
             for a in arcs:
                 f.writelines("auto %s\n" % s for s in shards(a))
         port = base + 2 * g
+        if port_busy(port):
+            stop(procs)
+            sys.exit("bench-scale: port %d is in use (SCALE_PORT_BASE picks others)" % port)
         # its own session: xapian-tcpsrv's SIGTERM handler signals its group
         procs.append(subprocess.Popen(["xapian-tcpsrv", "--interface", "127.0.0.1",
                                        "--port", str(port), "--quiet", stub],
@@ -129,6 +160,24 @@ def run_split(work, archives, k, base):
     conf = os.path.join(head, "plugin.conf")
     with open(conf, "w") as f:
         f.write("[archive]\ndir = %s/archive\nremote = %s\n" % (head, " ".join(remotes)))
+    try:
+        return measure(conf)
+    finally:
+        stop(procs)
+
+
+def stop(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def measure(conf):
     lat = []
     total = None
     for _ in range(REPEAT):
@@ -142,9 +191,6 @@ def run_split(work, archives, k, base):
                     sys.exit("%s failed: %s" % (cmd, p.stderr.decode()[-300:]))
                 if cmd[0] == "count" and q == "*":
                     total = int(p.stdout)
-    for p in procs:
-        p.send_signal(signal.SIGTERM)
-        p.wait()
     lat.sort()
     return lat[len(lat) // 2], lat[int(len(lat) * 0.95)], total, len(lat)
 
@@ -154,9 +200,11 @@ def main():
     work = tempfile.mkdtemp(prefix="mailsift-bench-scale-")
     base = int(os.environ.get("SCALE_PORT_BASE", "41100"))
     try:
-        archives, secs = build(work, n)
-        print("bench-scale: %d messages imported into 4 archives in %.0f s: %.0f msg/s"
-              % (n, secs, n / secs))
+        archives, secs, own, par = build(work, n)
+        print("bench-scale: %d messages imported into 4 archives, %d imports at once, in "
+              "%.0f s wall: %.0f msg/s in all; each import %s s (%.0f msg/s per import)"
+              % (n, par, secs, n / secs, "/".join("%.0f" % x for x in own),
+                 (n // 4) / (sum(own) / len(own))))
         for k in (1, 2, 4):
             p50, p95, total, runs = run_split(work, archives, k, base)
             print("bench-scale: %d tcpsrv host(s): %d commands (search --limit 20 and "
