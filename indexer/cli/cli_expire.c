@@ -14,9 +14,16 @@
  * prints one JSON object per line instead (one for a finished interrupted
  * run, one for this run), with the ids.
  *
+ * With [archive] holds_from, the holds of those search heads (GET /holds
+ * of their `mailsift serve`) hold too: read when the run starts, and again
+ * just before anything is deleted; if a head cannot be reached, or its
+ * holds changed in between, nothing is deleted (run it again).
+ *
  * Testing aid: the environment variable MAILSIFT_NOW (seconds since the
  * epoch) replaces the current time the periods count back from, so tests
- * can fix "now"; it changes nothing else.
+ * can fix "now"; it changes nothing else. MAILSIFT_EXPIRE_PAUSE (seconds)
+ * waits that long between planning and deleting, so a test can change the
+ * holds of a head meanwhile.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,13 +35,17 @@
 
 #include "cli.h"
 #include "ms_expire.h"
+#include "ms_hold.h"
 #include "ms_json.h"
 #include "ms_log.h"
+#include "ms_remote.h"
 
 #define LOCK_WAIT 60 /* seconds to wait for a writer to let go */
 
 typedef struct run_opts {
 	int dry, json;
+	ms_buf *heads; /* the holds each [archive] holds_from sent */
+	size_t n_heads;
 } run_opts;
 
 /* The time periods count back from: MAILSIFT_NOW or the clock. */
@@ -79,6 +90,77 @@ static ms_expire *begin(const ms_config *cfg, ms_archive *ar)
 		err = NULL;
 		sleep(1);
 	}
+}
+
+/* ---- the holds of search heads ---- */
+
+/* The holds text search head addr sends, into out. 0 or -1 (reported). */
+static int fetch_holds(const ms_config *cfg, const char *addr, ms_buf *out)
+{
+	char *err = NULL;
+	ms_buf_reset(out);
+	ms_status_t st = ms_remote_get(
+		addr, "/holds", cfg->archive_remote_connect_timeout * 1000,
+		cfg->archive_remote_timeout * 1000, MS_HOLDS_MAX_FILE, out,
+		&err);
+	if (st)
+		ms_log_error("cannot expire: the holds of search head %s: %s "
+			     "(nothing deleted)",
+			     addr, err ? err : ms_status_str(st));
+	free(err);
+	return st ? -1 : 0;
+}
+
+/* Reads every head's holds into the run. 0 or -1 (reported). */
+static int add_heads(const ms_config *cfg, ms_expire *ex, run_opts *o)
+{
+	size_t n = 0;
+	while (cfg->archive_holds_from && cfg->archive_holds_from[n])
+		n++;
+	if (n && !(o->heads = calloc(n, sizeof *o->heads)))
+		return ms_log_error("out of memory"), -1;
+	for (o->n_heads = 0; o->n_heads < n; o->n_heads++) {
+		const char *addr = cfg->archive_holds_from[o->n_heads];
+		ms_buf *t = &o->heads[o->n_heads];
+		if (fetch_holds(cfg, addr, t))
+			return -1;
+		if (ms_expire_add_holds(ex, addr, t->data ? t->data : "",
+					t->len))
+			return ms_log_error("cannot expire: %s",
+					    ms_expire_error(ex)),
+			       -1;
+	}
+	return 0;
+}
+
+/* Whether every head still has the holds the run began with. 0 or -1
+ * (reported: nothing may be deleted). */
+static int heads_unchanged(const ms_config *cfg, const run_opts *o)
+{
+	ms_buf now = MS_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < o->n_heads && !rc; i++) {
+		const char *addr = cfg->archive_holds_from[i];
+		if ((rc = fetch_holds(cfg, addr, &now)))
+			break;
+		if (now.len != o->heads[i].len ||
+		    (now.len && memcmp(now.data, o->heads[i].data, now.len))) {
+			ms_log_error("expire: the holds of search head %s "
+				     "changed during the run; nothing deleted "
+				     "(run mailsift expire again)",
+				     addr);
+			rc = -1;
+		}
+	}
+	ms_buf_free(&now);
+	return rc;
+}
+
+static void heads_free(run_opts *o)
+{
+	for (size_t i = 0; i < o->n_heads; i++)
+		ms_buf_free(&o->heads[i]);
+	free(o->heads);
 }
 
 /* ---- reports ---- */
@@ -201,8 +283,13 @@ static int carry_out(const ms_config *cfg, ms_expire *ex,
 		     const run_opts *o)
 {
 	ms_expire_result res = { 0 };
-	int rc = audit(cfg, "expire", p,
-		       r ? "retention" : "retention (interrupted run)");
+	const char *pause = getenv("MAILSIFT_EXPIRE_PAUSE");
+	if (pause && *pause)
+		sleep((unsigned)atoi(pause));
+	int rc = heads_unchanged(cfg, o);
+	rc = rc ? rc
+		: audit(cfg, "expire", p,
+			r ? "retention" : "retention (interrupted run)");
 	ms_status_t st = rc ? MS_OK : ms_expire_apply(ex, p, &res);
 	if (st)
 		ms_log_error("expire: %s (run mailsift expire again to finish)",
@@ -272,7 +359,7 @@ int cli_expire(const ms_config *cfg, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	run_opts o = { 0, 0 };
+	run_opts o = { 0, 0, NULL, 0 };
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+nj", opts, NULL)) != -1) {
@@ -298,7 +385,8 @@ int cli_expire(const ms_config *cfg, int argc, char **argv)
 		       free(err), 1;
 	ms_archive *ar = cli_open_archive(cfg, 0);
 	ms_expire *ex = ar ? begin(cfg, ar) : NULL;
-	int rc = ex ? run(cfg, ex, r, now, &o) : -1;
+	int rc = ex && !add_heads(cfg, ex, &o) ? run(cfg, ex, r, now, &o) : -1;
+	heads_free(&o);
 	ms_expire_end(&ex);
 	ms_archive_close(&ar);
 	ms_retention_free(&r);

@@ -244,6 +244,7 @@ static int serve_loop(serve *s)
 			return 0;
 		}
 		if (sig == SIGHUP) {
+			ms_daemon_notify(MS_NOTIFY_RELOADING);
 			ms_log_info("serve: SIGHUP: listing the shards and "
 				    "restarting xapian-tcpsrv");
 			write_stub(s, 1);
@@ -255,6 +256,8 @@ static int serve_loop(serve *s)
 		write_stub(s, 0);
 		if (!s->child && spawn(s))
 			return 1;
+		if (sig == SIGHUP)
+			ms_daemon_notify(MS_NOTIFY_READY);
 	}
 }
 
@@ -299,7 +302,8 @@ int cli_serve(const ms_config *cfg, int argc, char **argv)
 		       cfg->archive_dir, s.listen, s.raw_addr);
 	} else if (make_paths(&s) || write_stub(&s, 1) < 0) {
 		rc = 1;
-	} else if (cli_raw_start(ar, s.shards_dir, s.raw_addr, &raw, &err)) {
+	} else if (cli_raw_start(ar, s.shards_dir, cfg->archive_dir, s.raw_addr,
+				 &raw, &err)) {
 		ms_log_error("serve: %s", err ? err : "cannot listen");
 		rc = 1;
 	} else {

@@ -11,14 +11,15 @@
 typedef struct cli_raw_server cli_raw_server;
 
 /* Serves, on a thread of its own, GET /raw/SHA256 (the message's bytes
- * from ar's store, decrypted) and GET /shards (the names under
- * shards_dir, one a line) at addr (numeric "HOST:PORT"). ar and
- * shards_dir are borrowed until cli_raw_stop; ar is used on that thread
- * only. MS_OK with *srv_r, or MS_ERR_CONFIG / MS_ERR_IO / MS_ERR_NOMEM
+ * from ar's store, decrypted), GET /shards (the names under shards_dir,
+ * one a line) and GET /holds (the legal holds of the archive in dir, as
+ * ms_holds_format writes them) at addr (numeric "HOST:PORT"). ar,
+ * shards_dir and dir are borrowed until cli_raw_stop; ar is used on that
+ * thread only. MS_OK with *srv_r, or MS_ERR_CONFIG / MS_ERR_IO / MS_ERR_NOMEM
  * with *err_r (caller frees) a one-line reason. */
 ms_status_t cli_raw_start(ms_archive *ar, const char *shards_dir,
-			  const char *addr, cli_raw_server **srv_r,
-			  char **err_r);
+			  const char *dir, const char *addr,
+			  cli_raw_server **srv_r, char **err_r);
 /* Stops the endpoint (waits for its thread). NULL-safe; sets *srv NULL. */
 void cli_raw_stop(cli_raw_server **srv);
 

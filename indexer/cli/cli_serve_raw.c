@@ -3,12 +3,14 @@
  * backend (cli_serve.h; the client is ms_remote.h).
  *
  * Functions: cli_raw_start, cli_raw_stop; file-local on_request, reply,
- * send_raw, send_shards. GET /raw/SHA256 answers the stored message
- * (decrypted, decompressed: the bytes show would print) or 404;
- * GET /shards the shard names, one a line. Anything else is 404 (405 for
- * another method). One log line per message sent. The listener
- * (ms_httpd.h) runs one internal polling thread, so the archive handle
- * is used by it alone.
+ * send_raw, send_shards, send_holds. GET /raw/SHA256 answers the stored
+ * message (decrypted, decompressed: the bytes show would print) or 404;
+ * GET /shards the shard names, one a line; GET /holds the archive's
+ * legal holds (for the expire of MX hosts that list this one in
+ * [archive] holds_from), loaded and written again, so only a valid list
+ * is sent. Anything else is 404 (405 for another method). One log line
+ * per message or holds list sent. The listener (ms_httpd.h) runs one
+ * internal polling thread, so the archive handle is used by it alone.
  */
 #include <microhttpd.h>
 #include <netdb.h>
@@ -19,6 +21,7 @@
 #include "cli_serve.h"
 #include "ms_httpd.h"
 #include "ms_hash.h"
+#include "ms_hold.h"
 #include "ms_log.h"
 #include "ms_shard.h"
 #include "ms_store.h"
@@ -30,6 +33,7 @@ struct cli_raw_server {
 	struct MHD_Daemon *d;
 	ms_archive *ar;
 	const char *shards_dir;
+	const char *dir; /* the archive directory (its holds) */
 };
 
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status,
@@ -100,6 +104,27 @@ static enum MHD_Result send_shards(cli_raw_server *s, struct MHD_Connection *c)
 	return ok;
 }
 
+static enum MHD_Result send_holds(cli_raw_server *s, struct MHD_Connection *c)
+{
+	ms_holds *h = NULL;
+	ms_buf b = MS_BUF_INIT;
+	char *err = NULL, peer[64];
+	enum MHD_Result ok;
+	if (ms_holds_load(s->dir, &h, &err) || ms_holds_format(h, &b)) {
+		ms_log_error("holds: %s", err ? err : "out of memory");
+		ok = text(c, 500, "cannot read the holds\n");
+	} else {
+		ms_log_info("holds: %zu to %s", h->n,
+			    peer_of(c, peer, sizeof peer));
+		ok = ms_httpd_reply(c, 200, "text/plain; charset=utf-8",
+				    b.data ? b.data : "", b.len);
+	}
+	free(err);
+	ms_holds_free(&h);
+	ms_buf_free(&b);
+	return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *data,
@@ -120,14 +145,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return text(c, 405, "only GET\n");
 	if (strcmp(url, "/shards") == 0)
 		return send_shards(s, c);
+	if (strcmp(url, "/holds") == 0)
+		return send_holds(s, c);
 	if (strncmp(url, "/raw/", 5) == 0 && is_sha(url + 5))
 		return send_raw(s, c, url + 5);
-	return text(c, 404, "GET /raw/SHA256 or /shards\n");
+	return text(c, 404, "GET /raw/SHA256, /shards or /holds\n");
 }
 
 ms_status_t cli_raw_start(ms_archive *ar, const char *shards_dir,
-			  const char *addr, cli_raw_server **srv_r,
-			  char **err_r)
+			  const char *dir, const char *addr,
+			  cli_raw_server **srv_r, char **err_r)
 {
 	*srv_r = NULL;
 	*err_r = NULL;
@@ -136,6 +163,7 @@ ms_status_t cli_raw_start(ms_archive *ar, const char *shards_dir,
 		return MS_ERR_NOMEM;
 	s->ar = ar;
 	s->shards_dir = shards_dir;
+	s->dir = dir;
 	ms_status_t st = ms_httpd_start("raw endpoint", addr, on_request, s,
 					MAX_CONNS, IDLE_SECS, &s->d, err_r);
 	if (st)

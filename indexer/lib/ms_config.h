@@ -111,6 +111,8 @@ typedef struct ms_config {
 				  empty */
 	unsigned archive_remote_timeout;
 	unsigned archive_remote_connect_timeout;
+	char **archive_holds_from; /* "HOST:PORT" of the search heads whose
+				      holds expire honours; may be empty */
 	/* [indexd] */
 	unsigned indexd_batch_size;
 	unsigned indexd_commit_interval;

@@ -176,6 +176,9 @@ static const ms_config_param params[] = {
 	  "time a remote archive host has to answer"),
 	P(archive, remote_connect_timeout, MS_CT_DURATION, 0, "5s", 1, 300,
 	  NULL, "time allowed to connect to a remote archive host"),
+	PC(archive, holds_from, MS_CT_LIST, MS_CF_EMPTY_OK, "", remote_check,
+	   "HOST:PORT of each mailsift serve (a search head) whose legal "
+	   "holds this host's expire also honours"),
 
 	P(indexd, batch_size, MS_CT_UINT, 0, "1000", 1, 100000, NULL,
 	  "messages per Xapian commit at most"),

@@ -5,10 +5,10 @@
  * ms_expire_decide, ms_expire_plan_free, ms_expire_plan_ids, and for
  * ms_expire_apply.c: ms_expire_fail, ms_expire_open_shard,
  * ms_expire_docref, ms_expire_hold_sets, ms_expire_sets_free,
- * ms_idset_has. The plan goes shard by shard (only shards that can hold
- * mail older than the latest cutoff): each rule's and each active hold's
- * query is run on the shard alone (the ids it matches), then every
- * document is decided from its record (id, sha, date).
+ * ms_idset_has, ms_expire_add_holds. The plan goes shard by shard
+ * (only shards that can hold mail older than the latest cutoff): each
+ * rule's and each active hold's query is run on the shard alone (the ids
+ * it matches), then every document is decided from its record (id, sha, date).
  */
 #include "ms_expire_int.h"
 
@@ -162,33 +162,91 @@ ms_status_t ms_expire_hold_sets(ms_expire *ex, ms_xdb *db, ms_idset **sets_r)
 
 /* ---- begin / end ---- */
 
-/* Parses the queries of the active holds: a hold whose query no longer
- * parses stops the run (it must not silently hold nothing). */
-static ms_status_t parse_holds(ms_expire *ex)
+/* Makes room for n more active holds. */
+static ms_status_t grow_holds(ms_expire *ex, size_t n)
 {
-	size_t n = ex->holds->n;
-	ex->hold_q = calloc(n + 1, sizeof *ex->hold_q);
-	ex->hold_names = calloc(n + 1, sizeof *ex->hold_names);
-	if (!ex->hold_q || !ex->hold_names)
-		return ms_expire_fail(ex, MS_ERR_NOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		const ms_hold *h = &ex->holds->v[i];
+	size_t want = ex->n_active + n + 1;
+	ms_qnode **q = realloc(ex->hold_q, want * sizeof *q);
+	if (q)
+		ex->hold_q = q;
+	const char **names =
+		q ? realloc(ex->hold_names, want * sizeof *names) : NULL;
+	if (names)
+		ex->hold_names = names;
+	return names ? MS_OK
+		     : ms_expire_fail(ex, MS_ERR_NOMEM, "out of memory");
+}
+
+/* The name a hold is reported by: its own, or "SRC/NAME" (owned by the
+ * run) for holds added from src. NULL when out of memory. */
+static const char *hold_name(ms_expire *ex, const ms_hold *h, const char *src)
+{
+	char *nm = NULL, **v;
+	if (!src)
+		return h->name;
+	v = realloc(ex->more_names, (ex->n_more_names + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	ex->more_names = v;
+	if (asprintf(&nm, "%s/%s", src, h->name) < 0)
+		return NULL;
+	return v[ex->n_more_names++] = nm;
+}
+
+/* Parses the queries of hs's active holds into the run (src: where they
+ * come from, NULL for this archive's). A hold whose query no longer parses
+ * stops the run: it must not silently hold nothing. */
+static ms_status_t parse_holds(ms_expire *ex, const ms_holds *hs,
+			       const char *src)
+{
+	ms_status_t st = grow_holds(ex, hs->n);
+	for (size_t i = 0; i < hs->n && !st; i++) {
+		const ms_hold *h = &hs->v[i];
 		char *qerr = NULL;
 		if (!ms_hold_active(h))
 			continue;
-		ms_status_t st = ms_query_parse(
-			h->query, &ex->hold_q[ex->n_active], &qerr);
+		const char *nm = hold_name(ex, h, src);
+		if (!nm)
+			return ms_expire_fail(ex, MS_ERR_NOMEM,
+					      "out of memory");
+		st = ms_query_parse(h->query, &ex->hold_q[ex->n_active], &qerr);
 		if (st)
 			ms_expire_fail(ex, MS_ERR_CORRUPT,
 				       "hold %s: its query does not parse: %s",
-				       h->name,
-				       qerr ? qerr : ms_status_str(st));
+				       nm, qerr ? qerr : ms_status_str(st));
 		free(qerr);
 		if (st)
 			return MS_ERR_CORRUPT;
-		ex->hold_names[ex->n_active++] = h->name;
+		ex->hold_names[ex->n_active++] = nm;
 	}
-	return MS_OK;
+	return st;
+}
+
+ms_status_t ms_expire_add_holds(ms_expire *ex, const char *src,
+				const char *text, size_t len)
+{
+	ms_holds *hs = NULL,
+		 **v = realloc(ex->more, (ex->n_more + 1) * sizeof *v);
+	char *err = NULL, *copy = malloc(len + 1), *where = NULL;
+	ms_status_t st = v && copy && asprintf(&where, "holds of %s", src) >= 0
+				 ? MS_OK
+				 : MS_ERR_NOMEM;
+	if (v)
+		ex->more = v;
+	if (!st) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+		st = ms_holds_parse(copy, len, where, &hs, &err);
+	}
+	if (st)
+		ms_expire_fail(ex, st, "%s", err ? err : ms_status_str(st));
+	else
+		ex->more[ex->n_more++] = hs;
+	st = st ? st : parse_holds(ex, hs, src);
+	free(err);
+	free(copy);
+	free(where);
+	return st;
 }
 
 /* The locks, the holds, the clean-up; errors on the handle. */
@@ -200,7 +258,7 @@ static ms_status_t begin(ms_expire *ex)
 		ms_expire_fail(ex, st, "%s", ms_archive_error(ex->ar));
 	else if (!st && (st = ms_holds_load(ex->dir, &ex->holds, &err)))
 		ms_expire_fail(ex, st, "%s", err ? err : ms_status_str(st));
-	else if (!st && !(st = parse_holds(ex)) &&
+	else if (!st && !(st = parse_holds(ex, ex->holds, NULL)) &&
 		 (st = ms_archive_clean_dropped(ex->ar)))
 		ms_expire_fail(ex, st, "%s", ms_archive_error(ex->ar));
 	else if (err)
@@ -246,6 +304,12 @@ void ms_expire_end(ms_expire **exp)
 	free(ex->hold_q);
 	free(ex->hold_names);
 	ms_holds_free(&ex->holds);
+	for (size_t i = 0; i < ex->n_more; i++)
+		ms_holds_free(&ex->more[i]);
+	for (size_t i = 0; i < ex->n_more_names; i++)
+		free(ex->more_names[i]);
+	free(ex->more);
+	free(ex->more_names);
 	ms_buf_free(&ex->err);
 	ms_buf_free(&ex->rec);
 	free(ex->dir);

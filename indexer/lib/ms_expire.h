@@ -83,6 +83,14 @@ typedef struct ms_expire_result {
  * MS_ERR_NOMEM; then *ex_r is NULL and *err_r (caller frees) says why. */
 ms_status_t ms_expire_begin(ms_archive *ar, const char *dir, ms_expire **ex_r,
 			    char **err_r);
+/* Adds the holds of another archive to the run: text (len bytes, a holds
+ * file as a search head's `mailsift serve` sends it at GET /holds) read
+ * from `from` (its address, for names and messages). Its active holds
+ * hold like local ones, named "FROM/NAME". Call after ms_expire_begin,
+ * before deciding. MS_OK; MS_ERR_CORRUPT (the text, or a query that does
+ * not parse: the run must stop), MS_ERR_NOMEM; then ms_expire_error(). */
+ms_status_t ms_expire_add_holds(ms_expire *ex, const char *from,
+				const char *text, size_t len);
 /* Releases the locks and frees the handle. NULL-safe; NULLs *ex. */
 void ms_expire_end(ms_expire **ex);
 const char *ms_expire_error(const ms_expire *ex);

@@ -20,6 +20,9 @@ struct ms_expire {
 	ms_qnode **hold_q; /* the active holds' parsed queries */
 	const char **hold_names;
 	size_t n_active;
+	ms_holds **more;   /* holds added by ms_expire_add_holds */
+	char **more_names; /* their "FROM/NAME"s */
+	size_t n_more, n_more_names;
 	ms_buf err;
 	ms_buf rec; /* scratch copy of a document record */
 };

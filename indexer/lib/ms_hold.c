@@ -25,10 +25,9 @@
 #include "ms_query.h"
 #include "ms_record.h"
 
-#define HOLDS_FILE     "holds"
-#define HOLDS_LOCK     "holds.lock"
-#define HOLDS_FORMAT   "1"
-#define HOLDS_MAX_FILE (64u << 20)
+#define HOLDS_FILE   "holds"
+#define HOLDS_LOCK   "holds.lock"
+#define HOLDS_FORMAT "1"
 
 /* Sets *err_r (printf-style) and returns st. */
 static ms_status_t hold_fail(char **err_r, ms_status_t st, const char *fmt, ...)
@@ -244,7 +243,7 @@ ms_status_t ms_holds_load(const char *dir, ms_holds **h_r, char **err_r)
 		*err_r = NULL;
 	if (!path)
 		return MS_ERR_NOMEM;
-	ms_status_t st = ms_file_read(path, HOLDS_MAX_FILE, &text, err_r);
+	ms_status_t st = ms_file_read(path, MS_HOLDS_MAX_FILE, &text, err_r);
 	if (st == MS_ERR_NOTFOUND) {
 		st = (*h_r = calloc(1, sizeof **h_r)) ? MS_OK : MS_ERR_NOMEM;
 	} else if (!st) {

@@ -32,8 +32,9 @@
 #include "ms_status.h"
 
 #define MS_HOLD_NAME_MAX   64
-#define MS_HOLD_REASON_MAX 1000 /* bytes of a reason */
-#define MS_HOLD_WAIT	   30	/* seconds a writer waits for expire */
+#define MS_HOLD_REASON_MAX 1000	       /* bytes of a reason */
+#define MS_HOLD_WAIT	   30	       /* seconds a writer waits for expire */
+#define MS_HOLDS_MAX_FILE  (64u << 20) /* bytes of a holds file at most */
 
 typedef struct ms_hold {
 	char *name, *query, *reason, *by; /* never NULL ("" when unset) */

@@ -14,7 +14,13 @@ exactly the reference's answers: count and search (hits compared as sets of
 JSON lines: ties in date order may come in another order) for 100+ queries
 of the query language, show (bytes) for sampled ids and Message-IDs, and an
 export (manifest SHA-256s, export --verify) and a hold (hold add's count, hold
-show's messages). Then: a shard added on a host
+show's messages). An MX host with [archive] holds_from = the head (which
+runs `mailsift serve` over its empty archive) keeps what the head's hold
+covers when it expires its own mail, stops with nothing deleted when the
+head is down or its holds change during the run. The web console of the
+head (mailsift-web with the head's plugin.conf) counts, searches and shows
+the remote mail as the reference does, and a stopped host is an error
+page naming it, not a crash. Then: a shard added on a host
 while it serves is found without a restart; a stopped host is one clear
 error naming it; --allow-partial gives the others' results and a warning
 naming the stopped host's shards.
@@ -35,6 +41,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mstest  # noqa: E402
+import webtest  # noqa: E402
 
 T = mstest.Test("scale")
 INDEXD = os.path.join(mstest.BUILD, "mailsift-indexd")
@@ -270,6 +277,141 @@ def compare_holds(head, ref):
             "hold show on the head lists the remote messages (%d)" % len(a))
 
 
+OLD_MAIL = [(b"money talk", b"Mon, 6 Jan 2003 10:00:00 +0000"),
+            (b"plain one", b"Tue, 7 Jan 2003 10:00:00 +0000"),
+            (b"keep later", b"Wed, 8 Jan 2003 10:00:00 +0000"),
+            (b"plain two", b"Thu, 9 Jan 2003 10:00:00 +0000")]
+
+
+def mx_with_old_mail(tmp, head_port):
+    """Host m: four messages of 2003, 1 year retention, the head's holds."""
+    m = Host(tmp, "m", "holds_from = 127.0.0.1:%d\n[retention]\ndefault = 1y\n" % head_port)
+    for i, (subj, date) in enumerate(OLD_MAIL):
+        p = os.path.join(m.dir, "old%d.eml" % i)
+        with open(p, "wb") as f:
+            f.write(b"From: old@example.com\nTo: x@example.org\nSubject: %s\n"
+                    b"Message-ID: <old%d@example.com>\nDate: %s\n\nold body\n"
+                    % (subj, i, date))
+        T.check(m.run("import", p)[0] == 0, "m imports old mail %d" % i)
+    return m
+
+
+def holds_from_head(head, tmp, port):
+    """The head's hold 'scale-hold' (subject:money OR date:2002-08) and
+    'late-hold', placed during a run, seen by an MX host's expire."""
+    os.environ["MAILSIFT_NOW"] = str(1767225600)  # 2026-01-01
+    try:
+        T.check(head.start_serve(port), "serve on the pure search head (its holds)")
+        m = mx_with_old_mail(tmp, port)
+        head.stop_serve()
+        rc, out, err = m.run("expire")
+        T.check(rc == 1 and "127.0.0.1:%d" % port in err and "nothing deleted" in err and
+                len(err.strip().splitlines()) == 1 and m.run("count", "*")[1] == b"4\n",
+                "head down: expire on the MX host is one error naming it, nothing "
+                "deleted: %r" % err)
+        T.check(head.start_serve(port), "the head serves again")
+        env = dict(os.environ, MAILSIFT_EXPIRE_PAUSE="3")
+        p = subprocess.Popen([mstest.MAILSIFT, "-c", m.conf, "expire"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.5)
+        rc2 = head.run("hold", "add", "late-hold", "--reason", "during", "subject:plain")[0]
+        out, err = p.communicate(60)
+        err = err.decode()
+        T.check(rc2 == 0 and p.returncode == 1 and "changed during the run" in err and
+                m.run("count", "*")[1] == b"4\n",
+                "holds placed on the head during the MX host's run: nothing deleted: %r"
+                % err[-300:])
+        rc, out, err = m.run("expire")
+        name = "127.0.0.1:%d/scale-hold" % port
+        T.check(rc == 0 and name.encode() in out and b"deleted 1 messages" in out,
+                "expire on the MX host honours the head's holds (%s): %r %r"
+                % (name, out[-400:], err[-200:]))
+        left = sorted(json.loads(l)["subject"] for l in
+                      m.run("search", "--json", "*")[1].decode().splitlines())
+        T.check(left == ["money talk", "plain one", "plain two"],
+                "held by the head: money talk (scale-hold), plain * (late-hold): %r" % left)
+        T.check("holds: 2 to 127.0.0.1" in head.logtext(), "the head's serve logs each "
+                "holds request")
+        head.stop_serve()
+    finally:
+        del os.environ["MAILSIFT_NOW"]
+
+
+class Web:
+    """mailsift-web over the head's plugin.conf, an officer logged in."""
+
+    def __init__(self, head, port):
+        self.port, self.head = port, head
+        users = os.path.join(head.dir, "users")
+        with open(head.conf, "a") as f:
+            f.write("[web]\nlisten = 127.0.0.1:%d\nusers = %s\n" % (port, users))
+        web = os.path.join(mstest.BUILD, "mailsift-web")
+        subprocess.run([web, "-c", head.conf, "user", "add", "off", "--role", "officer"],
+                       input="secret\n", text=True, capture_output=True)
+        self.logf = open(os.path.join(head.dir, "web.log"), "ab")
+        self.proc = subprocess.Popen([web, "-c", head.conf, "-f"], stdout=self.logf,
+                                     stderr=self.logf)
+        self.sid = None
+        up = mstest.wait_for(lambda: can_connect(port) or self.proc.poll() is not None, 60)
+        if not T.check(up and self.proc.poll() is None, "mailsift-web starts on the head: %s"
+                       % open(os.path.join(head.dir, "web.log"), errors="replace").read()[-500:]):
+            return
+        st, h, _ = self.req("POST", "/login", "user=off&password=secret")
+        m = re.search(r"msid=([0-9a-f]+)", h.get("set-cookie", ""))
+        self.sid = m.group(1) if m else None
+
+    def req(self, method, path, body=None):
+        return webtest.request(self.port, method, path, body, self.sid, timeout=60)
+
+    def api(self, path):
+        st, _, body = self.req("GET", path)
+        return st, (json.loads(body) if body.startswith(b"{") else None)
+
+    def stop(self):
+        if self.proc.poll() is not None:
+            return self.proc.returncode
+        self.proc.terminate()
+        rc = self.proc.wait(20)
+        self.logf.close()
+        return rc
+
+
+def web_over_remotes(w, ref, queries, docs):
+    import urllib.parse
+    T.check(w.sid is not None, "officer logs in to the head's web console")
+    bad = []
+    for q in queries[:40]:
+        st, j = w.api("/api/count?q=" + urllib.parse.quote(q))
+        want = int(ref.run("count", q)[1])
+        if st != 200 or not j or j["count"] != want:
+            bad.append((q, st, j and j.get("count"), want))
+    T.check(not bad, "web console count over the remotes = one local archive "
+            "(40 queries): %r" % bad[:3])
+    st, j = w.api("/api/search?q=%s&limit=50" % urllib.parse.quote("subject:money"))
+    want = sorted(json.loads(l)["id"] for l in hits(ref, "subject:money")[1])[:50]
+    got = sorted(x["id"] for x in j["hits"]) if j else []
+    T.check(st == 200 and len(got) == min(50, len(want)) and set(got) <= set(
+        json.loads(l)["id"] for l in hits(ref, "subject:money")[1]),
+        "web search over the remotes finds the reference's hits (%d)" % len(got))
+    ok = 0
+    for d in docs[:10]:
+        st, _, raw = w.req("GET", "/message/%s/raw" % d["id"])
+        ok += st == 200 and raw == ref.run("show", d["id"])[1]
+    T.check(ok == min(10, len(docs)), "web raw download of remote messages: the "
+            "reference's bytes (%d of %d)" % (ok, min(10, len(docs))))
+
+
+def web_host_down(w, addr):
+    st, _, body = w.req("GET", "/api/count?q=*")
+    T.check(st >= 500 and addr.encode() in body,
+            "web console with a host down: an error naming it (%d %r)" % (st, body[:200]))
+    st, _, body = w.req("GET", "/search?q=money")
+    T.check(st >= 500 and addr.encode() in body, "search page: the error names it (%d)" % st)
+    st = w.req("GET", "/dashboard")[0]
+    T.check(w.proc.poll() is None and st == 200,
+            "and the console keeps running (dashboard %d)" % st)
+
+
 def new_shard_seen(head, hb):
     msg = (b"From: late@example.com\nTo: x@example.org\nSubject: scalepickup "
            b"arrives\nMessage-ID: <pickup@example.com>\nDate: Tue, 7 Jan 2031 "
@@ -311,12 +453,13 @@ def main():
         T.check(False, "xapian-tcpsrv (xapian-tools) installed")
         T.done()
     tmp = mstest.tempfile.mkdtemp(prefix="mailsift-scale-")
-    ports = port_pairs(3)
+    ports = port_pairs(5)
     hosts = [Host(tmp, l) for l in ("a", "b", "c")]
     ref = Host(tmp, "ref")
     files = corpus_files()
     T.check(len(files) == 6046, "corpus A has 6,046 messages (%d)" % len(files))
     thirds = [files[i::3] for i in range(3)]
+    head = web = None
     try:
         spool_third([hosts[0], ref], thirds[0])
         for h in (hosts[0], ref):
@@ -335,7 +478,7 @@ def main():
         rc, out, err = hosts[0].run("serve", "--listen", "127.0.0.1:%d" % ports[0], "-n")
         T.check(rc == 0 and b"configuration ok" in out, "serve -n checks: %r" % err)
         head = Host(tmp, "head", "remote = %s\nremote_timeout = 20s\n" %
-                    " ".join("127.0.0.1:%d" % p for p in ports))
+                    " ".join("127.0.0.1:%d" % p for p in ports[:3]))
         n_ref = ref.run("count", "*")[1]
         T.check(n_ref == b"6046\n", "reference holds 6046: %r" % n_ref)
         T.check(head.run("count", "*")[1] == n_ref, "head counts 6046 over the remotes")
@@ -344,12 +487,22 @@ def main():
         compare_show(head, ref, docs)
         compare_export(head, ref, tmp)
         compare_holds(head, ref)
+        holds_from_head(head, tmp, ports[3])
+        web = Web(head, ports[4])
+        if web.sid:
+            web_over_remotes(web, ref, queries, docs)
         new_shard_seen(head, hosts[1])
         stopped_host(head, hosts, ports)
+        if web.sid:
+            web_host_down(web, "127.0.0.1:%d" % ports[2])
+        T.check(web.stop() == 0, "mailsift-web stops on SIGTERM")
+        web = None
     finally:
-        for h in hosts:
-            if h.serve:
+        for h in hosts + [head]:
+            if h and h.serve:
                 h.stop_serve()
+        if web:
+            web.stop()
         mstest.keep_or_remove(tmp)
     T.done()
 

@@ -49,6 +49,7 @@ import mstest  # noqa: E402
 PKGS = ["mailsift", "mailsift-milter", "mailsift-indexd", "mailsift-web",
         "dovecot-fts-mailsift"]
 DAEMONS = ["mailsift-milter", "mailsift-indexd", "mailsift-web"]
+SERVE_UNIT = "mailsift-serve@%s.service"  # the template, %s the --listen address
 UNITDIR = "/lib/systemd/system"
 CONF = "/etc/mailsift/plugin.conf"
 ARCHIVE = "/var/lib/mailsift/archive"
@@ -184,21 +185,40 @@ def check_dovecot_files():
 
 
 def check_units():
-    for d in DAEMONS:
+    tmp = tempfile.mkdtemp(prefix="mailsift-unit-")
+    inst = os.path.join(tmp, SERVE_UNIT % "127.0.0.1:7400")
+    if T.check(os.path.isfile(os.path.join(UNITDIR, SERVE_UNIT % "")),
+               "installed " + SERVE_UNIT % ""):
+        shutil.copy(os.path.join(UNITDIR, SERVE_UNIT % ""), inst)
+    try:
+        for d in DAEMONS + [None]:
+            check_unit(d, inst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_unit(d, inst):
+    """d's unit (None: an instance of the serve template, at path inst):
+    installed, not enabled, verified, exposure at most MAX_EXPOSURE."""
+    if d is None:
+        unit, d = inst, os.path.basename(inst)[:-len(".service")]
+        if not os.path.isfile(unit):
+            return
+    else:
         unit = os.path.join(UNITDIR, d + ".service")
-        if not T.check(os.path.isfile(unit), "installed " + unit):
-            continue
-        wants = "/etc/systemd/system/multi-user.target.wants/%s.service" % d
-        T.check(not os.path.lexists(wants), "%s not enabled at install" % d)
-        st, out = run(["systemd-analyze", "verify", unit])
-        T.check(st == 0 and not out.strip(), "systemd-analyze verify %s: %s" % (d, out))
-        out = run(["systemd-analyze", "security", "--offline=true", unit])[1]
-        m = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\S+)", out)
-        if T.check(m, "systemd-analyze security %s: %s" % (d, out[-300:])):
-            print("systemd-analyze security %s: %s %s" % (d, m.group(1), m.group(2)))
-            T.check(float(m.group(1)) <= MAX_EXPOSURE and
-                    m.group(2) in ("OK", "SAFE"), "%s exposure %s %s" % (
-                        d, m.group(1), m.group(2)))
+    if not T.check(os.path.isfile(unit), "installed " + unit):
+        return
+    wants = "/etc/systemd/system/multi-user.target.wants/%s.service" % d
+    T.check(not os.path.lexists(wants), "%s not enabled at install" % d)
+    st, out = run(["systemd-analyze", "verify", unit])
+    T.check(st == 0 and not out.strip(), "systemd-analyze verify %s: %s" % (d, out))
+    out = run(["systemd-analyze", "security", "--offline=true", unit])[1]
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\S+)", out)
+    if T.check(m, "systemd-analyze security %s: %s" % (d, out[-300:])):
+        print("systemd-analyze security %s: %s %s" % (d, m.group(1), m.group(2)))
+        T.check(float(m.group(1)) <= MAX_EXPOSURE and
+                m.group(2) in ("OK", "SAFE"), "%s exposure %s %s" % (
+                    d, m.group(1), m.group(2)))
 
 
 # ---------------------------------------------------------------- the units
@@ -366,9 +386,14 @@ def tree_pids(pid):
 class Service:
     """One daemon started from its unit file as systemd would start it."""
 
-    def __init__(self, name, notify, logdir):
+    def __init__(self, name, notify, logdir, instance=None):
+        """instance: name is a template's prefix (mailsift-serve), %i this."""
         self.name, self.notify = name, notify
-        self.unit = read_unit(os.path.join(UNITDIR, name + ".service"))
+        if instance is None:
+            self.unit = read_unit(os.path.join(UNITDIR, name + ".service"))
+        else:
+            self.unit = {k: [x.replace("%i", instance) for x in v] for k, v in
+                         read_unit(os.path.join(UNITDIR, name + "@.service")).items()}
         self.log = os.path.join(logdir, name + ".log")
         self.proc = None
 
@@ -592,6 +617,39 @@ def check_web(port):
     T.check(code in (200, 302, 303, 401), "mailsift-web answers: %s" % code)
 
 
+def check_serve(base, notify, build):
+    """mailsift-serve@127.0.0.1:PORT as its unit starts it, over the
+    installed archive: READY=1, confined, a search head (the developer
+    build) counts what the installed mailsift counts, reload, stop."""
+    port = mstest.free_ports(2)[0]
+    s = Service("mailsift-serve", notify, base, "127.0.0.1:%d" % port)
+    head = os.path.join(base, "head")
+    os.makedirs(os.path.join(head, "archive"), exist_ok=True)
+    with open(os.path.join(head, "plugin.conf"), "w") as f:
+        f.write("[archive]\ndir = %s/archive\nremote = 127.0.0.1:%d\n"
+                "[audit]\nfile = %s/audit.log\n" % (head, port, head))
+    try:
+        s.start()
+        T.check(s.wait_state("READY=1"), "mailsift-serve@ says READY=1:\n" + s.tail())
+        T.check(s.confined(), "mailsift-serve@ runs as mailsift, no new privileges, "
+                "seccomp filter")
+        want = run(["/usr/bin/mailsift", "count", "*"])[1].strip()
+        got = run([os.path.join(mstest.ROOT, build, "mailsift"), "-c",
+                   os.path.join(head, "plugin.conf"), "count", "*"])[1].strip()
+        T.check(want.isdigit() and int(want) > 0 and got == want,
+                "a search head counts the served archive as the host does: %s %s"
+                % (got, want))
+        T.check(s.reload() and s.wait_state("RELOADING=1") and s.wait_state("READY=1"),
+                "mailsift-serve@ ExecReload: RELOADING=1, READY=1:\n" + s.tail())
+    finally:
+        mark = s.mark if s.proc else 0
+        rc = s.stop()
+        T.check(rc == 0, "mailsift-serve@ stops with status 0 on SIGTERM: %s\n%s"
+                % (rc, s.tail()))
+        T.check(notify.wait(None, "STOPPING=1", mark, 1) >= 0,
+                "mailsift-serve@ says STOPPING=1")
+
+
 def restart_indexd(s):
     """Starts indexd once more with the milter gone, as an admin draining
     the spool before a purge would: it finishes the milter's segments."""
@@ -602,7 +660,7 @@ def restart_indexd(s):
     T.check(s.stop() == 0, "indexd stops again: " + s.tail())
 
 
-def run_daemons(base, env):
+def run_daemons(base, env, build):
     notify = Notify()
     services = {d: Service(d, notify, base) for d in DAEMONS}
     web_port = mstest.free_ports(1)[0]
@@ -626,6 +684,7 @@ def run_daemons(base, env):
                     s.wait_state("READY=1"), "%s ExecReload: RELOADING=1, READY=1" % d)
         for d, s in services.items():
             T.check(s.proc.poll() is None, "%s still running after reload" % d)
+        check_serve(base, notify, build)
     except RuntimeError as e:
         T.check(False, "stack: %s" % e)
     finally:
@@ -700,7 +759,7 @@ def main():
         st, out = run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + debs)
         if T.check(st == 0, "apt-get install: " + out[-2000:]):
             check_installed()
-            run_daemons(base, stack_env(base))
+            run_daemons(base, stack_env(base), build)
             remove_and_purge(build)
     finally:
         cleanup_leftovers()

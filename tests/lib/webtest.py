@@ -25,6 +25,22 @@ INDEXD = os.path.join(mstest.BUILD, "mailsift-indexd")
 SHOTS = os.path.join(mstest.BUILD, "screenshots")
 
 
+def request(port, method, path, body=None, cookie=None, headers=None, timeout=30):
+    """One plain-HTTP request to 127.0.0.1:port (cookie: the msid session,
+    a body is form-encoded): status, headers (lower-case names), body."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = dict(headers or {})
+    if cookie:
+        h["Cookie"] = "msid=" + cookie
+    if body is not None:
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+
 def wait_for(fn, timeout=30.0, step=0.1):
     end = time.time() + timeout
     while time.time() < end:

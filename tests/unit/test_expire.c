@@ -323,6 +323,60 @@ START_TEST(test_locked)
 }
 END_TEST
 
+/* Holds a search head sent: active ones hold as "FROM/NAME", released
+ * ones hold nothing; text that is no holds list, or a hold whose query
+ * does not parse, stops the run with a message naming the source. */
+START_TEST(test_added_holds)
+{
+	ms_holds hs = { 0 };
+	ms_hold v[2] = { { .name = "case-7",
+			   .query = "subject:alpha",
+			   .reason = "",
+			   .by = "",
+			   .at = 1 },
+			 { .name = "old",
+			   .query = "subject:twin",
+			   .reason = "",
+			   .by = "",
+			   .at = 1,
+			   .released_by = "x",
+			   .release_reason = "done",
+			   .released_at = 2 } };
+	hs.v = v;
+	hs.n = 2;
+	ms_buf text = MS_BUF_INIT;
+	ck_assert_int_eq(ms_holds_format(&hs, &text), MS_OK);
+	ms_archive *ar = open_ar(0);
+	ms_expire *ex = NULL;
+	ck_assert_int_eq(ms_expire_begin(ar, dir, &ex, NULL), MS_OK);
+	ck_assert_int_eq(
+		ms_expire_add_holds(ex, "10.0.0.2:7400", text.data, text.len),
+		MS_OK);
+	ms_retention *r = policy("1y");
+	ms_expire_plan *p = NULL;
+	ck_assert_int_eq(ms_expire_decide(ex, r, NOW, &p), MS_OK);
+	ck_assert_uint_eq(p->n_holds, 2);
+	ck_assert_str_eq(p->hold_names[1], "10.0.0.2:7400/case-7");
+	ck_assert_uint_eq(p->held[1], 1); /* m1 */
+	for (size_t i = 0; i < p->n_items; i++)
+		ck_assert_str_ne(p->items[i].id, "m1");
+	ms_expire_plan_free(&p);
+	static const char *const bad[] = { "name\tx\n", "format\t9\n",
+					   "name\tq\nquery\tsubject:(\n" };
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(
+			ms_expire_add_holds(ex, "h:1", bad[i], strlen(bad[i])),
+			MS_ERR_CORRUPT);
+		ck_assert_ptr_nonnull(strstr(ms_expire_error(ex), "h:1"));
+		ck_assert_ptr_null(strchr(ms_expire_error(ex), '\n'));
+	}
+	ms_expire_end(&ex);
+	ms_retention_free(&r);
+	ms_archive_close(&ar);
+	ms_buf_free(&text);
+}
+END_TEST
+
 static Suite *expire_suite(void)
 {
 	Suite *s = suite_create("expire");
@@ -335,6 +389,7 @@ static Suite *expire_suite(void)
 	tcase_add_test(tc, test_journal);
 	tcase_add_test(tc, test_journal_damaged);
 	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_added_holds);
 	suite_add_tcase(s, tc);
 	return s;
 }

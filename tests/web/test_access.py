@@ -16,6 +16,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mstest  # noqa: E402
+import webtest  # noqa: E402
 
 WEB = os.path.join(mstest.BUILD, "mailsift-web")
 t = mstest.Test("web access")
@@ -52,17 +53,7 @@ for _ in range(50):
 
 
 def req(method, path, body=None, cookie=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    h = dict(headers or {})
-    if cookie:
-        h["Cookie"] = "msid=" + cookie
-    if body is not None:
-        h["Content-Type"] = "application/x-www-form-urlencoded"
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+    return webtest.request(port, method, path, body, cookie, headers)
 
 
 def login(name, pw="secret"):
