@@ -112,6 +112,10 @@ ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
  * was left out (ms_archive_remote.c). MS_OK, MS_ERR_REMOTE (error set on
  * ar), MS_ERR_NOMEM. */
 ms_status_t ms_archive_add_remotes(ms_archive *ar, ms_xdb *db, size_t n_local);
+/* After a search on reader db failed with MS_ERR_REMOTE: sets ar's error
+ * to name the remote host whose connection was lost (or, if none can be
+ * told, the search's own message). Returns MS_ERR_REMOTE. */
+ms_status_t ms_archive_remote_failed(ms_archive *ar, ms_xdb *db);
 
 /* Finds the entry of shard name (adding one if new) and opens it for
  * writing like ms_archive_open_shard(); *ws_r is owned by ar. */

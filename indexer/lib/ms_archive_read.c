@@ -287,7 +287,9 @@ static ms_status_t with_reader(ms_archive *ar, const ms_qnode *q, reader_fn fn,
 		if (st != MS_ERR_MODIFIED || ms_xdb_reopen(db) != MS_OK)
 			break;
 	}
-	if (st && db)
+	if (st == MS_ERR_REMOTE && db)
+		ms_archive_remote_failed(ar, db);
+	else if (st && db)
 		ms_archive_fail(ar, st, "%s", ms_xdb_error(db));
 	if (db != ar->reader)
 		ms_xdb_close(&db); /* a fresh reader, or a subset of the kept */

@@ -2,7 +2,8 @@
  * each [archive] remote to a reader, the shard names a host last listed,
  * and the raw bytes of a hit from wherever it lives.
  *
- * Functions: ms_archive_add_remotes, ms_archive_partial, ms_archive_raw;
+ * Functions: ms_archive_add_remotes, ms_archive_remote_failed,
+ * ms_archive_partial, ms_archive_raw;
  * file-local add_one, refresh_listing, listed_shards. Each remote is one
  * more sub-database of the reader (Xapian::Remote over the host's
  * xapian-tcpsrv). After a successful connect the host's shard listing
@@ -128,6 +129,19 @@ ms_status_t ms_archive_add_remotes(ms_archive *ar, ms_xdb *db, size_t n_local)
 	for (size_t i = 0; i < ar->n_remotes && !st; i++)
 		st = add_one(ar, db, i);
 	return st;
+}
+
+ms_status_t ms_archive_remote_failed(ms_archive *ar, ms_xdb *db)
+{
+	size_t idx = 0;
+	if (ar->n_part_remote && !ms_xdb_dead_part(db, ar->n_local, &idx) &&
+	    idx - ar->n_local < ar->n_part_remote)
+		return ms_archive_fail(
+			ar, MS_ERR_REMOTE,
+			"remote archive host %s failed during the search: %s",
+			ar->opts.remotes[ar->part_remote[idx - ar->n_local]],
+			ms_xdb_error(db));
+	return ms_archive_fail(ar, MS_ERR_REMOTE, "%s", ms_xdb_error(db));
 }
 
 const char *ms_archive_partial(const ms_archive *ar)

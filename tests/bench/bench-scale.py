@@ -16,7 +16,8 @@ served by 1, 2 or 4 xapian-tcpsrv (each over a stub database of its
 shards, as mailsift serve does) and a search head with those remotes runs
 a fixed set of queries (QUERIES, each REPEAT times, as whole `mailsift
 search --limit 20` and `count` commands): p50 and p95 per split. Ports from
-SCALE_PORT_BASE (41100). The work dir is kept when KEEP=1.
+SCALE_PORT_BASE (41100). The work dir is kept when KEEP=1; REUSE=DIR (a
+kept work dir) measures its archives again without building them.
 """
 import os
 import random
@@ -197,21 +198,26 @@ def measure(conf):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
-    work = tempfile.mkdtemp(prefix="mailsift-bench-scale-")
+    reuse = os.environ.get("REUSE")
+    work = reuse or tempfile.mkdtemp(prefix="mailsift-bench-scale-")
     base = int(os.environ.get("SCALE_PORT_BASE", "41100"))
     try:
-        archives, secs, own, par = build(work, n)
-        print("bench-scale: %d messages imported into 4 archives, %d imports at once, in "
-              "%.0f s wall: %.0f msg/s in all; each import %s s (%.0f msg/s per import)"
-              % (n, par, secs, n / secs, "/".join("%.0f" % x for x in own),
-                 (n // 4) / (sum(own) / len(own))))
+        if reuse:
+            archives = [os.path.join(work, "h%d" % h, "archive") for h in range(4)]
+            print("bench-scale: the archives of %s again (not imported now)" % work)
+        else:
+            archives, secs, own, par = build(work, n)
+            print("bench-scale: %d messages imported into 4 archives, %d imports at once, "
+                  "in %.0f s wall: %.0f msg/s in all; each import %s s (%.0f msg/s per "
+                  "import)" % (n, par, secs, n / secs, "/".join("%.0f" % x for x in own),
+                               (n // 4) / (sum(own) / len(own))))
         for k in (1, 2, 4):
             p50, p95, total, runs = run_split(work, archives, k, base)
             print("bench-scale: %d tcpsrv host(s): %d commands (search --limit 20 and "
                   "count, %d queries x %d): p50 %.0f ms, p95 %.0f ms; count * = %s"
                   % (k, runs, len(QUERIES), REPEAT, p50 * 1000, p95 * 1000, total))
     finally:
-        if os.environ.get("KEEP") == "1":
+        if os.environ.get("KEEP") == "1" or reuse:
             print("kept", work)
         else:
             shutil.rmtree(work, ignore_errors=True)

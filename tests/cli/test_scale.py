@@ -23,9 +23,10 @@ the remote mail as the reference does, and a stopped host is an error
 page naming it, not a crash. Then: a shard added on a host
 while it serves is found without a restart; a stopped host is one clear
 error naming it; --allow-partial gives the others' results and a warning
-naming the stopped host's shards.
+naming the stopped host's shards; a host's xapian-tcpsrv killed again and
+again during searches gives right answers or one error naming it.
 
-Ports: pairs PORT, PORT+1 from SCALE_PORT_BASE (default 41000) upward.
+Ports: pairs PORT, PORT+1 from SCALE_PORT_BASE (default 21000, below the kernel's ephemeral ports) upward.
 """
 import hashlib
 import json
@@ -50,7 +51,7 @@ N_QUERIES = 100
 
 def port_pairs(n):
     """n pairs (P, P+1) of free loopback ports from SCALE_PORT_BASE on."""
-    out, p = [], int(os.environ.get("SCALE_PORT_BASE", "41000"))
+    out, p = [], int(os.environ.get("SCALE_PORT_BASE", "21000"))
     while len(out) < n and p < 65000:
         ok = True
         for q in (p, p + 1):
@@ -428,6 +429,58 @@ def new_shard_seen(head, hb):
     T.check("shards listed" in hb.logtext(), "serve logged the new listing")
 
 
+def tcpsrv_pids(port):
+    """The xapian-tcpsrv on port: serve's child and the processes it forked
+    for connections."""
+    out = subprocess.run(["pgrep", "-f", "xapian-tcpsrv .*--port %d " % port],
+                         stdout=subprocess.PIPE, text=True).stdout.split()
+    return [int(x) for x in out]
+
+
+def host_dies_mid_search(head, ports):
+    """Host b's xapian-tcpsrv killed (SIGKILL) again and again while the
+    head runs searches: each command gives the right answer or one error
+    line naming the host, never a crash or a wrong answer; serve starts
+    tcpsrv again."""
+    import threading
+    addr = "127.0.0.1:%d" % ports[1]
+    want = {q: head.run("count", q)[1] for q in ("*", "money OR free", "date:2002")}
+    results, stop = [], threading.Event()
+
+    def searcher():
+        while not stop.is_set():
+            for q, w in want.items():
+                rc, out, err = head.run("count", q)
+                results.append((q, rc, out, err, w))
+
+    ts = [threading.Thread(target=searcher) for _ in range(2)]
+    for t in ts:
+        t.start()
+    kills = 0
+    end = time.time() + 12
+    while time.time() < end:
+        pids = tcpsrv_pids(ports[1])
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        kills += bool(pids)
+        time.sleep(random.uniform(0.2, 0.8))
+    stop.set()
+    for t in ts:
+        t.join()
+    bad = [r for r in results if not (
+        (r[1] == 0 and r[2] == r[4]) or
+        (r[1] == 1 and r[2] == b"" and addr in r[3] and len(r[3].strip().splitlines()) == 1))]
+    errs = sum(1 for r in results if r[1] == 1)
+    T.check(kills >= 5 and results and not bad,
+            "host b's tcpsrv killed %d times during %d searches: right answers or one "
+            "error naming it (%d errors): %r" % (kills, len(results), errs, bad[:2]))
+    T.check(mstest.wait_for(lambda: head.run("count", "*")[1] == want["*"], 30),
+            "serve restarts the killed tcpsrv; the head counts all again")
+
+
 def stopped_host(head, hosts, ports):
     hc = hosts[2]
     others = sum(int(h.run("count", "*")[1]) for h in hosts[:2])
@@ -492,6 +545,7 @@ def main():
         if web.sid:
             web_over_remotes(web, ref, queries, docs)
         new_shard_seen(head, hosts[1])
+        host_dies_mid_search(head, ports)
         stopped_host(head, hosts, ports)
         if web.sid:
             web_host_down(web, "127.0.0.1:%d" % ports[2])
