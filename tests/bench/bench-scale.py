@@ -211,11 +211,15 @@ def main():
                   "in %.0f s wall: %.0f msg/s in all; each import %s s (%.0f msg/s per "
                   "import)" % (n, par, secs, n / secs, "/".join("%.0f" % x for x in own),
                                (n // 4) / (sum(own) / len(own))))
+        one = None
         for k in (1, 2, 4):
             p50, p95, total, runs = run_split(work, archives, k, base)
+            one = one or (p50, p95)
             print("bench-scale: %d tcpsrv host(s): %d commands (search --limit 20 and "
-                  "count, %d queries x %d): p50 %.0f ms, p95 %.0f ms; count * = %s"
-                  % (k, runs, len(QUERIES), REPEAT, p50 * 1000, p95 * 1000, total))
+                  "count, %d queries x %d): p50 %.0f ms, p95 %.0f ms (%.2fx, %.2fx one "
+                  "host's); count * = %s"
+                  % (k, runs, len(QUERIES), REPEAT, p50 * 1000, p95 * 1000,
+                     p50 / one[0], p95 / one[1], total))
     finally:
         if os.environ.get("KEEP") == "1" or reuse:
             print("kept", work)
