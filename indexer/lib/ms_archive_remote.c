@@ -141,7 +141,16 @@ ms_status_t ms_archive_remote_failed(ms_archive *ar, ms_xdb *db)
 			"remote archive host %s failed during the search: %s",
 			ar->opts.remotes[ar->part_remote[idx - ar->n_local]],
 			ms_xdb_error(db));
-	return ms_archive_fail(ar, MS_ERR_REMOTE, "%s", ms_xdb_error(db));
+	ms_buf hosts = MS_BUF_INIT;
+	for (size_t k = 0; k < ar->n_part_remote; k++)
+		ms_buf_printf(&hosts, "%s%s", k ? " " : "",
+			      ar->opts.remotes[ar->part_remote[k]]);
+	ms_archive_fail(ar, MS_ERR_REMOTE,
+			"a remote archive host failed during the search (one "
+			"of %s): %s",
+			hosts.data ? hosts.data : "none", ms_xdb_error(db));
+	ms_buf_free(&hosts);
+	return MS_ERR_REMOTE;
 }
 
 const char *ms_archive_partial(const ms_archive *ar)
