@@ -8,8 +8,8 @@
  *
  * Checks, in order: config (plugin.conf parses; nothing else runs
  * without it), spool, archive, clamd, signatures, milter, postfix, indexd,
- * backlog, dovecot, web, metrics, audit. Exit status 0 when nothing failed
- * (warnings allowed), 1 when a check failed, 2 on usage errors.
+ * backlog, dovecot, web, metrics, remotes, audit. Exit status 0 when nothing
+ * failed (warnings allowed), 1 when a check failed, 2 on usage errors.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@ static const struct {
 	{ "dovecot", doc_check_dovecot },
 	{ "web", doc_check_web },
 	{ "metrics", doc_check_metrics },
+	{ "remotes", doc_check_remotes },
 	{ "audit", doc_check_audit },
 };
 #define N_CHECKS (sizeof checks / sizeof checks[0])

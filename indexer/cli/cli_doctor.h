@@ -3,7 +3,8 @@
  * checks (cli_doctor_local.c: directories, indexd, backlog, audit trail)
  * and the checks of the servers around it (cli_doctor_peers.c: clamd and
  * the milter socket; cli_doctor_conf.c: Postfix's and Dovecot's settings;
- * cli_doctor_http.c: the console and the metrics endpoints).
+ * cli_doctor_http.c: the console, the metrics endpoints and the other
+ * hosts' mailsift serve).
  *
  * The report and command runner are cli_doctor_util.c.
  *
@@ -75,6 +76,7 @@ void doc_check_milter(doctor *d);
 /* cli_doctor_http.c */
 void doc_check_web(doctor *d);
 void doc_check_metrics(doctor *d);
+void doc_check_remotes(doctor *d);
 
 /* cli_doctor_conf.c */
 void doc_check_postfix(doctor *d);

@@ -2,9 +2,13 @@
  * over HTTP: the console ([web] listen accepts connections; its accounts
  * file [web] users exists and is not readable by every user: it holds
  * password hashes) and the Prometheus endpoints ([milter], [indexd] and
- * [web] metrics, where set, answer GET /metrics with 200 and metrics).
+ * [web] metrics, where set, answer GET /metrics with 200 and metrics),
+ * and the other hosts' `mailsift serve`: each [archive] remote answers
+ * through Xapian's remote backend (its document count) and GET /shards on
+ * its endpoint; each [archive] holds_from answers GET /holds with a valid
+ * holds list.
  *
- * Functions: doc_check_web, doc_check_metrics.
+ * Functions: doc_check_web, doc_check_metrics, doc_check_remotes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +18,10 @@
 #include <unistd.h>
 
 #include "cli_doctor.h"
+#include "ms_hold.h"
+#include "ms_remote.h"
 #include "ms_sock.h"
+#include "ms_xapian.h"
 
 /* ---- the console ---- */
 
@@ -121,4 +128,103 @@ void doc_check_metrics(doctor *d)
 		doc_report(d, DOC_OK, "metrics", NULL,
 			   "none configured ([milter], [indexd], [web] "
 			   "metrics are \"\")");
+}
+
+/* ---- other hosts ---- */
+
+static const char serve_hint[] =
+	"start mailsift serve --listen HOST:PORT on that host (systemctl "
+	"start mailsift-serve@HOST:PORT) and let this host through its "
+	"IPAddressAllow=, or correct the address";
+
+/* The documents remote addr serves through xapian-tcpsrv: MS_OK with
+ * *n_r, else *err_r (malloc'ed) says why. */
+static ms_status_t remote_docs(doctor *d, const char *addr, uint64_t *n_r,
+			       char **err_r)
+{
+	char host[MS_REMOTE_HOST_MAX];
+	unsigned port = 0;
+	ms_xdb *db = NULL;
+	ms_status_t st = ms_remote_split(addr, host, &port)
+				 ? MS_ERR_INVALID
+				 : ms_xdb_open_read(NULL, 0, &db, err_r);
+	if (!st && (st = ms_xdb_add_remote(db, host, port, d->timeout_ms,
+					   d->timeout_ms)) == MS_OK)
+		st = ms_xdb_doccount(db, n_r);
+	if (st && db && !*err_r)
+		*err_r = strdup(ms_xdb_error(db));
+	ms_xdb_close(&db);
+	return st;
+}
+
+static void check_remote(doctor *d, const char *addr)
+{
+	uint64_t docs = 0;
+	char *err = NULL;
+	ms_buf names = MS_BUF_INIT;
+	ms_status_t st = remote_docs(d, addr, &docs, &err);
+	if (!st) {
+		free(err);
+		err = NULL;
+		st = ms_remote_get(addr, "/shards", d->timeout_ms,
+				   d->timeout_ms, 1u << 20, &names, &err);
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < names.len; i++)
+		n += names.data[i] == '\n';
+	if (st)
+		doc_report(d, DOC_FAIL, "remotes", serve_hint,
+			   "[archive] remote %s: %s", addr,
+			   err ? err : ms_status_str(st));
+	else
+		doc_report(d, DOC_OK, "remotes", NULL,
+			   "[archive] remote %s serves %llu messages in %zu "
+			   "shards",
+			   addr, (unsigned long long)docs, n);
+	free(err);
+	ms_buf_free(&names);
+}
+
+static void check_holds_from(doctor *d, const char *addr)
+{
+	ms_buf text = MS_BUF_INIT;
+	ms_holds *h = NULL;
+	char *err = NULL;
+	ms_status_t st =
+		ms_remote_get(addr, "/holds", d->timeout_ms, d->timeout_ms,
+			      MS_HOLDS_MAX_FILE, &text, &err);
+	if (!st) {
+		ms_buf_putc(&text, '\0');
+		st = ms_holds_parse(text.data, text.len - 1, addr, &h, &err);
+	}
+	size_t active = 0;
+	for (size_t i = 0; h && i < h->n; i++)
+		active += ms_hold_active(&h->v[i]) != 0;
+	if (st)
+		doc_report(d, DOC_FAIL, "remotes",
+			   "expire stops with nothing deleted while it cannot "
+			   "read them; see the hint for [archive] remote",
+			   "[archive] holds_from %s: %s", addr,
+			   err ? err : ms_status_str(st));
+	else
+		doc_report(d, DOC_OK, "remotes", NULL,
+			   "[archive] holds_from %s: %zu active holds", addr,
+			   active);
+	free(err);
+	ms_holds_free(&h);
+	ms_buf_free(&text);
+}
+
+void doc_check_remotes(doctor *d)
+{
+	char *const *r = d->cfg->archive_remote,
+		    *const *h = d->cfg->archive_holds_from;
+	for (size_t i = 0; r && r[i]; i++)
+		check_remote(d, r[i]);
+	for (size_t i = 0; h && h[i]; i++)
+		check_holds_from(d, h[i]);
+	if (!(r && r[0]) && !(h && h[0]))
+		doc_report(d, DOC_OK, "remotes", NULL,
+			   "none configured ([archive] remote and holds_from "
+			   "are \"\")");
 }

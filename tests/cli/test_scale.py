@@ -305,12 +305,20 @@ def holds_from_head(head, tmp, port):
         T.check(head.start_serve(port), "serve on the pure search head (its holds)")
         m = mx_with_old_mail(tmp, port)
         head.stop_serve()
+        rc, lines = doctor(m)
+        T.check(rc == 1 and len(lines) == 1 and lines[0].startswith("FAIL") and
+                "holds_from 127.0.0.1:%d" % port in lines[0],
+                "doctor on the MX host: the head's holds cannot be read: %r" % lines)
         rc, out, err = m.run("expire")
         T.check(rc == 1 and "127.0.0.1:%d" % port in err and "nothing deleted" in err and
                 len(err.strip().splitlines()) == 1 and m.run("count", "*")[1] == b"4\n",
                 "head down: expire on the MX host is one error naming it, nothing "
                 "deleted: %r" % err)
         T.check(head.start_serve(port), "the head serves again")
+        rc, lines = doctor(m)
+        T.check(rc == 0 and lines == ["ok    remotes: [archive] holds_from 127.0.0.1:%d: "
+                                      "1 active holds" % port],
+                "doctor on the MX host: the head's holds read: %r" % lines)
         env = dict(os.environ, MAILSIFT_EXPIRE_PAUSE="3")
         p = subprocess.Popen([mstest.MAILSIFT, "-c", m.conf, "expire"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -491,10 +499,24 @@ def host_dies_mid_search(head, ports):
             "serve restarts the killed tcpsrv; the head counts all again")
 
 
+OTHER_CHECKS = "spool,archive,clamd,signatures,milter,postfix,indexd,backlog,dovecot,web,metrics,audit"
+
+
+def doctor(h):
+    """mailsift doctor's remotes check alone on host h: (status, its lines)."""
+    rc, out, _ = h.run("doctor", "--timeout", "5", "--skip", OTHER_CHECKS)
+    return rc, [l for l in out.decode().splitlines() if "remotes:" in l]
+
+
 def stopped_host(head, hosts, ports):
     hc = hosts[2]
     others = sum(int(h.run("count", "*")[1]) for h in hosts[:2])
     T.check(hc.stop_serve() == 0, "serve stops on SIGTERM with status 0")
+    rc, lines = doctor(head)
+    addr_c = "127.0.0.1:%d" % ports[2]
+    T.check(rc == 1 and len(lines) == 3 and lines[2].startswith("FAIL") and addr_c in lines[2]
+            and all(l.startswith("ok") for l in lines[:2]),
+            "doctor on the head: the stopped host FAILs, the others ok: %r" % lines)
     rc, out, err = head.run("count", "*")
     addr = "127.0.0.1:%d" % ports[2]
     T.check(rc == 1 and out == b"" and addr in err and "unreachable" in err and
@@ -542,6 +564,10 @@ def main():
         T.check(rc == 0 and b"configuration ok" in out, "serve -n checks: %r" % err)
         head = Host(tmp, "head", "remote = %s\nremote_timeout = 20s\n" %
                     " ".join("127.0.0.1:%d" % p for p in ports[:3]))
+        rc, lines = doctor(head)
+        T.check(rc == 0 and len(lines) == 3 and all(
+            l.startswith("ok") and "serves" in l and "shards" in l for l in lines),
+            "doctor on the head: each remote serves its messages and shards: %r" % lines)
         n_ref = ref.run("count", "*")[1]
         T.check(n_ref == b"6046\n", "reference holds 6046: %r" % n_ref)
         T.check(head.run("count", "*")[1] == n_ref, "head counts 6046 over the remotes")

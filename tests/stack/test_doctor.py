@@ -42,7 +42,7 @@ import mstest  # noqa: E402
 T = mstest.Test("doctor")
 PLUGIN = os.path.join(mstest.BUILD, "lib21_fts_mailsift_plugin.so")
 CHECKS = ["config", "spool", "archive", "clamd", "signatures", "milter", "postfix",
-          "indexd", "backlog", "dovecot", "web", "metrics", "audit"]
+          "indexd", "backlog", "dovecot", "web", "metrics", "remotes", "audit"]
 
 
 class Stack:
