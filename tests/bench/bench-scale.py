@@ -24,7 +24,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -115,29 +114,6 @@ def shards(archive):
     return [os.path.join(s, x) for x in sorted(os.listdir(s)) if not x.startswith(".")]
 
 
-def port_busy(port):
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def wait_port(port):
-    for _ in range(100):
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            return
-        except OSError:
-            time.sleep(0.1)
-        finally:
-            s.close()
-
-
 def run_split(work, archives, k, base):
     groups = [archives[i::k] for i in range(k)]
     procs, remotes = [], []
@@ -147,14 +123,14 @@ def run_split(work, archives, k, base):
             for a in arcs:
                 f.writelines("auto %s\n" % s for s in shards(a))
         port = base + 2 * g
-        if port_busy(port):
+        if mstest.can_connect(port):
             stop(procs)
             sys.exit("bench-scale: port %d is in use (SCALE_PORT_BASE picks others)" % port)
         # its own session: xapian-tcpsrv's SIGTERM handler signals its group
         procs.append(subprocess.Popen(["xapian-tcpsrv", "--interface", "127.0.0.1",
                                        "--port", str(port), "--quiet", stub],
                                       start_new_session=True, stderr=subprocess.DEVNULL))
-        wait_port(port)
+        mstest.wait_for(lambda: mstest.can_connect(port), 10)
         remotes.append("127.0.0.1:%d" % port)
     head = os.path.join(work, "head%d" % k)
     os.makedirs(os.path.join(head, "archive"), exist_ok=True)

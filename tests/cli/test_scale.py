@@ -118,7 +118,8 @@ class Host:
             [mstest.MAILSIFT, "-c", self.conf, "serve", "--listen", "127.0.0.1:%d" % port],
             stdout=self.logf, stderr=self.logf)
         return mstest.wait_for(lambda: "xapian-tcpsrv pid" in self.logtext() and
-                               can_connect(port) and can_connect(port + 1), 30)
+                               mstest.can_connect(port) and
+                               mstest.can_connect(port + 1), 30)
 
     def stop_serve(self):
         self.serve.send_signal(signal.SIGTERM)
@@ -134,18 +135,6 @@ class Host:
     def shards(self):
         return sorted(n for n in os.listdir(os.path.join(self.archive, "shards"))
                       if not n.startswith("."))
-
-
-def can_connect(port):
-    s = socket.socket()
-    s.settimeout(1)
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def spool_third(hosts, files):
@@ -361,7 +350,7 @@ class Web:
         self.proc = subprocess.Popen([web, "-c", head.conf, "-f"], stdout=self.logf,
                                      stderr=self.logf)
         self.sid = None
-        up = mstest.wait_for(lambda: can_connect(port) or self.proc.poll() is not None, 60)
+        up = mstest.wait_for(lambda: mstest.can_connect(port) or self.proc.poll() is not None, 60)
         if not T.check(up and self.proc.poll() is None, "mailsift-web starts on the head: %s"
                        % open(os.path.join(head.dir, "web.log"), errors="replace").read()[-500:]):
             return

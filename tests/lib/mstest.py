@@ -258,6 +258,20 @@ def _port_range():
 _next_port = [os.getpid() * 7]
 
 
+def can_connect(port, timeout=1.0):
+    """Whether something accepts TCP connections on 127.0.0.1:port."""
+    import socket
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_ports(n):
     """n free TCP ports on 127.0.0.1: chosen by the kernel, or taken in
     turn from MSTEST_PORTS (each bound once to see that it is free)."""
