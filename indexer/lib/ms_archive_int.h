@@ -113,9 +113,9 @@ ms_status_t ms_archive_open_reader(const ms_archive *ar, int64_t lo, int64_t hi,
  * ar), MS_ERR_NOMEM. */
 ms_status_t ms_archive_add_remotes(ms_archive *ar, ms_xdb *db, size_t n_local);
 /* After a search on reader db failed with MS_ERR_REMOTE: sets ar's error
- * to name the remote host whose connection was lost (or, if none can be
- * told, every remote of the search), with the search's own message.
- * Returns MS_ERR_REMOTE. */
+ * to name every remote host of the search (one of them was lost; which
+ * one cannot be told), with the search's own message. Returns
+ * MS_ERR_REMOTE. */
 ms_status_t ms_archive_remote_failed(ms_archive *ar, ms_xdb *db);
 
 /* Finds the entry of shard name (adding one if new) and opens it for

@@ -243,22 +243,6 @@ extern "C" ms_status_t ms_xdb_add_remote(ms_xdb *db, const char *host,
 	});
 }
 
-extern "C" ms_status_t ms_xdb_dead_part(ms_xdb *db, size_t from, size_t *idx_r)
-{
-	std::string why; /* db->err keeps the search's message */
-	return guard(&why, [&] {
-		for (size_t i = from; i < db->parts.size(); i++) {
-			try {
-				db->parts[i].keep_alive();
-			} catch (const Xapian::Error &) {
-				*idx_r = i;
-				return MS_OK;
-			}
-		}
-		return MS_ERR_NOTFOUND;
-	});
-}
-
 extern "C" ms_status_t ms_xdb_reopen(ms_xdb *db)
 {
 	return guard(&db->err, [&] {

@@ -65,12 +65,6 @@ ms_status_t ms_xdb_subset(ms_xdb *db, const size_t *idx, size_t n,
 ms_status_t ms_xdb_add_remote(ms_xdb *db, const char *host, unsigned port,
 			      unsigned timeout_ms, unsigned connect_ms);
 
-/* After a search failed with MS_ERR_REMOTE: which remote sub-database
- * (index from..) lost its connection, found by a keep-alive to each.
- * MS_OK with *idx_r; MS_ERR_NOTFOUND if every one still answers. db's
- * error message (ms_xdb_error) is left as the search set it. */
-ms_status_t ms_xdb_dead_part(ms_xdb *db, size_t from, size_t *idx_r);
-
 /* Reader: moves to the latest revision. MS_OK or an error status. */
 ms_status_t ms_xdb_reopen(ms_xdb *db);
 
