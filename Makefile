@@ -73,6 +73,8 @@ IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
 	-Wno-unused-parameter -Wno-sign-compare
 PLUGIN_SO := $(BUILD)/lib21_fts_mailsift_plugin.so
+# the plugin's stored message text is zstd-compressed (fts-mailsift-text.c)
+ZSTD_LIBS = $(shell pkg-config --libs libzstd 2>/dev/null)
 MILTER_MAIN := plugin/milter_main.c
 MILTER_C := $(filter-out $(MILTER_MAIN),$(sort $(wildcard plugin/*.c)))
 UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
@@ -88,7 +90,7 @@ WEB_OBJ  := $(WEB_C:%.c=$(BUILD)/obj/%.o)
 MILTER_ASAN_OBJ := $(MILTER_C:%.c=$(BUILD)/asan/%.o)
 
 DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
-	libssl-dev zlib1g-dev libxapian-dev xapian-tools check libmilter-dev \
+	libssl-dev zlib1g-dev libzstd-dev libxapian-dev xapian-tools check libmilter-dev \
 	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
@@ -192,7 +194,7 @@ $(BUILD)/pic/imap-ext/%.o: imap-ext/%.cc
 
 $(PLUGIN_SO): $(IMAP_OBJ)
 	@echo "  LINK    $@"
-	$(Q)$(CXX) -shared -o $@.tmp $^ $(XAPIAN_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
+	$(Q)$(CXX) -shared -o $@.tmp $^ $(XAPIAN_LIBS) $(ZSTD_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
 	@# Dovecot's symbols resolve at load time, ours must not: a library
 	@# file missing from IMAP_LIB would only show as a dlopen failure
 	$(Q)if nm -D --undefined-only $@.tmp | grep -E ' (ms_|msx_)'; then \
@@ -222,16 +224,16 @@ $(BUILD)/asan/libmsmilter.a: $(MILTER_ASAN_OBJ)
 
 # ---- unit tests (Check), plain and under ASan+UBSan ----
 # the IMAP backend's Dovecot-free terms layer is unit-tested too
-UNIT_IMAP := imap-ext/fts-mailsift-terms.c
+UNIT_IMAP := imap-ext/fts-mailsift-terms.c imap-ext/fts-mailsift-text.c
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(ZSTD_LIBS) $(LIBS)
 
 $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(ZSTD_LIBS) $(LIBS)
 
 # the console's parsers and audit queue (tests/unit/test_web_*.c) link their web sources
 UNIT_WEB := web/web_form.c web/web_users.c web/web_auditq.c
@@ -280,8 +282,15 @@ $(BUILD)/fuzz/fuzz_probe: tests/fuzz/fuzz_probe.c $(PROBE_C)
 	clang -std=c11 -D_GNU_SOURCE -Iindexer/lib -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -o $@ tests/fuzz/fuzz_probe.c $(PROBE_C)
 
+# the IMAP backend's stored message text, read back from a user's index
+FTS_TEXT_C := imap-ext/fts-mailsift-text.c indexer/lib/ms_buf.c
+$(BUILD)/fuzz/fuzz_fts_text: tests/fuzz/fuzz_fts_text.c $(FTS_TEXT_C) imap-ext/fts-mailsift-text.h
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -D_GNU_SOURCE -Iindexer/lib -Iimap-ext -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ tests/fuzz/fuzz_fts_text.c $(FTS_TEXT_C) $(ZSTD_LIBS)
+
 fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fuzz_xmltext $(BUILD)/fuzz/fuzz_probe \
-	$(BUILD)/fuzz/fuzz_spool_seg
+	$(BUILD)/fuzz/fuzz_spool_seg $(BUILD)/fuzz/fuzz_fts_text
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/corpus-web $(BUILD)/fuzz/corpus-xml
 	$(BUILD)/fuzz/fuzz_mime -max_total_time=30 -rss_limit_mb=1024 -max_len=65536 \
 	  $(BUILD)/fuzz/corpus tests/fuzz/seeds 2>&1 | tail -3
@@ -295,6 +304,9 @@ fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fu
 	@mkdir -p $(BUILD)/fuzz/corpus-seg
 	$(BUILD)/fuzz/fuzz_spool_seg -max_total_time=10 -rss_limit_mb=1024 -max_len=16384 \
 	  $(BUILD)/fuzz/corpus-seg tests/fuzz/seeds-seg 2>&1 | tail -3
+	@mkdir -p $(BUILD)/fuzz/corpus-fts-text
+	$(BUILD)/fuzz/fuzz_fts_text -max_total_time=10 -rss_limit_mb=1024 -max_len=4096 \
+	  $(BUILD)/fuzz/corpus-fts-text 2>&1 | tail -3
 
 fuzz: $(BUILD)/fuzz/fuzz_mime
 	@mkdir -p $(BUILD)/fuzz/corpus

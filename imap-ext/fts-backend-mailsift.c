@@ -40,8 +40,10 @@ struct mailsift_fts_update_context {
 	msx_db *db;	     /* its writer, NULL if none or it failed */
 	struct mailbox_transaction_context *trans; /* reads box's mail */
 	struct mail *mail;
-	msx_db *archive;    /* archive reader for reuse, NULL until needed */
-	uint32_t last_uid;  /* highest UID indexed in box */
+	msx_db *archive; /* archive reader for reuse, NULL until needed */
+	struct msf_text_codec *codec; /* packs stored texts, made on use */
+	ms_buf packed;		      /* a stored text packed */
+	uint32_t last_uid;	      /* highest UID indexed in box */
 	uint32_t doc_uid;   /* UID of the document being built, 0 none */
 	uint32_t seen_uid;  /* UID whose build keys are being declined */
 	unsigned int batch; /* documents since the last commit */
@@ -271,6 +273,8 @@ static int mailsift_update_deinit(struct fts_backend_update_context *ctx)
 	T_END;
 	ret = ctx->failed ? -1 : 0;
 	msx_close(&u->archive);
+	msf_text_codec_free(&u->codec);
+	ms_buf_free(&u->packed);
 	i_free(u);
 	return ret;
 }
@@ -320,6 +324,27 @@ static int add_term(const char *term, size_t len, void *ctx)
 	return msx_doc_add_term(u->db, term, len) == MSX_OK ? 0 : -1;
 }
 
+/* Fills the started document of mail from the message, with its text. */
+static int doc_fill_text(struct mailsift_fts_update_context *u,
+			 const char **error_r)
+{
+	struct msf_text text;
+	int ret;
+
+	if (u->codec == NULL && (u->codec = msf_text_codec_new()) == NULL)
+		i_fatal_status(FATAL_OUTOFMEM,
+			       "msf_text_codec_new: out of memory");
+	msf_text_init(&text);
+	ret = fts_mailsift_extract(u->mail, NULL, add_term, u, &text, error_r);
+	if (ret == 0 && msf_text_pack(&text, u->codec, &u->packed) > 0 &&
+	    msx_doc_set_text(u->db, u->packed.data, u->packed.len) != MSX_OK) {
+		*error_r = "storing the text failed";
+		ret = -1;
+	}
+	msf_text_free(&text);
+	return ret;
+}
+
 /* Fills the started document of mail: from the archive's words when they
  * can serve, else from the message. */
 static int doc_fill(struct mailsift_fts_update_context *u, uint32_t uid,
@@ -330,7 +355,7 @@ static int doc_fill(struct mailsift_fts_update_context *u, uint32_t uid,
 
 	t_array_init(&words, 256);
 	if (fts_mailsift_reuse_words(u->b, &u->archive, u->mail, &words) > 0) {
-		ret = fts_mailsift_extract(u->mail, &words, add_term, u,
+		ret = fts_mailsift_extract(u->mail, &words, add_term, u, NULL,
 					   error_r);
 		if (ret <= 0)
 			return ret;
@@ -341,7 +366,7 @@ static int doc_fill(struct mailsift_fts_update_context *u, uint32_t uid,
 		if (msx_doc_begin(u->db, uid) != MSX_OK) /* start again */
 			return -1;
 	}
-	return fts_mailsift_extract(u->mail, NULL, add_term, u, error_r);
+	return doc_fill_text(u, error_r);
 }
 
 /* Starts uid's document and fills it. */

@@ -19,10 +19,11 @@
  * titlecased: "=?eucgb2312_cn?q?setting?=" is never matched by SUBJECT
  * "setting"); the terms layer keeps such lower-case letters out of runs.
  * Body text is tokenized in MSF_CHUNK steps cut at whitespace, so memory
- * stays bounded whatever the message size (invariant 5). Bodies, MIME
- * headers, header names and values get pair terms (each separator in its
- * context, for keys of several words); with archive reuse, or text
- * indexed in several steps, the body has not all of them ("QB").
+ * stays bounded whatever the message size (invariant 5). The text native
+ * SEARCH TEXT and BODY scan (each part's headers as name, middle, value,
+ * CRLF, then its body, all in dtc form) is also kept whole, up to
+ * MSF_TEXT_MAX bytes (fts-mailsift-text.h), except with archive reuse
+ * (bodies are not read then).
  */
 #include "fts-mailsift-plugin.h"
 
@@ -37,6 +38,7 @@
 #include "unichar.h"
 
 #include "fts-mailsift-terms.h"
+#include "fts-mailsift-text.h"
 
 /* never searched for: message_search needs some key */
 #define UNUSED_KEY "\001mailsift\002"
@@ -53,14 +55,14 @@ struct extract {
 	struct msf_field tmp; /* other headers */
 	uint64_t hdr_bits;    /* character bits of all "H" fields (for "T") */
 	bool text_marked;     /* "LT" emitted */
-	struct message_part *root, *body_part;
+	struct message_part *root, *part; /* part: of the last block */
 	string_t *body;
 	bool body_cut; /* the pending body text starts inside a word */
 	/* archive reuse: the body's words (bodies are not read), and set if
 	   a part turns out not to be text/plain: the words cannot serve */
 	const ARRAY_TYPE(const_string) * body_words;
 	bool not_plain;
-	bool pairs_cut; /* "QB" emitted */
+	struct msf_text *text; /* or NULL: not kept */
 	int ret;
 };
 
@@ -98,6 +100,39 @@ static int dtc(const char *in, size_t len, ms_buf *out)
 	const buffer_t *buf = fts_mailsift_dtc(in, len);
 
 	return ms_buf_append(out, buf->data, buf->used) == MS_OK ? 0 : -1;
+}
+
+/* data[0..size) in dtc form (data stack); norm NULL: it is already. For
+ * ASCII, dtc is upper-casing the letters. */
+static const buffer_t *dtc_form(const void *data, size_t size,
+				msf_norm_fn *norm)
+{
+	const unsigned char *p = data;
+	buffer_t *buf;
+	size_t i;
+
+	if (norm == NULL) {
+		buf = t_new(buffer_t, 1);
+		buffer_create_from_const_data(buf, data, size);
+		return buf;
+	}
+	for (i = 0; i < size && p[i] < 0x80; i++)
+		;
+	if (i < size)
+		return fts_mailsift_dtc(data, size);
+	buf = t_buffer_create(size + 1);
+	for (i = 0; i < size; i++)
+		buffer_append_c(buf, p[i] >= 'a' && p[i] <= 'z'
+					     ? (unsigned char)(p[i] - 32)
+					     : p[i]);
+	return buf;
+}
+
+/* Appends data[0..size) (dtc) to the kept text, as body or header. */
+static void keep(struct extract *x, bool body, const void *data, size_t size)
+{
+	if (x->text != NULL)
+		msf_text_add(x->text, body, data, size);
 }
 
 /* Text of field f; norm NULL: data is in dtc form already. */
@@ -183,20 +218,20 @@ static void body_flush(struct extract *x, bool final)
 			forced = TRUE;
 		}
 	}
-	add(x, &x->f[F_B], str_data(x->body), cut, x->body_cut, forced);
-	if (!final && !x->pairs_cut && put_term(MSF_NO_PAIRS, 2, x) == 0)
-		x->pairs_cut = TRUE; /* no pair terms across the cut */
+	T_BEGIN
+	{
+		const buffer_t *d = dtc_form(str_data(x->body), cut, dtc);
+		keep(x, TRUE, d->data, d->used);
+		add_norm(x, &x->f[F_B], d->data, d->used, x->body_cut, forced,
+			 NULL);
+	}
+	T_END;
 	x->body_cut = forced;
 	str_delete(x->body, 0, cut);
 }
 
 static void body_block(struct extract *x, const struct message_block *b)
 {
-	if (b->part != x->body_part) {
-		body_flush(x, TRUE);
-		x->body_part = b->part;
-		x->body_cut = FALSE;
-	}
 	str_append_data(x->body, b->data, b->size);
 	if (str_len(x->body) >= MSF_CHUNK)
 		body_flush(x, FALSE);
@@ -215,7 +250,6 @@ static struct msf_field *header_field(struct extract *x, char kind,
 			return &x->f[i];
 	}
 	msf_field_init(&x->tmp, fname, TRUE);
-	msf_field_pairs(&x->tmp, 'H');
 	return &x->tmp;
 }
 
@@ -263,16 +297,27 @@ static void subject_value(struct extract *x, struct msf_field *f,
 	add_value(x, f, decoded->data, decoded->used, norm);
 }
 
+/* A header as TEXT scans it: name, middle, value, CRLF (dtc). */
+static void keep_header(struct extract *x,
+			const struct message_header_line *raw,
+			const buffer_t *name, const buffer_t *value)
+{
+	keep(x, FALSE, name->data, name->used);
+	keep(x, FALSE, raw->middle, raw->middle_len);
+	keep(x, FALSE, value->data, value->used);
+	if (!raw->no_newline)
+		keep(x, FALSE, "\r\n", 2);
+}
+
+/* A top-level header; name and v: its name and value in dtc form. */
 static void top_header(struct extract *x, const struct message_header_line *raw,
-		       const struct message_header_line *hdr)
+		       const struct message_header_line *hdr,
+		       const buffer_t *name, const buffer_t *v)
 {
 	struct msf_field *f = header_field(x, 'H', hdr->name);
-	msf_norm_fn *norm;
-	const buffer_t *v =
-		native_value(raw->full_value, raw->full_value_len, &norm);
 
-	add(x, &x->f[F_N], hdr->name, hdr->name_len, FALSE, FALSE);
-	add_norm(x, f, v->data, v->used, FALSE, FALSE, norm);
+	add_norm(x, &x->f[F_N], name->data, name->used, FALSE, FALSE, NULL);
+	add_norm(x, f, v->data, v->used, FALSE, FALSE, NULL);
 	x->hdr_bits |= f->bits;
 	if (f == &x->f[F_SUBJECT])
 		subject_value(x, f, raw);
@@ -333,6 +378,8 @@ static void header_block(struct extract *x,
 			 const struct message_block *b)
 {
 	const struct message_header_line *hdr = b->hdr;
+	const buffer_t *name, *v;
+	msf_norm_fn *norm;
 
 	if (hdr->eoh)
 		return;
@@ -340,16 +387,18 @@ static void header_block(struct extract *x,
 	{
 		if (x->body_words != NULL)
 			check_plain(x, raw);
+		/* native normalises the raw name and decodes the raw value */
+		name = dtc_form(raw->name, raw->name_len, dtc);
+		v = native_value(raw->full_value, raw->full_value_len, &norm);
+		v = dtc_form(v->data, v->used, norm);
+		keep_header(x, raw, name, v);
 		if (b->part == x->root)
-			top_header(x, raw, hdr);
+			top_header(x, raw, hdr, name, v);
 		else {
-			msf_norm_fn *norm;
-			const buffer_t *v = native_value(
-				raw->full_value, raw->full_value_len, &norm);
-			add(x, &x->f[F_M], hdr->name, hdr->name_len, FALSE,
-			    FALSE);
+			add_norm(x, &x->f[F_M], name->data, name->used, FALSE,
+				 FALSE, NULL);
 			add_norm(x, &x->f[F_M], v->data, v->used, FALSE, FALSE,
-				 norm);
+				 NULL);
 		}
 	}
 	T_END;
@@ -364,6 +413,13 @@ static void block(struct extract *x, struct message_search_context *search,
 
 	if (x->root == NULL)
 		x->root = raw->part;
+	if (raw->part != x->part) { /* native's search starts again */
+		body_flush(x, TRUE);
+		x->body_cut = FALSE;
+		x->part = raw->part;
+		if (x->text != NULL)
+			msf_text_part(x->text);
+	}
 	if (x->body_words != NULL && raw->hdr == NULL && raw->size > 0)
 		return;
 	(void)message_search_more_get_decoded(search, raw, &b);
@@ -382,11 +438,8 @@ static void finish(struct extract *x)
 
 	body_flush(x, TRUE);
 	if (x->body_words != NULL) {
-		msf_field_pairs(b, '\0'); /* words only: no pairs ("QB") */
 		array_foreach(x->body_words, w)
 			add(x, b, *w, strlen(*w), FALSE, FALSE);
-		if (!x->pairs_cut && put_term(MSF_NO_PAIRS, 2, x) < 0)
-			return;
 	}
 	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
 	for (int i = 0; i < F_COUNT && x->ret == 0; i++) {
@@ -431,7 +484,8 @@ static int parse(struct extract *x, struct istream *input, const char **error_r)
 
 int fts_mailsift_extract(struct mail *mail,
 			 const ARRAY_TYPE(const_string) * body_words,
-			 msf_term_fn *fn, void *ctx, const char **error_r)
+			 msf_term_fn *fn, void *ctx, struct msf_text *text,
+			 const char **error_r)
 {
 	struct extract x;
 	struct istream *input;
@@ -441,12 +495,9 @@ int fts_mailsift_extract(struct mail *mail,
 	x.fn = fn;
 	x.ctx = ctx;
 	x.body_words = body_words;
-	for (int i = 0; i < F_COUNT; i++) {
+	x.text = body_words == NULL ? text : NULL;
+	for (int i = 0; i < F_COUNT; i++)
 		msf_field_init(&x.f[i], field_names[i], TRUE);
-		if (i <= F_N || i == F_SUBJECT) /* B, M, N; H fields */
-			msf_field_pairs(&x.f[i],
-					i == F_SUBJECT ? 'H' : "BMN"[i]);
-	}
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;

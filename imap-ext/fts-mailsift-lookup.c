@@ -7,15 +7,14 @@
  * if each run is contained in some run of the field (found in the field's
  * lexicon, fts-mailsift-lexicon.c; a one-character run through the
  * character terms) or the field was cut ("L"). A key that is exactly one
- * run matches every such message for sure: those are definite_uids. Keys
- * of several runs ("click here") of BODY and TEXT are looked up in pair
- * terms (a separator with the text around it): definite if one pair term
- * holds the whole key, else the messages with all its pairs as
- * candidates; other keys of several runs give the messages with all runs
- * as candidates. Candidates are maybe_uids, which Dovecot verifies by
- * reading the messages. NOT turns a result around
- * within the indexed UIDs: definite where the key surely does not occur,
- * maybe where it might.
+ * run matches every such message for sure: those are definite_uids. The
+ * other candidates of a BODY or TEXT key (several runs, punctuation, no
+ * run at all: then every indexed message) are checked against the key in
+ * their stored text (fts-mailsift-text.h): found is definite, not found
+ * is dropped. What stays maybe_uids (other keys of several runs, messages
+ * without stored text) Dovecot verifies by reading the messages. NOT
+ * turns a result around within the indexed UIDs: definite where the key
+ * surely does not occur, maybe where it might.
  *
  * Work per key is bounded: of a key's distinct runs, at most
  * mailsift_key_runs (default 8) are looked up, the cheapest first (the
@@ -45,8 +44,9 @@ struct arg_fields {
 	const char *fields[5]; /* NULL-terminated */
 	const char *mark;      /* "L" term of the field */
 	const char *values;    /* "=" field of whole values, or NULL */
-	const char *pairs;     /* fields[] have pair terms, or NULL */
-	const char *chars[3];  /* fields with character terms, NULL-ended */
+	char text; /* candidates checked in the stored text: 'B' BODY, 'T'
+		      TEXT, '\0' not */
+	const char *chars[3]; /* fields with character terms, NULL-ended */
 };
 
 struct lookup {
@@ -57,8 +57,10 @@ struct lookup {
 	uint32_t last_uid; /* UIDs 1..last_uid are indexed */
 	uint64_t *hits;	   /* postings read: bitmap of 0..last_uid */
 	int ret;
-	/* work done: args answered, runs looked up, posting lists read */
-	unsigned int args, runs, lists;
+	/* work done: args answered, runs looked up, posting lists read,
+	   stored texts checked */
+	unsigned int args, runs, lists, checked;
+	struct msf_text_codec *codec; /* for the stored texts, made on use */
 };
 
 struct arg_result {
@@ -175,7 +177,7 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 		af->fields[0] = "B";
 		af->mark = "LB";
 		af->chars[0] = "B";
-		af->pairs = "B";
+		af->text = 'B';
 		return TRUE;
 	case SEARCH_TEXT:
 		af->fields[0] = "B";
@@ -185,7 +187,7 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 		af->mark = "LT";
 		af->chars[0] = "B";
 		af->chars[1] = "T";
-		af->pairs = "BMNH";
+		af->text = 'T';
 		return TRUE;
 	case SEARCH_HEADER:
 	case SEARCH_HEADER_ADDRESS:
@@ -304,171 +306,86 @@ static int lookup_runs(struct lookup *l, const struct arg_fields *af,
 	return 0;
 }
 
-/* ---- keys of several runs: pair terms ---- */
+/* ---- candidates checked against the stored text ---- */
 
-#define PAIR_SCAN_MAX 200000 /* pair terms enumerated for one pair at most */
+/* Whether the candidates of a key of af can be checked against the
+ * stored text: BODY and TEXT keys without CR or LF (those may span a
+ * header and the blank line after the headers, whose bytes the text does
+ * not keep). */
+static bool checkable(const struct arg_fields *af, const char *key)
+{
+	return af->text != '\0' && *key != '\0' && strpbrk(key, "\r\n") == NULL;
+}
 
-/* Enumerating the pair terms under a prefix that ends inside the tail:
- * the rest of the tail is free, then the separator and the head must fit
- * (sep NULL: the prefix holds them, every term fits). */
-struct pair_scan {
-	size_t plen; /* bytes of the prefix */
-	const struct msf_key_pair *kp;
-	bool check;
-	string_t *found; /* matching terms, each NUL-terminated */
-	unsigned int seen;
+struct check {
+	struct lookup *l;
+	const char *key;
+	size_t klen;
+	bool body_only;
+	ARRAY_TYPE(seq_range) found, absent;
 };
 
-static int scan_term(const char *term, size_t len, void *ctx)
+static int check_one(uint32_t uid, const char *data, size_t len, void *ctx)
 {
-	struct pair_scan *ps = ctx;
-	const struct msf_key_pair *kp = ps->kp;
-	const char *t = memchr(term + ps->plen, '\x01', len - ps->plen), *h;
+	struct check *c = ctx;
+	int ret = msf_text_find(c->l->codec, data, len, c->key, c->klen,
+				c->body_only);
 
-	if (++ps->seen > PAIR_SCAN_MAX)
-		return 1;
-	if (ps->check) {
-		if (t == NULL || (size_t)(term + len - t) < kp->slen + 2 ||
-		    memcmp(t + 1, kp->sep, kp->slen) != 0 ||
-		    t[kp->slen + 1] != '\x01')
-			return 0;
-		h = t + kp->slen + 2;
-		if ((size_t)(term + len - h) < kp->hlen ||
-		    memcmp(h, kp->head, kp->hlen) != 0 ||
-		    (kp->head_full && (size_t)(term + len - h) != kp->hlen))
-			return 0;
-	}
-	str_append_data(ps->found, term, len);
-	str_append_c(ps->found, '\0');
+	c->l->checked++;
+	if (ret > 0)
+		seq_range_array_add(&c->found, uid);
+	else if (ret == 0)
+		seq_range_array_add(&c->absent, uid);
+	else
+		e_debug(c->l->box->event,
+			FTS_MAILSIFT_LOG "uid %u: stored text damaged", uid);
 	return 0;
 }
 
-/* Gathers the messages with key pair kp in field (pair kind field[0]):
- * the pair terms whose tail starts with kp's (equals it if full) and whose
- * head starts with kp's (equals it if full). 0, 1 too many terms to
- * enumerate or no such pairs in field, -1 error. */
-static int pair_field(struct lookup *l, const struct msf_key_pair *kp,
-		      const char *field)
+/* Each candidate that is not definite yet and has stored text becomes
+ * definite or is dropped; the others stay maybe. */
+static int check_text(struct lookup *l, const struct arg_fields *af,
+		      const char *key, struct arg_result *r)
 {
-	char term[MSF_PAIR_TERM_MAX];
-	struct pair_scan ps = { .kp = kp };
-	size_t len;
+	ARRAY_TYPE(seq_range) todo;
+	ARRAY_TYPE(uint32_t) uids;
+	struct seq_range_iter iter;
+	struct check c = { .l = l,
+			   .key = key,
+			   .klen = strlen(key),
+			   .body_only = af->text == 'B' };
+	unsigned int i = 0;
+	uint32_t uid;
 
-	if (!msf_pair_kept(field[0], kp->sep, kp->slen))
-		return 1; /* the text has no such pairs */
-	len = msf_pair_term(field[0], kp->tail, kp->tlen, kp->sep, kp->slen,
-			    kp->head, kp->hlen, term);
-	if (kp->tail_full && kp->head_full)
-		return postings(term, len, l) < 0 ? -1 : 0;
-	if (!kp->tail_full) {
-		len = 2 + kp->tlen; /* "P", kind and the tail */
-		term[len] = '\0';
-		ps.check = TRUE;
-	}
-	ps.plen = len;
-	ps.found = t_str_new(256);
-	if (msx_terms(l->db, term, scan_term, &ps) != MSX_OK)
-		return l->ret = -1;
-	if (ps.seen > PAIR_SCAN_MAX)
-		return 1;
-	for (const char *t = str_c(ps.found), *end = t + str_len(ps.found);
-	     t < end; t += strlen(t) + 1) {
-		if (postings(t, strlen(t), l) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* The messages with pair i in some field into uids. 0, 1 skipped, -1. */
-static int pair_uids(struct lookup *l, const struct arg_fields *af,
-		     const struct msf_key_pair *kp,
-		     ARRAY_TYPE(seq_range) * uids)
-{
-	int ret = 0;
-
-	for (const char *const *f = af->fields; *f != NULL && ret == 0; f++)
-		ret = pair_field(l, kp, *f);
-	array_clear(uids);
-	hits_to(l, uids); /* also drops the hits of a skipped pair */
-	if (ret == 0)
-		l->runs++;
-	return ret;
-}
-
-/* The messages with the key's pairs other than an exact one (at most
- * mailsift_key_runs of them tried, in key order; ones with too many
- * terms to enumerate skipped; none after the candidates ran out) into
- * r->cand. The number used, -1 error. */
-static int inexact_pairs(struct lookup *l, const struct arg_fields *af,
-			 const struct msf_key_pairs *kp, struct arg_result *r)
-{
-	ARRAY_TYPE(seq_range) uids;
-	unsigned int tried = 0;
-	int used = 0, ret;
-
-	t_array_init(&uids, 64);
-	for (int i = 0; i < kp->n && tried < l->b->set.key_runs; i++) {
-		tried++;
-		if ((ret = pair_uids(l, af, &kp->p[i], &uids)) < 0)
-			return -1;
-		if (ret > 0)
-			continue;
-		if (used++ == 0)
-			array_append_array(&r->cand, &uids);
-		else
-			seq_range_array_intersect(&r->cand, &uids);
-		if (array_count(&r->cand) == 0)
-			break; /* the other pairs cannot add any */
-	}
-	return used;
-}
-
-/* r->cand: the messages with a pair term of the key that holds all of it
- * (then definite too), or else with its other pairs; plus those whose
- * body has not every pair term. 1 done, 0 no pair could be looked up, -1
- * error. */
-static int lookup_pairs(struct lookup *l, const struct arg_fields *af,
-			const struct msf_key_pairs *kp, struct arg_result *r)
-{
-	ARRAY_TYPE(seq_range) uids;
-	int i, ret = 1;
-
-	t_array_init(&uids, 64);
-	for (i = 0; i < kp->n && !kp->p[i].exact; i++)
-		;
-	if (i < kp->n && (ret = pair_uids(l, af, &kp->p[i], &uids)) == 0) {
-		array_append_array(&r->cand, &uids);
-		array_append_array(&r->definite, &uids);
-	}
-	if (ret < 0)
-		return -1;
-	if (ret > 0 && (ret = inexact_pairs(l, af, kp, r)) <= 0)
-		return ret;
-	if (strcmp(af->fields[0], "B") == 0 &&
-	    postings(MSF_NO_PAIRS, strlen(MSF_NO_PAIRS), l) < 0)
-		return -1;
-	hits_to(l, &r->cand);
-	return 1;
-}
-
-/* Pairs answer keys of several runs of BODY and TEXT (TEXT only if no
- * separator can span a header's name and value or two lines). 1 done, 0
- * not (runs then), -1 error. */
-static int try_pairs(struct lookup *l, const struct arg_fields *af,
-		     const char *key, struct arg_result *r)
-{
-	struct msf_key_pairs kp;
-	int ret;
-
-	if (af->pairs == NULL)
+	t_array_init(&todo, 64);
+	array_append_array(&todo, &r->cand);
+	seq_range_array_remove_seq_range(&todo, &r->definite);
+	t_array_init(&uids, seq_range_count(&todo) + 1);
+	seq_range_array_iter_init(&iter, &todo);
+	while (seq_range_array_iter_nth(&iter, i++, &uid))
+		array_push_back(&uids, &uid);
+	if (array_count(&uids) == 0)
 		return 0;
-	if (msf_key_pairs(key, &kp) < 0)
+	if (l->codec == NULL && (l->codec = msf_text_codec_new()) == NULL)
+		i_fatal_status(FATAL_OUTOFMEM,
+			       "msf_text_codec_new: out of memory");
+	t_array_init(&c.found, 64);
+	t_array_init(&c.absent, 64);
+	if (msx_texts(l->db, array_front(&uids), array_count(&uids), check_one,
+		      &c) != MSX_OK)
 		return l->ret = -1;
-	ret = kp.n < 1 || (kp.spans && af->fields[1] != NULL)
-		      ? 0
-		      : lookup_pairs(l, af, &kp, r);
-	msf_key_pairs_free(&kp);
-	return ret;
+	seq_range_array_merge(&r->definite, &c.found);
+	seq_range_array_remove_seq_range(&r->cand, &c.absent);
+	return 0;
+}
+
+/* Every indexed message as candidate (a key without runs). */
+static int all_uids(struct lookup *l, struct arg_result *r)
+{
+	if (msx_each_uid(l->db, add_uid, l) != MSX_OK)
+		return l->ret = -1;
+	hits_to(l, &r->cand);
+	return 0;
 }
 
 /* Candidates and definite matches of one arg. 1 answered, 0 left to
@@ -491,16 +408,23 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 			negate(l, r);
 		return l->ret < 0 ? -1 : 1;
 	}
-	if ((n = msf_key_runs(key, &runs, &exact)) <= 0)
-		return n; /* no run ("@", "  "): nothing to narrow by */
-	if (n == 1 || try_pairs(l, &af, key, r) == 0)
-		(void)lookup_runs(l, &af, runs, n, r);
-	msf_runs_free(&runs);
-	if (l->ret == 0 && exact)
-		array_append_array(&r->definite, &r->cand);
-	if (l->ret == 0 && postings(af.mark, strlen(af.mark), l) < 0)
+	if ((n = msf_key_runs(key, &runs, &exact)) < 0)
 		return -1;
-	hits_to(l, &r->cand);
+	if (n == 0 && !checkable(&af, key))
+		return 0; /* no run ("@", "  "): nothing to narrow by */
+	if (n == 0)
+		(void)all_uids(l, r);
+	else {
+		(void)lookup_runs(l, &af, runs, n, r);
+		if (l->ret == 0 && exact)
+			array_append_array(&r->definite, &r->cand);
+		if (l->ret == 0 && postings(af.mark, strlen(af.mark), l) < 0)
+			return -1;
+		hits_to(l, &r->cand);
+	}
+	msf_runs_free(&runs);
+	if (l->ret == 0 && checkable(&af, key))
+		(void)check_text(l, &af, key, r);
 	if (l->ret == 0 && arg->match_not)
 		negate(l, r);
 	return l->ret < 0 ? -1 : 1;
@@ -558,7 +482,7 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 
 	l->box = box;
 	l->ret = 0; /* a try overtaken by a writer left -1 here */
-	l->args = l->runs = l->lists = 0;
+	l->args = l->runs = l->lists = l->checked = 0;
 	if (fts_mailbox_get_guid(box, &l->guid) < 0)
 		return -1;
 	if ((ret = fts_mailsift_db_reader(l->b, box, &l->db)) <= 0)
@@ -573,6 +497,7 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 		l->hits = i_new(uint64_t, l->last_uid / 64 + 1);
 		ret = lookup_args(l, args, and_args, result);
 		i_free(l->hits);
+		msf_text_codec_free(&l->codec);
 	}
 	if (ret < 0 && msx_status(l->db) == MSX_MODIFIED)
 		return -2; /* overtaken by a writer: the caller retries */
@@ -584,10 +509,11 @@ static int lookup_box(struct lookup *l, struct mailbox *box,
 	}
 	e_debug(box->event,
 		FTS_MAILSIFT_LOG "lookup: %u definite, %u maybe uids, %u args, "
-				 "%u runs looked up, %u posting lists",
+				 "%u runs looked up, %u posting lists, "
+				 "%u texts checked",
 		seq_range_count(&result->definite_uids),
 		seq_range_count(&result->maybe_uids), l->args, l->runs,
-		l->lists);
+		l->lists, l->checked);
 	return 1;
 }
 

@@ -23,6 +23,7 @@
 #include "fts-api-private.h"
 #include "fts-mailsift-xapian.h"
 #include "fts-mailsift-terms.h"
+#include "fts-mailsift-text.h"
 
 #define FTS_MAILSIFT_NAME "mailsift"
 #define FTS_MAILSIFT_DIR  "mailsift-fts"
@@ -104,13 +105,16 @@ void fts_mailsift_error(struct mailsift_fts_backend *b, struct mailbox *box,
 
 /* fts-mailsift-extract.c: reads mail (from its start) as native SEARCH
  * does and calls fn for each term of its document (see
- * fts-mailsift-terms.h). body_words (or NULL): the archived words of the
- * bodies, used instead of reading the bodies. Returns 0, 1 if body_words
- * cannot serve (a text part that is not text/plain: call again without),
- * -1 with *error_r set (data stack) if reading failed or fn returned -1. */
+ * fts-mailsift-terms.h), and adds the text TEXT and BODY scan to text
+ * (caller-owned, initialised; or NULL). body_words (or NULL): the archived
+ * words of the bodies, used instead of reading the bodies (text is then
+ * left as it is). Returns 0, 1 if body_words cannot serve (a text part
+ * that is not text/plain: call again without), -1 with *error_r set (data
+ * stack) if reading failed or fn returned -1. */
 int fts_mailsift_extract(struct mail *mail,
 			 const ARRAY_TYPE(const_string) * body_words,
-			 msf_term_fn *fn, void *ctx, const char **error_r);
+			 msf_term_fn *fn, void *ctx, struct msf_text *text,
+			 const char **error_r);
 
 /* Text (or a search key) in Dovecot's normalisation, decomposed titlecase,
  * the one form indexed text and keys are compared in: a data stack buffer,

@@ -1,9 +1,8 @@
 /* fts-mailsift-terms.c - text <-> index terms (see fts-mailsift-terms.h).
  *
- * Functions: msf_field_init, msf_field_pairs, msf_pair_kept,
- * msf_pair_term, msf_header_field, msf_add_text, msf_add_value,
+ * Functions: msf_field_init, msf_header_field, msf_add_text, msf_add_value,
  * msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs, msf_runs_free,
- * msf_key_pairs, msf_key_pairs_free, msf_runs_order, msf_char_index.
+ * msf_runs_order, msf_char_index.
  */
 #include "fts-mailsift-terms.h"
 
@@ -20,11 +19,6 @@ void msf_field_init(struct msf_field *f, const char *name, bool chars)
 		n = sizeof(f->name) - 1;
 	memcpy(f->name, name, n);
 	f->chars = chars;
-}
-
-void msf_field_pairs(struct msf_field *f, char pair)
-{
-	f->pair = pair;
 }
 
 static char ascii_lower(char c)
@@ -69,76 +63,6 @@ static bool run_byte(unsigned char c, bool dtc)
 {
 	return c >= 0x80 ||
 	       (msf_char_index((char)c) >= 0 && !(dtc && ascii_lc((char)c)));
-}
-
-bool msf_pair_kept(char pair, const char *sep, size_t slen)
-{
-	return pair != 'H' || memchr(sep, ' ', slen) != NULL ||
-	       memchr(sep, '\t', slen) != NULL;
-}
-
-size_t msf_pair_term(char pair, const char *tail, size_t tlen, const char *sep,
-		     size_t slen, const char *head, size_t hlen, char *out)
-{
-	size_t n = 0;
-
-	tlen = tlen < MSF_PAIR_HALF ? tlen : MSF_PAIR_HALF;
-	hlen = hlen < MSF_PAIR_HALF ? hlen : MSF_PAIR_HALF;
-	out[n++] = 'P';
-	out[n++] = pair;
-	memcpy(out + n, tail, tlen);
-	n += tlen;
-	out[n++] = '\x01';
-	memcpy(out + n, sep, slen);
-	n += slen;
-	out[n++] = '\x01';
-	memcpy(out + n, head, hlen);
-	n += hlen;
-	out[n] = '\0';
-	return n;
-}
-
-/* Byte c of (dtc, if set) text as pair windows hold it (ASCII
- * lower-cased), -1 for a byte that ends a window: NUL, a control other
- * than TAB, CR, LF, and in dtc text a lower-case letter. */
-static int win_byte(char c, bool dtc)
-{
-	unsigned char u = (unsigned char)c;
-
-	if ((u < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
-	    (dtc && ascii_lc(c)))
-		return -1;
-	return (unsigned char)ascii_lower(c);
-}
-
-/* Up to MSF_PAIR_HALF window bytes of s from i on, going dir (+1, -1;
- * -1 starts at i - 1) until a stop byte or an end: into w. */
-static size_t window(const char *s, size_t len, size_t i, int dir, bool dtc,
-		     char *w)
-{
-	size_t n = 0;
-	int c;
-
-	while (n < MSF_PAIR_HALF) {
-		size_t at = dir > 0 ? i + n : i - 1 - n;
-		if ((dir > 0 && at >= len) || (dir < 0 && n >= i) ||
-		    (c = win_byte(s[at], dtc)) < 0)
-			break;
-		w[n++] = (char)c;
-	}
-	return n;
-}
-
-/* Whether separator s[0..n) can be held by a pair term. */
-static bool pair_sep(const char *s, size_t n, bool dtc)
-{
-	if (n == 0 || n > MSF_SEP_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (win_byte(s[i], dtc) < 0)
-			return false;
-	}
-	return true;
 }
 
 static bool has_8bit(const char *s, size_t len)
@@ -225,35 +149,13 @@ static bool next_run(const char *s, size_t len, bool dtc, size_t *at,
 	return true;
 }
 
-/* The pair term of the separator s[p..q) of text s[0..len). */
-static int put_pair(struct emit *e, const char *s, size_t len, size_t p,
-		    size_t q)
-{
-	char tail[MSF_PAIR_HALF], head[MSF_PAIR_HALF], term[MSF_PAIR_TERM_MAX];
-	size_t tl, hl, n;
-
-	if (!pair_sep(s + p, q - p, e->dtc) ||
-	    !msf_pair_kept(e->f->pair, s + p, q - p))
-		return 0;
-	tl = window(s, len, p, -1, e->dtc, tail);
-	hl = window(s, len, q, 1, e->dtc, head);
-	n = msf_pair_term(e->f->pair, tail, tl, s + p, q - p, head, hl, term);
-	return e->fn(term, n, e->ctx);
-}
-
 static int put_runs(struct emit *e, const char *s, size_t len)
 {
-	size_t at = 0, prev = 0, i, j;
-	bool first = true;
+	size_t at = 0, i, j;
 
 	while (next_run(s, len, e->dtc, &at, &i, &j)) {
 		if (put_run(e, s + i, j - i) < 0)
 			return -1;
-		if (!first && e->f->pair != '\0' &&
-		    put_pair(e, s, len, prev, i) < 0)
-			return -1;
-		first = false;
-		prev = j;
 	}
 	return 0;
 }
@@ -407,52 +309,6 @@ void msf_runs_free(char ***runs)
 		free(*r);
 	free(*runs);
 	*runs = NULL;
-}
-
-void msf_key_pairs_free(struct msf_key_pairs *kp)
-{
-	free(kp->p);
-	kp->p = NULL;
-	kp->n = 0;
-}
-
-/* The key's separator key[p..q) with its windows, into kp (false: a pair
- * term cannot hold it). */
-static bool key_pair(const char *key, size_t len, size_t p, size_t q,
-		     struct msf_key_pair *kp)
-{
-	size_t want_t = p < MSF_PAIR_HALF ? p : MSF_PAIR_HALF;
-	size_t want_h = len - q < MSF_PAIR_HALF ? len - q : MSF_PAIR_HALF;
-
-	if (!pair_sep(key + p, q - p, true))
-		return false;
-	memcpy(kp->sep, key + p, q - p);
-	kp->slen = q - p;
-	kp->tlen = window(key, len, p, -1, true, kp->tail);
-	kp->hlen = window(key, len, q, 1, true, kp->head);
-	kp->tail_full = p >= MSF_PAIR_HALF;
-	kp->head_full = len - q >= MSF_PAIR_HALF;
-	kp->exact = p <= MSF_PAIR_HALF && len - q <= MSF_PAIR_HALF;
-	return kp->tlen == want_t && kp->hlen == want_h;
-}
-
-int msf_key_pairs(const char *key, struct msf_key_pairs *kp)
-{
-	size_t len = strlen(key), at = 0, prev = 0, i, j;
-	bool first = true;
-
-	memset(kp, 0, sizeof(*kp));
-	kp->spans = strpbrk(key, ":\r\n") != NULL;
-	kp->p = calloc(len / 2 + 1, sizeof(*kp->p));
-	if (kp->p == NULL)
-		return -1;
-	while (next_run(key, len, true, &at, &i, &j)) {
-		if (!first && key_pair(key, len, prev, i, &kp->p[kp->n]))
-			kp->n++;
-		first = false;
-		prev = j;
-	}
-	return kp->n;
 }
 
 struct costed_run {

@@ -37,20 +37,8 @@
  *                     character keys without a scan); for B, Hsubject:,
  *                     Afrom: .. Abcc:, and "T" (what TEXT's fields add to
  *                     B's characters)
- *   "P" k tail 1 sep 1 head  a separator between two runs of one text
- *                     (sep: 1..MSF_SEP_MAX bytes) in its context, 1 the
- *                     byte 0x01: tail = the MSF_PAIR_HALF bytes before sep
- *                     reversed, head = the MSF_PAIR_HALF bytes after it
- *                     (windows of the text that may hold more runs and
- *                     separators; shorter at the text's ends and before a
- *                     NUL, control or, in dtc text, lower-case byte), ASCII
- *                     lower-cased; k is "B", "M", "N" or "H" (every
- *                     top-level header value): a key whose text around one
- *                     of its separators fits the windows is answered by
- *                     that term exactly, keys of several runs narrow by them
- *   "QB"              the body has not every pair term (archive reuse: its
- *                     words only; text indexed in MSF_CHUNK steps): pair
- *                     lookups on B include the message
+ * What a key of several runs needs beyond them (its separators, text across
+ * runs) is checked in the message's stored text (fts-mailsift-text.h).
  */
 #ifndef FTS_MAILSIFT_TERMS_H
 #define FTS_MAILSIFT_TERMS_H
@@ -75,62 +63,33 @@ typedef int msf_term_fn(const char *term, size_t len, void *ctx);
  * memory. */
 typedef int msf_norm_fn(const char *in, size_t len, ms_buf *out);
 
-#define MSF_NO_PAIRS "QB"
-/* 4 bytes, not 6: on corpus A a quarter less index (84.7 -> 62.5 MB) and
- * indexing CPU, at about the same latency (10,046 messages: median 8.9 ms
- * both, p95 1.33 -> 1.39 s); keys of up to 4 + separator + 4 bytes are
- * exact (see imap-ext/README.md) */
-#define MSF_PAIR_HALF 4 /* bytes of text on each side of a pair term */
 /* Version of the term scheme, kept in each database (META_FORMAT): a
- * database written under another one (or none: before pair terms) is
+ * database written under another one (or none: the oldest scheme) is
  * rebuilt, as it would answer keys wrongly. Bump it with every change of
  * the terms a message gets. */
-#define MSF_INDEX_FORMAT 2
-#define MSF_SEP_MAX	 3 /* separator bytes a pair term holds at most */
-/* "P" kind tail 1 sep 1 head NUL */
-#define MSF_PAIR_TERM_MAX (5 + 2 * MSF_PAIR_HALF + MSF_SEP_MAX)
+#define MSF_INDEX_FORMAT 3 /* 3: stored text instead of pair terms */
 
 /* One field of the document being built. */
 struct msf_field {
 	char name[MSF_FIELD_MAX]; /* the prefix */
 	bool chars;		  /* collect character bits */
 	uint64_t bits;		  /* a-z, 0-9 seen (chars only) */
-	char pair;		  /* kind of its pair terms, '\0': none */
 };
 
-/* Sets f to field name (copied, cut to fit), chars on or off, no bits,
- * no pair terms. */
+/* Sets f to field name (copied, cut to fit), chars on or off, no bits. */
 void msf_field_init(struct msf_field *f, const char *name, bool chars);
-/* Gives f pair terms of kind pair ("P" pair tail sep head). */
-void msf_field_pairs(struct msf_field *f, char pair);
-
-/* Whether text of pair kind pair has pair terms for separator
- * sep[0..slen): header values ("H") only for separators with a blank
- * (their pairs without are mostly host names, addresses and signature
- * blobs, half of all pairs); other kinds for every one. */
-bool msf_pair_kept(char pair, const char *sep, size_t slen);
-
-/* Writes the pair term of kind pair to out[0..MSF_PAIR_TERM_MAX): "P",
- * pair, tail[0..tlen) (already reversed), 0x01, sep[0..slen), 0x01,
- * head[0..hlen), NUL (at most MSF_PAIR_HALF bytes of tail and head).
- * Returns its length (without the NUL). */
-size_t msf_pair_term(char pair, const char *tail, size_t tlen, const char *sep,
-		     size_t slen, const char *head, size_t hlen, char *out);
-
 /* Writes the field name of header hdr into buf[0..size) (kind "H" or "A"
  * + lower-cased name cut to MSF_HDR_MAX + ":"); size >= MSF_FIELD_MAX. */
 void msf_header_field(char kind, const char *hdr, char *buf, size_t size);
 
 /* Emits the runs of UTF-8 text[0..len) (not yet normalised; norm turns
  * non-ASCII text into dtc; norm NULL: text is in dtc form already) as
- * terms of field f, and with pair terms those of its separators. In dtc
- * text an
- * ASCII lower-case letter is not a run byte: dtc makes every letter that
- * it maps titlecase, so one left lower-case is one native SEARCH did not
- * map (an encoded word in a charset it does not know) or a compatibility
- * decomposition ("fi" of U+FB01); no key in dtc matches it as a letter.
- * cut_before / cut_after: text starts / ends inside a run (a forced cut):
- * "L"+f is emitted. Returns 0, -1 if fn stopped it or out of memory. */
+ * terms of field f. In dtc text an ASCII lower-case letter is not a run byte:
+ * dtc makes every letter that it maps titlecase, so one left lower-case is one
+ * native SEARCH did not map (an encoded word in a charset it does not know) or
+ * a compatibility decomposition ("fi" of U+FB01); no key in dtc matches it as a
+ * letter. cut_before / cut_after: text starts / ends inside a run (a forced
+ * cut): "L"+f is emitted. Returns 0, -1 if fn stopped it or out of memory. */
 int msf_add_text(struct msf_field *f, const char *text, size_t len,
 		 bool cut_before, bool cut_after, msf_norm_fn *norm,
 		 msf_term_fn *fn, void *ctx);
@@ -167,28 +126,6 @@ size_t msf_safe_cut(const char *text, size_t len);
  * memory. */
 int msf_key_runs(const char *key, char ***runs_r, bool *exact_r);
 void msf_runs_free(char ***runs);
-
-/* One separator of a key (dtc) with the key's text around it, as pair
- * terms hold it: tail (reversed) and head lower-cased, at most
- * MSF_PAIR_HALF bytes each. */
-struct msf_key_pair {
-	char tail[MSF_PAIR_HALF], sep[MSF_SEP_MAX], head[MSF_PAIR_HALF];
-	size_t tlen, slen, hlen;
-	bool tail_full; /* the key has MSF_PAIR_HALF bytes or more before */
-	bool head_full; /* ... after it: the term's head is exactly head */
-	bool exact;	/* the whole key lies in the term's windows */
-};
-struct msf_key_pairs {
-	int n; /* separators a pair term can hold (NUL, control and lower-case
-		  bytes, in them or in the windows, cannot) */
-	struct msf_key_pair *p;
-	bool spans; /* a separator has ':', CR or LF (TEXT may match it
-		       across a header's name and value, or lines) */
-};
-/* Fills kp from key (malloc'ed; free with msf_key_pairs_free). Returns
- * kp->n, -1 out of memory. */
-int msf_key_pairs(const char *key, struct msf_key_pairs *kp);
-void msf_key_pairs_free(struct msf_key_pairs *kp);
 
 /* Orders the n runs of a key (from msf_key_runs) by cost[i], the cost of
  * looking runs[i] up, cheapest first (ties: the longer run first, then

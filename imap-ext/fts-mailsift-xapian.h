@@ -61,6 +61,10 @@ int msx_meta_set(msx_db *db, const char *key, const char *val);
 int msx_doc_begin(msx_db *db, uint32_t uid);
 int msx_doc_add_term(msx_db *db, const char *term, size_t len);
 int msx_doc_end(msx_db *db);
+/* Gives the document under construction its stored text data[0..len)
+ * (copied; fts-mailsift-text.h), value slot MSX_TEXT_SLOT. */
+#define MSX_TEXT_SLOT 0
+int msx_doc_set_text(msx_db *db, const char *data, size_t len);
 /* Deletes the document of uid (no error if there is none). */
 int msx_delete(msx_db *db, uint32_t uid);
 int msx_commit(msx_db *db);
@@ -74,6 +78,12 @@ int msx_terms(msx_db *db, const char *prefix, msx_term_fn *fn, void *ctx);
 /* Calls uid(docid, ctx) for every document holding term[0..len). */
 int msx_postlist(msx_db *db, const char *term, size_t len, msx_uid_fn *uid,
 		 void *ctx);
+typedef int msx_text_fn(uint32_t uid, const char *data, size_t len, void *ctx);
+/* Calls fn(uid, text, len, ctx) for each of uids[0..n) (ascending) whose
+ * document has stored text (valid during the call); fn returns nonzero to
+ * stop. */
+int msx_texts(msx_db *db, const uint32_t *uids, size_t n, msx_text_fn *fn,
+	      void *ctx);
 /* The revision of the database as opened (changes with every commit). */
 int msx_revision(msx_db *db, uint64_t *rev_r);
 /* Calls uid(docid, ctx) for every document, ascending. */

@@ -3,6 +3,7 @@
  *
  * Functions: msx_open, msx_close, msx_error, msx_status, msx_reopen,
  * msx_meta_get, msx_meta_set, msx_doc_begin, msx_doc_add_term, msx_doc_end,
+ * msx_doc_set_text, msx_texts,
  * msx_delete, msx_commit, msx_terms, msx_postlist, msx_revision,
  * msx_each_uid, msx_doccount, msx_archive_open, msx_archive_doc, msx_compact.
  *
@@ -212,6 +213,15 @@ int msx_doc_end(msx_db *db)
 	});
 }
 
+int msx_doc_set_text(msx_db *db, const char *data, size_t len)
+{
+	if (db->doc_uid == 0)
+		return MSX_OK;
+	return run(db, [&] {
+		db->doc.add_value(MSX_TEXT_SLOT, std::string(data, len));
+	});
+}
+
 int msx_delete(msx_db *db, uint32_t uid)
 {
 	if (!db->writable)
@@ -232,6 +242,25 @@ int msx_commit(msx_db *db)
 }
 
 /* ---- reading ---- */
+
+int msx_texts(msx_db *db, const uint32_t *uids, size_t n, msx_text_fn *fn,
+	      void *ctx)
+{
+	return run(db, [&] {
+		auto v = db->db.valuestream_begin(MSX_TEXT_SLOT);
+		auto end = db->db.valuestream_end(MSX_TEXT_SLOT);
+		for (size_t i = 0; i < n && v != end; i++) {
+			v.skip_to(uids[i]);
+			if (v == end)
+				break;
+			if (v.get_docid() != uids[i])
+				continue;
+			const std::string &t = *v;
+			if (fn(uids[i], t.data(), t.size(), ctx) != 0)
+				break;
+		}
+	});
+}
 
 int msx_terms(msx_db *db, const char *prefix, msx_term_fn *fn, void *ctx)
 {

@@ -5,7 +5,8 @@
 APPEND, SEARCH BODY/SUBJECT substrings (expected UIDs computed from what
 was appended), EXPUNGE (gone from SEARCH and from the Xapian DB at once),
 RENAME (same GUID directory kept, not re-indexed), DELETE (its index
-directory removed), `doveadm fts rescan` + `doveadm index`, `doveadm fts
+directory removed), keys checked in the stored text (definite; a message
+over its size limit stays maybe), `doveadm fts rescan` + `doveadm index`, `doveadm fts
 optimize`, an index of another term scheme (not used, rebuilt), a
 corrupted postlist.glass (SEARCH still right, no crash, a
 warning in the log, the index rebuilt), and a second session searching
@@ -253,10 +254,53 @@ def meta(db, *args):
     return p.stdout.strip() if p.returncode == 0 else None
 
 
+def plain(subject, body):
+    return ("From: s@example.org\r\nTo: alice@example.org\r\nSubject: %s\r\n"
+            "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\n%s\r\n" % (subject, body)).encode()
+
+
+def lookups_since(dc, before):
+    """(definite, maybe) of each plugin lookup logged after offset before."""
+    new = open(dc.log, errors="replace").read()[before:]
+    return [(int(a), int(b)) for a, b in
+            re.findall(r"fts-mailsift: lookup: (\d+) definite, (\d+) maybe uids", new)]
+
+
+def stored_text(t, dc):
+    """Keys of several words, and keys without a word, are checked in the
+    messages' stored text: the lookup is definite (Dovecot reads nothing)
+    except for a message whose text is over the stored limit (8 MiB), which
+    stays maybe; every answer is the right one."""
+    im = dc.login()
+    im.create("Box3")
+    filler = ("lorem ipsum dolor sit amet needle " * 30 + "\r\n") * 9000  # ~9.2 MB
+    msgs = [plain("big", filler[:len(filler) // 2] + "the needle phrase!" + filler[len(filler) // 2:]),
+            plain("small", "a needle phrase, here"),
+            plain("apart", "phrase first, then a needle"),
+            plain("needle phrase", "only the subject has it"),
+            plain("none", "nothing --  at all")]
+    t.check(all(append(im, "Box3", m) for m in msgs), "APPEND %d messages (one of 9 MB)" % len(msgs))
+    im.select("Box3")
+    for q, want, lookup in [('BODY "needle phrase"', [1, 2], (1, 1)),
+                            ('BODY "le phr"', [1, 2], (1, 1)),
+                            ('TEXT "needle phrase"', [1, 2, 4], (2, 1)),
+                            ('TEXT "Subject: needle"', [4], (1, 1)),
+                            ('BODY "--  "', [5], (1, 1)),
+                            ('NOT BODY "needle phrase"', [3, 4, 5], (3, 1)),
+                            ('BODY "phrase first"', [3], (1, 0))]:
+        before = len(open(dc.log, errors="replace").read())
+        got = search(im, q)
+        t.check(got == want, "stored text: %s -> %s, got %s" % (q, want, got))
+        seen = lookups_since(dc, before)
+        t.check(seen[-1:] == [lookup], "stored text: %s: lookup %s definite/maybe, got %s" %
+                (q, lookup, seen))
+    im.logout()
+
+
 def old_scheme(t, dc, uids, n, db):
     """An index written under another term scheme (an older version's, or
-    one before pair terms) is not used: SEARCH stays right and the index
-    is rebuilt with the current scheme."""
+    one from before stored text) is not used: SEARCH stays right and the
+    index is rebuilt with the current scheme."""
     cur = meta(db, "get", "mailsift.format")
     t.check(cur not in (None, "", "1"), "the index records its term scheme (%r)" % cur)
     meta(db, "set", "mailsift.format", "1")
@@ -316,6 +360,7 @@ def main():
     try:
         dc.start()
         uids, n, db = lifecycle(t, dc)
+        stored_text(t, dc)
         old_scheme(t, dc, uids, n, db)
         corruption(t, dc, uids, n, db)
         concurrent(t, dc)

@@ -4,9 +4,7 @@
  * over-long runs (every MSF_OVERLAP bytes of a run inside one window),
  * the "L" mark of forced cuts, key runs and exactness, their order by
  * cost (repeats removed), safe cuts; text already in dtc form (lower-case
- * letters left by native's decoding are no run bytes, 0xFF in values),
- * pair terms of separators in their context (windows, separators they
- * cannot hold, header values) and a key's pairs. */
+ * letters left by native's decoding are no run bytes, 0xFF in values). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,100 +265,6 @@ START_TEST(test_dtc_text)
 }
 END_TEST
 
-static int has_n(const struct terms *ts, const char *t, size_t n)
-{
-	for (size_t i = 0; i < ts->n; i++) {
-		if (strlen(ts->t[i]) == n && memcmp(ts->t[i], t, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-#define HAS(ts, lit) has_n(ts, lit, sizeof(lit) - 1)
-
-/* A pair term per separator: the text around it, reversed before */
-START_TEST(test_pairs)
-{
-	struct terms ts = { { 0 }, 0 };
-	struct msf_field f;
-	const char *text = "Hello, World and    the INTERNATIONALIZATION is";
-	char t[MSF_PAIR_TERM_MAX];
-	size_t n;
-
-	msf_field_init(&f, "B", false);
-	msf_field_pairs(&f, 'B');
-	ck_assert_int_eq(msf_add_text(&f, text, strlen(text), false, false,
-				      fake_dtc, collect, &ts),
-			 0);
-	ck_assert_int_eq(MSF_PAIR_HALF, 4);
-	ck_assert(HAS(&ts, "PBolle\001, \001worl"));
-	ck_assert(HAS(&ts, "PBdlro\001 \001and ")); /* across separators */
-	ck_assert(HAS(&ts, "PBeht \001 \001inte"));
-	ck_assert(HAS(&ts, "PBnoit\001 \001is")); /* text ends */
-	ck_assert_uint_eq(ts.n, 6 + 4); /* no pair: separator too long */
-	n = msf_pair_term('B', "olleh", 5, ", ", 2, "world ", 6, t);
-	ck_assert_uint_eq(n, sizeof("PBolle\001, \001worl") - 1); /* cut */
-	ck_assert(memcmp(t, "PBolle\001, \001worl", n) == 0);
-	terms_free(&ts);
-	/* dtc text: windows stop at a NUL or lower-case byte, and no pair
-	   has one in its separator */
-	ck_assert_int_eq(msf_add_text(&f, "A B\0C DxE", 9, false, false, NULL,
-				      collect, &ts),
-			 0);
-	ck_assert(HAS(&ts, "PBa\001 \001b"));
-	ck_assert(HAS(&ts, "PBc\001 \001d"));
-	ck_assert_uint_eq(ts.n, 5 + 2);
-	terms_free(&ts);
-	/* header values: pairs only where the separator has a blank */
-	msf_field_init(&f, "Hreceived:", false);
-	msf_field_pairs(&f, 'H');
-	ck_assert_int_eq(msf_add_text(&f, "mx.example.org by", 17, false, false,
-				      fake_dtc, collect, &ts),
-			 0);
-	ck_assert(HAS(&ts, "PHgro.\001 \001by"));
-	ck_assert_uint_eq(ts.n, 4 + 1);
-	terms_free(&ts);
-}
-END_TEST
-
-START_TEST(test_key_pairs)
-{
-	struct msf_key_pairs kp;
-
-	ck_assert_int_eq(msf_key_pairs("THE CARD", &kp), 1);
-	ck_assert(kp.p[0].tlen == 3 && memcmp(kp.p[0].tail, "eht", 3) == 0);
-	ck_assert(kp.p[0].slen == 1 && kp.p[0].sep[0] == ' ');
-	ck_assert(kp.p[0].hlen == 4 && memcmp(kp.p[0].head, "card", 4) == 0);
-	ck_assert(kp.p[0].exact && !kp.p[0].tail_full && kp.p[0].head_full);
-	ck_assert(!kp.spans);
-	msf_key_pairs_free(&kp);
-	/* longer than the windows: not exact, each side cut to 4 bytes */
-	ck_assert_int_eq(msf_key_pairs("USERS LISTS", &kp), 1);
-	ck_assert(kp.p[0].tlen == 4 && memcmp(kp.p[0].tail, "sres", 4) == 0);
-	ck_assert(kp.p[0].hlen == 4 && memcmp(kp.p[0].head, "list", 4) == 0);
-	ck_assert(!kp.p[0].exact && kp.p[0].tail_full && kp.p[0].head_full);
-	msf_key_pairs_free(&kp);
-	ck_assert_int_eq(msf_key_pairs("O-BY-M", &kp), 2);
-	ck_assert(kp.p[0].exact && !kp.p[0].tail_full && kp.p[0].head_full);
-	ck_assert(memcmp(kp.p[0].head, "by-m", 4) == 0);
-	ck_assert(kp.p[1].exact && kp.p[1].tail_full && !kp.p[1].head_full);
-	ck_assert(memcmp(kp.p[1].tail, "yb-o", 4) == 0);
-	msf_key_pairs_free(&kp);
-	ck_assert_int_eq(msf_key_pairs(" THE CARD,", &kp), 1);
-	ck_assert(!kp.p[0].exact && kp.p[0].tlen == 4 && kp.p[0].hlen == 4);
-	msf_key_pairs_free(&kp);
-	ck_assert_int_eq(msf_key_pairs("SUBJECT: HI\r\nTO", &kp), 2);
-	ck_assert(kp.spans);
-	msf_key_pairs_free(&kp);
-	/* too long, a lower-case letter, a control in the window */
-	ck_assert_int_eq(msf_key_pairs("A    B xC", &kp), 0);
-	msf_key_pairs_free(&kp);
-	ck_assert_int_eq(msf_key_pairs("AB\001CD EF", &kp), 0);
-	msf_key_pairs_free(&kp);
-	ck_assert_int_eq(msf_key_pairs("fi", &kp), 0);
-	msf_key_pairs_free(&kp);
-}
-END_TEST
-
 START_TEST(test_safe_cut)
 {
 	ck_assert_uint_eq(msf_safe_cut("ab cd", 5), 3);
@@ -382,8 +286,6 @@ int main(void)
 	tcase_add_loop_test(tc, test_key_runs, 0, sizeof keys / sizeof keys[0]);
 	tcase_add_test(tc, test_runs_order);
 	tcase_add_test(tc, test_dtc_text);
-	tcase_add_test(tc, test_pairs);
-	tcase_add_test(tc, test_key_pairs);
 	tcase_add_test(tc, test_safe_cut);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
