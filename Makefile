@@ -73,8 +73,8 @@ IMAP_OBJ := $(IMAP_LIB:%.c=$(BUILD)/pic/%.o) $(IMAP_C:%.c=$(BUILD)/pic/%.o) \
 DOVECOT_CFLAGS := -I/usr/include/dovecot -include /usr/include/dovecot/config.h \
 	-Wno-unused-parameter -Wno-sign-compare
 PLUGIN_SO := $(BUILD)/lib21_fts_mailsift_plugin.so
-# the plugin's stored message text is zstd-compressed (fts-mailsift-text.c)
-ZSTD_LIBS = $(shell pkg-config --libs libzstd 2>/dev/null)
+# the plugin's stored message text is LZ4-compressed (fts-mailsift-text.c)
+LZ4_LIBS = $(shell pkg-config --libs liblz4 2>/dev/null)
 MILTER_MAIN := plugin/milter_main.c
 MILTER_C := $(filter-out $(MILTER_MAIN),$(sort $(wildcard plugin/*.c)))
 UNIT_C   := $(sort $(wildcard tests/unit/test_*.c))
@@ -90,7 +90,7 @@ WEB_OBJ  := $(WEB_C:%.c=$(BUILD)/obj/%.o)
 MILTER_ASAN_OBJ := $(MILTER_C:%.c=$(BUILD)/asan/%.o)
 
 DEB_PACKAGES := build-essential pkg-config libgmime-3.0-dev libxml2-dev \
-	libssl-dev zlib1g-dev libzstd-dev libxapian-dev xapian-tools check libmilter-dev \
+	libssl-dev zlib1g-dev liblz4-dev libxapian-dev xapian-tools check libmilter-dev \
 	libclang-rt-14-dev clang notmuch valgrind clang-format python3 \
 	postfix dovecot-imapd dovecot-lmtpd dovecot-pop3d dovecot-dev \
 	clamav-daemon clamav-milter miltertest swaks dovecot-fts-xapian \
@@ -194,7 +194,7 @@ $(BUILD)/pic/imap-ext/%.o: imap-ext/%.cc
 
 $(PLUGIN_SO): $(IMAP_OBJ)
 	@echo "  LINK    $@"
-	$(Q)$(CXX) -shared -o $@.tmp $^ $(XAPIAN_LIBS) $(ZSTD_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
+	$(Q)$(CXX) -shared -o $@.tmp $^ $(XAPIAN_LIBS) $(LZ4_LIBS) $(shell pkg-config --libs glib-2.0) $(LDFLAGS)
 	@# Dovecot's symbols resolve at load time, ours must not: a library
 	@# file missing from IMAP_LIB would only show as a dlopen failure
 	$(Q)if nm -D --undefined-only $@.tmp | grep -E ' (ms_|msx_)'; then \
@@ -228,12 +228,12 @@ UNIT_IMAP := imap-ext/fts-mailsift-terms.c imap-ext/fts-mailsift-text.c
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(ZSTD_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/libmsmilter.a $(BUILD)/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LZ4_LIBS) $(LIBS)
 
 $(BUILD)/asan/unit/%: tests/unit/%.c $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(ZSTD_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -Iplugin -Iimap-ext -o $@ $< $(UNIT_SUPPORT) $(UNIT_IMAP) $(BUILD)/asan/libmsmilter.a $(BUILD)/asan/libmailsift.a $(CHECK_LIBS) -lmilter $(METRICS_LIBS) $(LZ4_LIBS) $(LIBS)
 
 # the console's parsers and audit queue (tests/unit/test_web_*.c) link their web sources
 UNIT_WEB := web/web_form.c web/web_users.c web/web_auditq.c
@@ -287,7 +287,7 @@ FTS_TEXT_C := imap-ext/fts-mailsift-text.c indexer/lib/ms_buf.c
 $(BUILD)/fuzz/fuzz_fts_text: tests/fuzz/fuzz_fts_text.c $(FTS_TEXT_C) imap-ext/fts-mailsift-text.h
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=c11 -D_GNU_SOURCE -Iindexer/lib -Iimap-ext -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -o $@ tests/fuzz/fuzz_fts_text.c $(FTS_TEXT_C) $(ZSTD_LIBS)
+	  -o $@ tests/fuzz/fuzz_fts_text.c $(FTS_TEXT_C) $(LZ4_LIBS)
 
 fuzz-brief: $(BUILD)/fuzz/fuzz_mime $(BUILD)/fuzz/fuzz_web_form $(BUILD)/fuzz/fuzz_xmltext $(BUILD)/fuzz/fuzz_probe \
 	$(BUILD)/fuzz/fuzz_spool_seg $(BUILD)/fuzz/fuzz_fts_text

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zstd.h>
+#include <lz4.h>
+#include <lz4hc.h>
 
 #define SEG_HEAD 8 /* u32 header bytes, u32 body bytes */
 
@@ -30,8 +31,7 @@ static size_t get_u32(const char *p)
 }
 
 struct msf_text_codec {
-	ZSTD_CCtx *cctx;
-	ZSTD_DCtx *dctx;
+	void *hc;     /* LZ4 HC compression state */
 	ms_buf plain; /* the last text unpacked */
 };
 
@@ -41,9 +41,8 @@ struct msf_text_codec *msf_text_codec_new(void)
 
 	if (z == NULL)
 		return NULL;
-	z->cctx = ZSTD_createCCtx();
-	z->dctx = ZSTD_createDCtx();
-	if (z->cctx == NULL || z->dctx == NULL)
+	z->hc = malloc((size_t)LZ4_sizeofStateHC());
+	if (z->hc == NULL)
 		msf_text_codec_free(&z);
 	return z;
 }
@@ -52,8 +51,7 @@ void msf_text_codec_free(struct msf_text_codec **z)
 {
 	if (*z == NULL)
 		return;
-	ZSTD_freeCCtx((*z)->cctx);
-	ZSTD_freeDCtx((*z)->dctx);
+	free((*z)->hc);
 	ms_buf_free(&(*z)->plain);
 	free(*z);
 	*z = NULL;
@@ -125,20 +123,21 @@ void msf_text_add(struct msf_text *t, bool body, const char *s, size_t n)
 
 int msf_text_pack(struct msf_text *t, struct msf_text_codec *z, ms_buf *packed)
 {
-	size_t bound, n;
+	int bound, n;
 
 	ms_buf_reset(packed);
 	if (t->over)
 		return 0;
 	close_open(t);
-	bound = ZSTD_compressBound(t->seg.len);
-	if (ms_buf_reserve(packed, bound) != MS_OK)
+	bound = LZ4_compressBound((int)t->seg.len);
+	if (bound <= 0 || ms_buf_reserve(packed, 4 + (size_t)bound) != MS_OK)
 		return -1;
-	n = ZSTD_compressCCtx(z->cctx, packed->data, bound, t->seg.data,
-			      t->seg.len, MSF_TEXT_LEVEL);
-	if (ZSTD_isError(n))
+	put_u32(packed->data, t->seg.len);
+	n = LZ4_compress_HC_extStateHC(z->hc, t->seg.data, packed->data + 4,
+				       (int)t->seg.len, bound, MSF_TEXT_LEVEL);
+	if (n <= 0 && t->seg.len > 0)
 		return -1;
-	packed->len = n;
+	packed->len = 4 + (size_t)n;
 	return 1;
 }
 
@@ -146,20 +145,20 @@ int msf_text_pack(struct msf_text *t, struct msf_text_codec *z, ms_buf *packed)
 static int unpack(struct msf_text_codec *z, const char *packed, size_t len)
 {
 	ms_buf *scratch = &z->plain;
-	unsigned long long size = ZSTD_getFrameContentSize(packed, len);
-	size_t n;
+	size_t size;
+	int n;
 
-	if (size == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    size == ZSTD_CONTENTSIZE_ERROR || size > MSF_TEXT_MAX)
+	if (len < 4 || len - 4 > (size_t)LZ4_compressBound(MSF_TEXT_MAX) ||
+	    (size = get_u32(packed)) > MSF_TEXT_MAX)
 		return -1;
 	ms_buf_reset(scratch);
-	if (ms_buf_reserve(scratch, (size_t)size + 1) != MS_OK)
+	if (ms_buf_reserve(scratch, size + 1) != MS_OK)
 		return -1;
-	n = ZSTD_decompressDCtx(z->dctx, scratch->data, (size_t)size + 1,
-				packed, len);
-	if (ZSTD_isError(n) || n != size)
+	n = LZ4_decompress_safe(packed + 4, scratch->data, (int)(len - 4),
+				(int)size);
+	if (n < 0 || (size_t)n != size)
 		return -1;
-	scratch->len = n;
+	scratch->len = size;
 	return 0;
 }
 

@@ -2,13 +2,13 @@
  * (imap-ext/fts-mailsift-text.c, Dovecot-free): segments per part (TEXT
  * finds a key across a part's headers and body, BODY only in the body,
  * neither across parts), the size limit, and damaged stored text (bad
- * zstd frames, segment lengths past the end, an oversized frame) reported
- * as damaged, never read out of bounds. */
+ * LZ4 blocks, segment lengths past the end, a size over the limit)
+ * reported as damaged, never read out of bounds. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <zstd.h>
+#include <lz4.h>
 
 #include "fts-mailsift-text.h"
 #include "support_util.h"
@@ -123,15 +123,18 @@ START_TEST(test_limit)
 }
 END_TEST
 
-/* A frame holding plain[0..n) as stored text. */
+/* Stored text holding plain[0..n) as it is (the size, then the block). */
 static void pack_raw(const char *plain, size_t n)
 {
-	size_t bound = ZSTD_compressBound(n);
+	int bound = LZ4_compressBound((int)n), c;
 
 	ms_buf_reset(&packed);
-	ck_assert_int_eq(ms_buf_reserve(&packed, bound), MS_OK);
-	packed.len = ZSTD_compress(packed.data, bound, plain, n, 1);
-	ck_assert(!ZSTD_isError(packed.len));
+	ck_assert_int_eq(ms_buf_reserve(&packed, 4 + (size_t)bound), MS_OK);
+	for (int i = 0; i < 4; i++)
+		packed.data[i] = (char)((n >> (8 * i)) & 0xFF);
+	c = LZ4_compress_default(plain, packed.data + 4, (int)n, bound);
+	ck_assert_int_gt(c, 0);
+	packed.len = 4 + (size_t)c;
 }
 
 START_TEST(test_damaged)
@@ -151,7 +154,8 @@ START_TEST(test_damaged)
 	ck_assert_int_eq(find("B", true), 1);
 	ck_assert_int_eq(find("AB", true), 0);
 	ck_assert_int_eq(find("AB", false), 1);
-	/* not a frame; a frame cut short; garbage after the magic */
+	/* not stored text; a block cut short; garbage in the block; a size
+	   that does not match the block */
 	ms_buf_reset(&packed);
 	ck_assert_int_eq(ms_buf_append(&packed, "hello world", 11), MS_OK);
 	ck_assert_int_eq(find("A", false), -1);
@@ -161,11 +165,14 @@ START_TEST(test_damaged)
 	two_parts();
 	memset(packed.data + 6, 0x5a, packed.len - 6);
 	ck_assert_int_lt(find("SECOND", false), 1);
+	pack_raw(ok, sizeof(ok) - 1);
+	packed.data[0]++;
+	ck_assert_int_eq(find("B", true), -1);
 	ck_assert_int_eq(msf_text_find(z, "", 0, "A", 1, false), -1);
 }
 END_TEST
 
-/* A frame whose content is larger than the limit is not unpacked. */
+/* Text larger than the limit is not unpacked. */
 START_TEST(test_oversized_frame)
 {
 	size_t n = MSF_TEXT_MAX + 16;
