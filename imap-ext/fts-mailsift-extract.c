@@ -316,7 +316,14 @@ static void top_header(struct extract *x, const struct message_header_line *raw,
 {
 	struct msf_field *f = header_field(x, 'H', hdr->name);
 
-	add_norm(x, &x->f[F_N], name->data, name->used, FALSE, FALSE, NULL);
+	/* TEXT finds the name in the "H" terms ("name:run") if there is
+	   one and the field holds the whole name as it is */
+	if (!msf_has_run(v->data, v->used) || hdr->name_len > MSF_HDR_MAX ||
+	    !plain_value((const unsigned char *)hdr->name, hdr->name_len))
+		add_norm(x, &x->f[F_N], name->data, name->used, FALSE, FALSE,
+			 NULL);
+	else
+		msf_add_chars(&x->f[F_N], name->data, name->used);
 	add_norm(x, f, v->data, v->used, FALSE, FALSE, NULL);
 	x->hdr_bits |= f->bits;
 	if (f == &x->f[F_SUBJECT])
@@ -430,7 +437,8 @@ static void block(struct extract *x, struct message_search_context *search,
 }
 
 /* Character terms: "B", "T" for what TEXT adds to the body's (a TEXT
- * lookup unites both), and the fields of SUBJECT, FROM, TO, CC, BCC. */
+ * lookup unites both). SUBJECT, FROM .. BCC keys of one character are
+ * answered from whole values ("="). */
 static void finish(struct extract *x)
 {
 	struct msf_field *b = &x->f[F_B], *t = &x->f[F_T];
@@ -442,11 +450,9 @@ static void finish(struct extract *x)
 			add(x, b, *w, strlen(*w), FALSE, FALSE);
 	}
 	t->bits = (x->hdr_bits | x->f[F_M].bits | x->f[F_N].bits) & ~b->bits;
-	for (int i = 0; i < F_COUNT && x->ret == 0; i++) {
-		if (i != F_M && i != F_N &&
-		    msf_emit_chars(&x->f[i], put_term, x) < 0)
-			x->ret = -1;
-	}
+	if (msf_emit_chars(b, put_term, x) < 0 ||
+	    msf_emit_chars(t, put_term, x) < 0)
+		x->ret = -1;
 }
 
 static int parse(struct extract *x, struct istream *input, const char **error_r)

@@ -30,8 +30,9 @@ struct msf_lexicon {
 	ARRAY(uint32_t) raw_off; /* start of each term in raw */
 	buffer_t *runs;		 /* "\n" run "\n" run ... "\n" */
 	ARRAY(uint32_t) run_off; /* start of each run in runs */
-	size_t skip;		 /* bytes of each term before the word */
-	bool skip_to_colon;	 /* "H": word starts after the ':' */
+	size_t skip; /* bytes of each term before the word ("H", TEXT's
+			header values: the word is "name:run", so a
+			key's run - never with ':' - matches names too) */
 	/* byte pairs: the runs containing pair p are
 	   pair_runs[pair_start[p] .. pair_start[p + 1]) */
 	uint32_t *pair_start; /* PAIRS + 1 entries */
@@ -74,18 +75,10 @@ static void lexicon_free(struct msf_lexicon **_lex)
 static bool term_run(const struct msf_lexicon *lex, const char *term,
 		     size_t len, const char **w_r, size_t *wlen_r)
 {
-	const char *w = term + lex->skip;
-	size_t wlen = len - lex->skip;
-
-	if (lex->skip_to_colon) {
-		const char *colon = memchr(w, ':', wlen);
-		if (colon == NULL)
-			return FALSE;
-		wlen -= colon + 1 - w;
-		w = colon + 1;
-	}
-	*w_r = w;
-	*wlen_r = wlen;
+	if (len <= lex->skip)
+		return FALSE;
+	*w_r = term + lex->skip;
+	*wlen_r = len - lex->skip;
 	return TRUE;
 }
 
@@ -180,8 +173,6 @@ static struct msf_lexicon *lexicon_read(msx_db *db, const char *key,
 	i_array_init(&lex->raw_off, 4096);
 	i_array_init(&lex->run_off, 4096);
 	lex->skip = strlen(prefix);
-	lex->skip_to_colon =
-		strcmp(prefix, "H") == 0 || strcmp(prefix, "~H") == 0;
 	buffer_append_c(lex->runs, '\n');
 	lex->prefix = i_strdup(prefix);
 	if (msx_terms(db, prefix, lexicon_add, lex) != MSX_OK) {

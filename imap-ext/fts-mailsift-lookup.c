@@ -199,10 +199,11 @@ static bool arg_fields(const struct mail_search_arg *arg, struct arg_fields *af)
 				 arg->hdr_field_name, f, MSF_FIELD_MAX);
 		af->fields[0] = f;
 		af->mark = t_strconcat("L", f, NULL);
-		if (f[0] == 'A' || strcmp(f, "Hsubject:") == 0)
-			af->chars[0] = f; /* see fts-mailsift-extract.c */
-		if (f[0] == 'A' || (arg->type == SEARCH_HEADER_COMPRESS_LWSP &&
-				    strcmp(f, "Hsubject:") == 0))
+		/* whole values of Subject are kept with LWSP compressed:
+		   they answer HEADER Subject keys without LWSP too */
+		if (f[0] == 'A' || (strcmp(f, "Hsubject:") == 0 &&
+				    (arg->type == SEARCH_HEADER_COMPRESS_LWSP ||
+				     strpbrk(arg->value.str, " \t") == NULL)))
 			af->values = t_strconcat("=", f, NULL);
 		return TRUE;
 	default:
@@ -403,13 +404,17 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 		return 0;
 	/* the FTS core hands keys over as the client sent them */
 	key = fts_mailsift_dtc(arg->value.str, strlen(arg->value.str))->data;
-	if (lookup_values(l, &af, key, r) > 0) {
+	if ((n = msf_key_runs(key, &runs, &exact)) < 0)
+		return -1;
+	/* a key that is one run (of two bytes or more: a single character
+	   is in most runs) is answered exactly by the runs, which are fewer
+	   than the whole values */
+	if ((!exact || key[1] == '\0') && lookup_values(l, &af, key, r) > 0) {
+		msf_runs_free(&runs);
 		if (l->ret == 0 && arg->match_not)
 			negate(l, r);
 		return l->ret < 0 ? -1 : 1;
 	}
-	if ((n = msf_key_runs(key, &runs, &exact)) < 0)
-		return -1;
 	if (n == 0 && !checkable(&af, key))
 		return 0; /* no run ("@", "  "): nothing to narrow by */
 	if (n == 0)

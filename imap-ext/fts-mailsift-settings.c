@@ -127,7 +127,7 @@ int fts_mailsift_settings_read(struct mail_user *user,
 	const char *path = mail_user_plugin_getenv(user, "mailsift_config");
 
 	i_zero(set_r);
-	set_r->batch_size = 500;
+	set_r->batch_size = 200;
 	set_r->lock_timeout_msecs = 30000;
 	set_r->lexicon_max = 24 * 1024 * 1024;
 	set_r->key_runs = 8;

@@ -1,8 +1,8 @@
 /* fts-mailsift-terms.c - text <-> index terms (see fts-mailsift-terms.h).
  *
  * Functions: msf_field_init, msf_header_field, msf_add_text, msf_add_value,
- * msf_key_value, msf_emit_chars, msf_safe_cut, msf_key_runs, msf_runs_free,
- * msf_runs_order, msf_char_index.
+ * msf_key_value, msf_has_run, msf_add_chars, msf_emit_chars, msf_safe_cut,
+ * msf_key_runs, msf_runs_free, msf_runs_order, msf_char_index.
  */
 #include "fts-mailsift-terms.h"
 
@@ -259,6 +259,24 @@ int msf_emit_chars(const struct msf_field *f, msf_term_fn *fn, void *ctx)
 			return -1;
 	}
 	return 0;
+}
+
+bool msf_has_run(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (run_byte((unsigned char)text[i], true))
+			return true;
+	}
+	return false;
+}
+
+void msf_add_chars(struct msf_field *f, const char *text, size_t len)
+{
+	for (size_t i = 0; i < len && f->chars; i++) {
+		int k = msf_char_index(text[i]);
+		if (k >= 0 && run_byte((unsigned char)text[i], true))
+			f->bits |= (uint64_t)1 << k;
+	}
 }
 
 size_t msf_safe_cut(const char *text, size_t len)

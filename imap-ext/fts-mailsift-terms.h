@@ -16,7 +16,10 @@
  *   "B"               bodies of text/ and message/ parts, decoded, as
  *                     native SEARCH BODY reads them (HTML source included)
  *   "M"               MIME part headers, names and values (SEARCH TEXT)
- *   "N"               names of top-level headers (SEARCH TEXT)
+ *   "N"               names of top-level headers (SEARCH TEXT) whose value
+ *                     has no run, or that are longer than MSF_HDR_MAX or
+ *                     not ASCII: other names are in their "H" terms,
+ *                     which TEXT matches as name ":" run
  *   "H" name ":"      a top-level header's decoded value (HEADER, SUBJECT,
  *                     TEXT); name lower case, cut to MSF_HDR_MAX bytes
  *   "A" name ":"      From/To/Cc/Bcc in Dovecot's normalised address form
@@ -34,9 +37,8 @@
  *                     key of at most MSF_OVERLAP bytes is answered exactly
  *                     by a substring scan of the distinct values
  *   "#" f c           the field has the ASCII letter or digit c (single
- *                     character keys without a scan); for B, Hsubject:,
- *                     Afrom: .. Abcc:, and "T" (what TEXT's fields add to
- *                     B's characters)
+ *                     character keys without a scan); for B and "T"
+ *                     (what TEXT's fields add to B's characters)
  * What a key of several runs needs beyond them (its separators, text across
  * runs) is checked in the message's stored text (fts-mailsift-text.h).
  */
@@ -107,6 +109,12 @@ int msf_add_value(const struct msf_field *f, const char *value, size_t len,
  * values (longer than MSF_OVERLAP, empty, with CR or LF, or with an ASCII
  * lower-case letter or byte 0xFF) or out of memory. */
 char *msf_key_value(const char *key);
+
+/* Whether text[0..len) (dtc form) has a run. */
+bool msf_has_run(const char *text, size_t len);
+/* Adds the characters of the runs of text[0..len) (dtc form) to f's bits
+ * (if f collects them) without emitting terms. */
+void msf_add_chars(struct msf_field *f, const char *text, size_t len);
 
 /* Emits the character terms of f collected so far ("#" f c). Returns 0
  * or -1 if fn stopped it. */

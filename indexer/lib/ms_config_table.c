@@ -193,7 +193,7 @@ static const ms_config_param params[] = {
 
 	P(imap, archive_reuse, MS_CT_BOOL, 0, "yes", 0, 0, NULL,
 	  "reuse archive terms for messages delivered to the user"),
-	P(imap, batch_size, MS_CT_UINT, 0, "500", 1, 100000, NULL,
+	P(imap, batch_size, MS_CT_UINT, 0, "200", 1, 100000, NULL,
 	  "messages per index commit at most"),
 	P(imap, user_addresses, MS_CT_PATH, MS_CF_EMPTY_OK, "", 0, 0, NULL,
 	  "file mapping IMAP logins to addresses (empty: none)"),

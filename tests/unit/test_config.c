@@ -141,7 +141,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg->indexd_user, "");
 	ck_assert_str_eq(cfg->indexd_pidfile, "");
 	ck_assert(cfg->imap_archive_reuse);
-	ck_assert_uint_eq(cfg->imap_batch_size, 500);
+	ck_assert_uint_eq(cfg->imap_batch_size, 200);
 	ck_assert_str_eq(cfg->imap_user_addresses, "");
 	ck_assert_str_eq(cfg->retention_default, "0");
 	ck_assert_ptr_nonnull(cfg->retention_rule);

@@ -4,7 +4,8 @@
  * over-long runs (every MSF_OVERLAP bytes of a run inside one window),
  * the "L" mark of forced cuts, key runs and exactness, their order by
  * cost (repeats removed), safe cuts; text already in dtc form (lower-case
- * letters left by native's decoding are no run bytes, 0xFF in values). */
+ * letters left by native's decoding are no run bytes, 0xFF in values),
+ * whether text has a run and characters collected without terms. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,29 @@ START_TEST(test_dtc_text)
 }
 END_TEST
 
+/* Names of headers: whether a value has a run, and a name's characters
+ * collected without terms (dtc text: lower case is no run byte). */
+START_TEST(test_has_run_chars)
+{
+	struct msf_field f;
+
+	ck_assert(msf_has_run("-- X --", 7));
+	ck_assert(!msf_has_run("-- : --", 7));
+	ck_assert(!msf_has_run("abc", 3)); /* not letters in dtc */
+	ck_assert(msf_has_run("\xC3\xA9", 2));
+	ck_assert(!msf_has_run("", 0));
+	msf_field_init(&f, "N", true);
+	msf_add_chars(&f, "X-MAILER9q", 10);
+	ck_assert(f.bits & (1ull << msf_char_index('x')));
+	ck_assert(f.bits & (1ull << msf_char_index('9')));
+	ck_assert(!(f.bits & (1ull << msf_char_index('q'))));
+	ck_assert(!(f.bits & (1ull << msf_char_index('b'))));
+	msf_field_init(&f, "N", false);
+	msf_add_chars(&f, "ABC", 3);
+	ck_assert_uint_eq(f.bits, 0);
+}
+END_TEST
+
 START_TEST(test_safe_cut)
 {
 	ck_assert_uint_eq(msf_safe_cut("ab cd", 5), 3);
@@ -286,6 +310,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_key_runs, 0, sizeof keys / sizeof keys[0]);
 	tcase_add_test(tc, test_runs_order);
 	tcase_add_test(tc, test_dtc_text);
+	tcase_add_test(tc, test_has_run_chars);
 	tcase_add_test(tc, test_safe_cut);
 	suite_add_tcase(s, tc);
 	return ms_test_run(s);
