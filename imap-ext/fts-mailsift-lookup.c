@@ -389,6 +389,19 @@ static int all_uids(struct lookup *l, struct arg_result *r)
 	return 0;
 }
 
+/* The candidates of a key of n runs (definite too if exact), with the
+ * messages whose field was cut inside a run; errors in l->ret. */
+static void run_candidates(struct lookup *l, const struct arg_fields *af,
+			   char **runs, int n, bool exact, struct arg_result *r)
+{
+	(void)lookup_runs(l, af, runs, n, r);
+	if (l->ret == 0 && exact)
+		array_append_array(&r->definite, &r->cand);
+	if (l->ret == 0)
+		(void)postings(af->mark, strlen(af->mark), l);
+	hits_to(l, &r->cand);
+}
+
 /* Candidates and definite matches of one arg. 1 answered, 0 left to
  * Dovecot, -1 error. */
 static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
@@ -415,18 +428,14 @@ static int lookup_arg(struct lookup *l, const struct mail_search_arg *arg,
 			negate(l, r);
 		return l->ret < 0 ? -1 : 1;
 	}
-	if (n == 0 && !checkable(&af, key))
+	if (n == 0 && !checkable(&af, key)) {
+		msf_runs_free(&runs);
 		return 0; /* no run ("@", "  "): nothing to narrow by */
+	}
 	if (n == 0)
 		(void)all_uids(l, r);
-	else {
-		(void)lookup_runs(l, &af, runs, n, r);
-		if (l->ret == 0 && exact)
-			array_append_array(&r->definite, &r->cand);
-		if (l->ret == 0 && postings(af.mark, strlen(af.mark), l) < 0)
-			return -1;
-		hits_to(l, &r->cand);
-	}
+	else
+		run_candidates(l, &af, runs, n, exact, r);
 	msf_runs_free(&runs);
 	if (l->ret == 0 && checkable(&af, key))
 		(void)check_text(l, &af, key, r);
